@@ -1,0 +1,39 @@
+"""The contract every channel adapter fulfils; adapters translate and never decide."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from aiohttp import web
+
+from bot.messages import Incoming, MediaRef, Outgoing, SendResult
+
+# The engine entry point as adapters see it. It raises bot.errors.StoreUnavailable when the
+# database cannot be reached; adapters answer 503 then so the platform retries.
+Handler = Callable[[Incoming], Awaitable[Any]]
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A channel: parses inbound requests, renders and sends outbound messages."""
+
+    channel: str
+
+    def render(self, outgoing: Outgoing) -> Any:
+        """Turn an Outgoing into the platform's message (JSON-serialisable)."""
+
+    async def send(self, account: str, rendered: Any) -> SendResult:
+        """Send to one platform account; raise bot.messages.DeliveryError on failure."""
+
+    async def fetch_media(self, ref: MediaRef) -> bytes:
+        """Download a file the person sent, from the platform's own hosts only."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """What a channel module gives the composition root: its adapter and its HTTP routes."""
+
+    adapter: Adapter
+    routes: Sequence[web.RouteDef] = ()

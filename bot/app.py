@@ -1,0 +1,82 @@
+"""The composition root: the only place that wires settings, store, engine and channels."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from dataclasses import dataclass, field
+
+from adapters.base import Adapter, Mount
+from bot.config import Settings
+from bot.delivery import DeliveryWorker
+from bot.engine import Engine
+from bot.scheduler import Scheduler
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# channel → module with `mount(settings, engine) -> Mount`; imported only when the channel is
+# enabled, so the CLI starts fast and a missing credential never loads an SDK.
+CHANNEL_MODULES = {
+    "slack": "adapters.slack",
+    "teams": "adapters.teams",
+    "whatsapp": "adapters.whatsapp",
+}
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    engine: Engine
+    mounts: dict[str, Mount] = field(default_factory=dict)
+    channel_notes: dict[str, str] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def adapters(self) -> dict[str, Adapter]:
+        return {name: m.adapter for name, m in self.mounts.items()}
+
+    def worker(self) -> DeliveryWorker:
+        return DeliveryWorker(
+            self.db, self.settings, self.adapters, wake=self.engine.outbox_changed
+        )
+
+    def start_background(self, *, deliver: bool = True, schedule: bool = True) -> None:
+        if deliver:
+            self.tasks.append(asyncio.create_task(self.worker().run(self.stop)))
+        if schedule:
+            self.tasks.append(asyncio.create_task(Scheduler(self.engine).run(self.stop)))
+
+    async def close(self) -> None:
+        self.stop.set()
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for mount in self.mounts.values():
+            closer = getattr(mount.adapter, "close", None)
+            if closer is not None:
+                await closer()
+        await self.db.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = Database(settings.db_url)
+    runtime = Runtime(settings=settings, db=db, engine=Engine(db, settings))
+    for channel, why_off in settings.channel_status().items():
+        module_name = CHANNEL_MODULES[channel]
+        if why_off is not None:
+            runtime.channel_notes[channel] = f"off ({why_off})"
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            runtime.channel_notes[channel] = "off (adapter not installed in this build)"
+            continue
+        runtime.mounts[channel] = module.mount(settings, runtime.engine)
+        runtime.channel_notes[channel] = "on"
+    return runtime

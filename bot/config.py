@@ -1,0 +1,131 @@
+"""Settings from the environment: the app's own under ACHTERBAN_, platforms under their names."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+
+def _platform(name: str) -> AliasChoices:
+    # Platform credentials keep the platforms' own names (what their docs and SDKs use).
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ACHTERBAN_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    locale: Literal["nl", "en"] = "nl"
+    membership: Literal["open", "roster"] = "roster"
+    timezone: str = "Europe/Amsterdam"
+
+    slack_api_url: str | None = None
+    twilio_api_url: str | None = None
+    teams_emulator: bool = False
+    whatsapp_quick_replies: bool = False
+
+    delivery_max_attempts: int = Field(default=8, ge=1, le=50)
+    delivery_backoff_seconds: float = Field(default=2.0, gt=0)
+    delivery_batch_size: int = Field(default=50, ge=1, le=1000)
+    delivery_lease_seconds: float = Field(default=300.0, gt=0)
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    poll_reminder_hours: float = Field(default=24.0, ge=0)
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_platform("SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_platform("SLACK_SIGNING_SECRET")
+    )
+    microsoft_app_id: str | None = Field(default=None, validation_alias=_platform("MicrosoftAppId"))
+    microsoft_app_password: SecretStr | None = Field(
+        default=None, validation_alias=_platform("MicrosoftAppPassword")
+    )
+    microsoft_app_type: str = Field(
+        default="MultiTenant", validation_alias=_platform("MicrosoftAppType")
+    )
+    microsoft_app_tenant_id: str | None = Field(
+        default=None, validation_alias=_platform("MicrosoftAppTenantId")
+    )
+    twilio_account_sid: str | None = Field(
+        default=None, validation_alias=_platform("TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, validation_alias=_platform("TWILIO_AUTH_TOKEN")
+    )
+    twilio_whatsapp_from: str | None = Field(
+        default=None, validation_alias=_platform("TWILIO_WHATSAPP_FROM")
+    )
+
+    @property
+    def db_url(self) -> str:
+        """The database URL; by default an SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'achterban.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @cached_property
+    def secret(self) -> str:
+        """The key that signs links and sessions.
+
+        Locally it is generated once into the data directory so restarts keep sessions valid;
+        production must set it explicitly, so that a lost volume cannot silently rotate it.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.env == "production":
+            raise ConfigError("ACHTERBAN_SECRET_KEY is required when ACHTERBAN_ENV=production")
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def check(self) -> None:
+        """Refuse settings that are unsafe in production (called by serve and worker)."""
+        if self.env != "production":
+            return
+        problems = []
+        if self.secret_key is None or len(self.secret_key.get_secret_value()) < 32:
+            problems.append("ACHTERBAN_SECRET_KEY must be set (at least 32 characters)")
+        if self.teams_emulator:
+            problems.append("ACHTERBAN_TEAMS_EMULATOR accepts unauthenticated activities")
+        if urlsplit(self.public_url).scheme != "https":
+            problems.append("ACHTERBAN_PUBLIC_URL must be https")
+        if problems:
+            raise ConfigError("unsafe settings for production: " + "; ".join(problems))
+
+    def channel_status(self) -> dict[str, str | None]:
+        """Per platform channel: None when enabled, else why it is switched off."""
+        return {
+            "slack": None
+            if self.slack_bot_token and self.slack_signing_secret
+            else "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET not set",
+            "teams": None
+            if self.microsoft_app_id or self.teams_emulator
+            else "MicrosoftAppId not set (and ACHTERBAN_TEAMS_EMULATOR off)",
+            "whatsapp": None
+            if self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_from
+            else "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM not set",
+        }
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,120 @@
+"""The engine: one inbound event, one transaction (see DESIGN.md, "The flow of one event").
+
+1. remember (channel, event_id) — a platform retry stops here
+2. resolve the sender to a roster person (or refuse politely)
+3. lock the person's conversation row
+4. route: button payload → its action; active dialog → its step; else the menu
+5./6. dialogs change rows and queue replies; replies become outbox rows
+commit — then the delivery worker is woken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dialogs  # noqa: F401  (registers the dialogs and actions)
+from bot.config import Settings
+from bot.i18n import normalise_language, t
+from bot.identity import resolve_sender
+from bot.messages import Incoming, Outgoing
+from bot.metrics import DUPLICATES, HANDLE_SECONDS, INBOUND, REFUSED
+from bot.router import route
+from dialogs.base import Services, Turn
+from storage.conversations import lock_conversation
+from storage.db import Database
+from storage.inbound import record_event
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to an event; adapters only need `duplicate` (for logging)."""
+
+    duplicate: bool = False
+    refused: bool = False
+    person_id: int | None = None
+    replies: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.timezone = ZoneInfo(settings.timezone)
+        self.outbox_changed = asyncio.Event()
+
+    def services(self, session: object) -> Services:
+        return Services(
+            session=session,  # type: ignore[arg-type]
+            now=self.clock(),
+            timezone=self.timezone,
+            membership=self.settings.membership,
+            poll_reminder_hours=self.settings.poll_reminder_hours,
+        )
+
+    async def handle(self, incoming: Incoming) -> Outcome:
+        """Handle one event exactly once. Raises StoreUnavailable when the database is down."""
+        started = time.perf_counter()
+        async with self.db.transaction() as session:
+            outcome = await self._handle(self.services(session), incoming)
+        HANDLE_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
+        if outcome.duplicate:
+            DUPLICATES.labels(incoming.channel).inc()
+        else:
+            INBOUND.labels(incoming.channel).inc()
+            self.outbox_changed.set()
+        return outcome
+
+    async def _handle(self, services: Services, incoming: Incoming) -> Outcome:
+        if not await record_event(services.session, incoming.channel, incoming.event_id):
+            return Outcome(duplicate=True)
+        found = await resolve_sender(services, incoming)
+        if found is None:
+            REFUSED.labels(incoming.channel).inc()
+            lang = normalise_language(incoming.locale or self.settings.locale)
+            await services.outbox.add(
+                incoming.channel,
+                incoming.account,
+                None,
+                Outgoing(text=t(lang, "identity.not_on_roster")),
+            )
+            return Outcome(refused=True, replies=1)
+        person, account = found
+        account.last_inbound_at = services.now
+        conversation = await lock_conversation(services.session, person.id)
+        turn = Turn(
+            incoming=incoming,
+            person=person,
+            roles=await services.people.roles(person.id),
+            services=services,
+            conversation=conversation,
+        )
+        try:
+            await route(turn)
+        except Exception:
+            # An unexpected bug must not lose the event silently nor leave half a change:
+            # re-raise so the transaction rolls back; the caller logs once with context.
+            log.exception(
+                "dialog failed", extra={"channel": incoming.channel, "dialog": conversation.dialog}
+            )
+            raise
+        for reply, prompt in turn.replies:
+            await services.outbox.add(
+                incoming.channel, incoming.account, person.id, reply, prompt=prompt
+            )
+        return Outcome(person_id=person.id, replies=len(turn.replies))

@@ -1,0 +1,46 @@
+"""Who sent this? Channel account → roster person, created or refused per membership policy."""
+
+from __future__ import annotations
+
+from bot.i18n import normalise_language
+from bot.messages import Incoming
+from dialogs.base import Services
+from storage.models import ChannelAccount, Person
+
+
+async def resolve_sender(
+    services: Services, incoming: Incoming
+) -> tuple[Person, ChannelAccount] | None:
+    """The sender's person and account, linking a new account by e-mail or phone.
+
+    One person may have accounts on several channels; they all resolve to the same person, so
+    a vote counts once whatever channel it came from. Under membership `roster` an unknown
+    sender gets None (the engine answers politely and stores nothing about them).
+    """
+    account = await services.accounts.find(incoming.channel, incoming.account)
+    if account is not None:
+        person = await services.people.get(account.person_id)
+        if person is not None and person.forgotten_at is None:
+            return person, account
+    profile = incoming.profile
+    person = None
+    if profile and profile.email:
+        person = await services.people.by_email(profile.email)
+    if person is None and profile and profile.phone:
+        person = await services.people.by_phone(profile.phone)
+    if person is not None and person.forgotten_at is not None:
+        person = None
+    if person is None:
+        if services.membership != "open":
+            return None
+        person = Person(
+            name=(profile.name if profile and profile.name else incoming.account)[:200],
+            email=profile.email.lower() if profile and profile.email else None,
+            phone=profile.phone if profile else None,
+            language=normalise_language(incoming.locale),
+        )
+        services.session.add(person)
+        await services.session.flush()
+        await services.audit("person.joined", actor_id=person.id, channel=incoming.channel)
+    account = await services.accounts.link(person.id, incoming.channel, incoming.account)
+    return person, account

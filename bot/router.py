@@ -1,0 +1,49 @@
+"""Step 4 of the flow: decide what an event means for this person."""
+
+from __future__ import annotations
+
+from bot.i18n import all_words
+from bot.messages import Choice
+from dialogs.base import ACTIONS, DIALOGS, Turn, fold, match_choice
+from storage.prompts import latest_prompt
+
+
+async def route(turn: Turn) -> None:
+    """Button payload → its action (valid days later, whatever dialog is active); else the
+    active dialog's step; else the menu. Cancel words leave any dialog."""
+    conversation = turn.conversation
+    turn.choice = turn.incoming.choice or await _typed_choice(turn)
+    if turn.choice:
+        prefix = turn.choice.split(":", 1)[0]
+        if prefix in ACTIONS:
+            await ACTIONS[prefix](turn, turn.choice)
+            return
+    if not turn.incoming.choice and fold(turn.text) in all_words("commands.cancel"):
+        if conversation.dialog:
+            turn.end()
+            turn.reply(turn.t("common.cancelled"))
+        else:
+            turn.reply(turn.t("common.nothing_to_cancel"))
+        return
+    if conversation.dialog in DIALOGS:
+        await DIALOGS[conversation.dialog].step(turn)
+        return
+    if turn.incoming.choice:
+        # A dialog button pressed after its dialog ended.
+        turn.reply(turn.t("common.button_expired"))
+        return
+    await DIALOGS["menu"].step(turn)
+
+
+async def _typed_choice(turn: Turn) -> str | None:
+    """A typed number/label matched against the question the person was last asked."""
+    if not turn.text:
+        return None
+    if turn.conversation.dialog:
+        choices, multiple = turn.dialog_choices()
+        return match_choice(turn.text, choices, multiple=multiple)
+    prompt = await latest_prompt(turn.services.session, turn.person.id)
+    if not prompt:
+        return None
+    choices = [Choice(label, payload) for label, payload in prompt.get("choices", [])]
+    return match_choice(turn.text, choices, multiple=bool(prompt.get("multiple")))

@@ -1,0 +1,77 @@
+"""The HTTP server: health, readiness, metrics, and the channels' webhooks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.app import Runtime
+from bot.errors import StoreUnavailable
+from bot.metrics import OUTBOX_DEPTH
+from storage.outbox import Outbox
+
+log = logging.getLogger(__name__)
+RUNTIME = web.AppKey("runtime", Runtime)
+MAX_BODY = 1024 * 1024  # webhooks never need more; bigger bodies get 413
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def store_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A database outage answers 503, so the platform retries later; nothing was written."""
+    try:
+        return await handler(request)
+    except StoreUnavailable as exc:
+        log.warning("store unavailable", extra={"path": request.path, "error": str(exc)[:200]})
+        return web.json_response({"error": "service unavailable"}, status=503)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[RUNTIME].db.ping()
+    except StoreUnavailable:
+        return web.json_response({"status": "database unavailable"}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        async with runtime.db.transaction(read_only=True) as session:
+            depth = await Outbox(session).depth()
+        OUTBOX_DEPTH.clear()
+        for channel, n in depth.items():
+            OUTBOX_DEPTH.labels(channel).set(n)
+    except StoreUnavailable:
+        pass  # still serve the process metrics
+    body = generate_latest()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_web_app(runtime: Runtime, *, background: bool = True) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[store_unavailable])
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    for mount in runtime.mounts.values():
+        app.router.add_routes(mount.routes)
+
+    async def on_startup(_app: web.Application) -> None:
+        if background:
+            runtime.start_background()
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await runtime.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app

@@ -1,0 +1,267 @@
+"""What every dialog works with: a Turn (one event of one person) and Services (the stores).
+
+Dialogs change rows through Services and queue replies on the Turn; the engine owns the
+transaction and writes the queued replies to the outbox. Nothing here knows about platforms.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import t as translate
+from bot.messages import PAYLOAD_JOIN, Choice, Incoming, Outgoing, Purpose
+from storage.audit import audit
+from storage.models import Conversation, Person
+from storage.outbox import Outbox, outbox_row
+from storage.people import Accounts, People
+from storage.polls import Polls
+
+CONSOLE = "console"
+
+
+@dataclass
+class Services:
+    """The stores and settings a dialog may use, bound to one transaction."""
+
+    session: AsyncSession
+    now: datetime
+    timezone: ZoneInfo
+    membership: str = "roster"
+    poll_reminder_hours: float = 24.0
+    people: People = field(init=False)
+    accounts: Accounts = field(init=False)
+    polls: Polls = field(init=False)
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.people = People(self.session)
+        self.accounts = Accounts(self.session)
+        self.polls = Polls(self.session)
+        self.outbox = Outbox(self.session)
+
+    async def audit(
+        self,
+        action: str,
+        *,
+        actor_id: int | None = None,
+        subject: str | None = None,
+        **details: Any,
+    ) -> None:
+        await audit(self.session, action, actor_id=actor_id, subject=subject, **details)
+
+    def format_time(self, when: datetime, lang: str) -> str:
+        return format_datetime(
+            when,
+            "EEEE d MMMM y HH:mm",
+            tzinfo=self.timezone,
+            locale="nl_NL" if lang == "nl" else "en_GB",
+        )
+
+    async def notify_many(
+        self,
+        person_ids: Sequence[int],
+        build: Callable[[Person], Outgoing | None],
+        *,
+        prompt: bool = False,
+    ) -> int:
+        """Queue a message per person on their preferred channel; returns how many were queued.
+
+        `build` gets the person (for their language) and may return None to skip them.
+        People with no channel account get a terminal (console) mailbox keyed by e-mail, so
+        nothing sent to them is lost before they first use a channel.
+        `prompt` remembers the choices, so a typed number answers this message.
+        """
+        queued = 0
+        for start in range(0, len(person_ids), 500):
+            chunk = list(person_ids[start : start + 500])
+            accounts = await self.accounts.preferred_many(chunk)
+            people = {p.id: p for p in await self.people_by_ids(chunk)}
+            rows = []
+            for pid in chunk:
+                person = people.get(pid)
+                if person is None or person.forgotten_at is not None:
+                    continue
+                outgoing = build(person)
+                if outgoing is None:
+                    continue
+                account = accounts.get(pid)
+                if account is None:
+                    if not person.email:
+                        continue
+                    account = await self.accounts.link(pid, CONSOLE, person.email.lower())
+                row = outbox_row(account.channel, account.platform_id, pid, outgoing)
+                if prompt and outgoing.choices:
+                    row["prompt"] = prompt_of(outgoing)
+                rows.append(row)
+            await self.outbox.add_many(rows)
+            queued += len(rows)
+        return queued
+
+    async def people_by_ids(self, ids: Iterable[int]) -> list[Person]:
+        stmt = select(Person).where(Person.id.in_(list(ids)))
+        return list((await self.session.execute(stmt)).scalars())
+
+
+def prompt_of(outgoing: Outgoing) -> dict[str, Any]:
+    return {
+        "choices": [[c.label, c.payload] for c in outgoing.choices],
+        "multiple": outgoing.multiple,
+    }
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form for matching typed answers and commands."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().strip())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def match_choice(text: str, choices: Sequence[Choice], *, multiple: bool = False) -> str | None:
+    """Map a typed answer to a choice payload: a number ("2"), a label ("Ja"), or for multiple
+    choice several numbers/labels ("1 3", "1, 3"). None when nothing matches exactly."""
+    typed = fold(text)
+    if not typed or not choices:
+        return None
+    by_label = {fold(c.label): c.payload for c in choices}
+    if typed in by_label:
+        return by_label[typed]
+    if typed.isdigit():
+        n = int(typed)
+        return choices[n - 1].payload if 1 <= n <= len(choices) else None
+    if multiple:
+        parts = [p for p in typed.replace(",", " ").replace(";", " ").split() if p]
+        if parts and all(p.isdigit() and 1 <= int(p) <= len(choices) for p in parts):
+            picked = sorted({int(p) for p in parts})
+            return PAYLOAD_JOIN.join(choices[n - 1].payload for n in picked)
+        labels = [fold(p) for p in text.replace(";", ",").split(",")]
+        if len(labels) > 1 and all(lbl in by_label for lbl in labels):
+            return PAYLOAD_JOIN.join(by_label[lbl] for lbl in labels)
+    return None
+
+
+@dataclass
+class Turn:
+    """One inbound event of one known person, as a dialog sees it."""
+
+    incoming: Incoming
+    person: Person
+    roles: set[str]
+    services: Services
+    conversation: Conversation
+    choice: str | None = None
+    # Each reply with, for a question outside any dialog, the prompt typed answers match.
+    replies: list[tuple[Outgoing, dict[str, Any] | None]] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.person.language or "nl"
+
+    @property
+    def text(self) -> str:
+        return self.incoming.text.strip()
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.conversation.state
+
+    @property
+    def is_or_member(self) -> bool:
+        return bool(self.roles & {"or_member", "admin"})
+
+    def t(self, key: str, **params: Any) -> str:
+        return translate(self.lang, key, **params)
+
+    def reply(
+        self,
+        text: str,
+        choices: Sequence[Choice] = (),
+        *,
+        multiple: bool = False,
+        purpose: Purpose = Purpose.REPLY,
+        replaces: str | None = None,
+    ) -> None:
+        """Queue a reply. Choices offered outside a dialog become the person's latest prompt,
+        so a typed number or label answers them later (in a dialog, use ask())."""
+        outgoing = Outgoing(
+            text=text,
+            choices=tuple(choices),
+            multiple=multiple,
+            submit_label=self.t("common.submit") if multiple else None,
+            purpose=purpose,
+            replaces=replaces,
+        )
+        prompt = choices and self.conversation.dialog is None
+        self.replies.append((outgoing, prompt_of(outgoing) if prompt else None))
+
+    def ask(self, text: str, choices: Sequence[Choice], *, multiple: bool = False) -> None:
+        """Reply with choices that a typed number or label may also answer, in this dialog."""
+        self.reply(text, choices, multiple=multiple)
+        self._set_state(
+            {**self.state, "_choices": [[c.label, c.payload] for c in choices], "_multi": multiple}
+        )
+
+    def set(self, **values: Any) -> None:
+        """Update the dialog state (a fresh dict, so the JSON column is seen as changed)."""
+        new = {k: v for k, v in self.state.items() if k not in ("_choices", "_multi")}
+        new.update(values)
+        self._set_state(new)
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self.conversation.state = state
+
+    def dialog_choices(self) -> tuple[list[Choice], bool]:
+        raw = self.state.get("_choices") or []
+        return [Choice(label, payload) for label, payload in raw], bool(self.state.get("_multi"))
+
+    async def begin(self, name: str, **state: Any) -> None:
+        """Start dialog `name` (replacing any active one) and run its start step."""
+        self.conversation.dialog = name
+        self._set_state(dict(state))
+        await DIALOGS[name].start(self)
+
+    def end(self) -> None:
+        self.conversation.dialog = None
+        self._set_state({})
+
+
+class Dialog(Protocol):
+    """A named state machine; its state is plain JSON in the person's conversation row."""
+
+    name: ClassVar[str]
+
+    async def start(self, turn: Turn) -> None:
+        """Begin: ask the first question."""
+
+    async def step(self, turn: Turn) -> None:
+        """Handle the person's next message (turn.choice is set when it matched a choice)."""
+
+
+# Gets the whole payload (several joined by PAYLOAD_JOIN for a multi-select submission).
+ActionHandler = Callable[[Turn, str], Awaitable[None]]
+
+# Filled by the dialog modules at import (see dialogs/__init__.py).
+DIALOGS: dict[str, Dialog] = {}
+ACTIONS: dict[str, ActionHandler] = {}
+
+
+def register(dialog: Dialog) -> Dialog:
+    DIALOGS[dialog.name] = dialog
+    return dialog
+
+
+def action(prefix: str) -> Callable[[ActionHandler], ActionHandler]:
+    """Register a handler for button payloads '<prefix>:…' (valid days later, in any state)."""
+
+    def deco(fn: ActionHandler) -> ActionHandler:
+        ACTIONS[prefix] = fn
+        return fn
+
+    return deco

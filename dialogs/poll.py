@@ -1,0 +1,198 @@
+"""Polls: the question as sent, answering it, results, and opening/closing/reminding.
+
+A vote is a button payload `poll:<id>:vote:<option id>` (several joined for a multiple-choice
+submission), valid for as long as the poll is open — whatever dialog the person is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot.i18n import t
+from bot.messages import PAYLOAD_JOIN, Choice, Outgoing, Purpose
+from dialogs.base import Services, Turn, action
+from storage.models import Person, Poll, PollOption
+from storage.people import Audience
+from storage.polls import CLOSED, OPEN, SCHEDULED, Tally, VoteOutcome
+
+
+def vote_payload(poll_id: int, option_id: int) -> str:
+    return f"poll:{poll_id}:vote:{option_id}"
+
+
+def poll_message(
+    services: Services,
+    poll: Poll,
+    options: Sequence[PollOption],
+    lang: str,
+    *,
+    reminder: bool = False,
+) -> Outgoing:
+    lines = [t(lang, "poll.reminder" if reminder else "poll.header", id=poll.id), poll.question, ""]
+    lines.append(t(lang, "poll.pick_many" if poll.multiple else "poll.pick_one"))
+    if poll.anonymous:
+        lines.append(t(lang, "poll.is_anonymous"))
+    if poll.closes_at:
+        lines.append(t(lang, "poll.closes", when=services.format_time(poll.closes_at, lang)))
+    return Outgoing(
+        text="\n".join(lines),
+        choices=tuple(Choice(o.label, vote_payload(poll.id, o.id)) for o in options),
+        multiple=poll.multiple,
+        submit_label=t(lang, "common.submit") if poll.multiple else None,
+        purpose=Purpose.NOTICE,
+    )
+
+
+def results_text(poll: Poll, tally: Tally, lang: str) -> str:
+    total_votes = sum(o.count for o in tally.options)
+    head = "poll.results_final" if poll.status == CLOSED else "poll.results_live"
+    lines = [t(lang, head, id=poll.id), poll.question, ""]
+    for o in tally.options:
+        pct = round(100 * o.count / total_votes) if total_votes else 0
+        bar = "█" * round(pct / 10)
+        lines.append(f"{o.position}. {o.label}: {o.count} ({pct}%) {bar}".rstrip())
+    lines.append("")
+    lines.append(
+        t(lang, "poll.participation", participants=tally.participants, audience=poll.audience_size)
+    )
+    return "\n".join(lines)
+
+
+def _parse_vote(payload: str) -> tuple[int, list[int]] | None:
+    """(poll id, option ids) from one or more joined vote payloads; None when malformed."""
+    poll_ids, option_ids = set(), []
+    for part in payload.split(PAYLOAD_JOIN):
+        bits = part.split(":")
+        if len(bits) != 4 or bits[0] != "poll" or bits[2] != "vote":
+            return None
+        if not (bits[1].isdigit() and bits[3].isdigit()):
+            return None
+        poll_ids.add(int(bits[1]))
+        option_ids.append(int(bits[3]))
+    if len(poll_ids) != 1:
+        return None
+    return poll_ids.pop(), option_ids
+
+
+@action("poll")
+async def on_poll_button(turn: Turn, payload: str) -> None:
+    parsed = _parse_vote(payload)
+    if parsed is None:
+        turn.reply(turn.t("common.button_invalid"))
+        return
+    poll_id, option_ids = parsed
+    await cast_vote(turn, poll_id, option_ids)
+
+
+async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
+    services = turn.services
+    poll = await services.polls.get(poll_id)
+    if poll is None:
+        turn.reply(turn.t("poll.not_found", id=poll_id))
+        return
+    if poll.status == SCHEDULED:
+        turn.reply(turn.t("poll.not_open_yet", id=poll.id))
+        return
+    if poll.status == CLOSED:
+        turn.reply(turn.t("poll.closed_refused", id=poll.id))
+        return
+    if not await services.people.in_audience(turn.person.id, Audience.from_dict(poll.audience)):
+        turn.reply(turn.t("poll.not_in_audience", id=poll.id))
+        return
+    options = {o.id: o for o in await services.polls.options(poll.id)}
+    chosen = sorted(set(option_ids))
+    if not chosen or any(o not in options for o in chosen):
+        turn.reply(turn.t("common.button_invalid"))
+        return
+    if len(chosen) > 1 and not poll.multiple:
+        turn.reply(turn.t("poll.only_one"))
+        return
+    outcome = await services.polls.vote(poll, turn.person.id, chosen, turn.incoming.channel)
+    labels = ", ".join(options[o].label for o in chosen)
+    if outcome is VoteOutcome.ALREADY_VOTED:
+        turn.reply(turn.t("poll.anonymous_already"))
+        return
+    key = {
+        VoteOutcome.NEW: "poll.voted_anonymous" if poll.anonymous else "poll.voted",
+        VoteOutcome.CHANGED: "poll.vote_changed",
+        VoteOutcome.UNCHANGED: "poll.vote_unchanged",
+    }[outcome]
+    text = turn.t(key, id=poll.id, choice=labels)
+    if not poll.hide_results:
+        tally = await services.polls.tally(poll)
+        text += "\n\n" + results_text(poll, tally, turn.lang)
+    turn.reply(text, replaces=turn.incoming.message_ref if turn.incoming.choice else None)
+
+
+async def show_results(turn: Turn, poll_id: int) -> None:
+    """Results for one poll: the OR always; others when live results are on or it closed."""
+    poll = await turn.services.polls.get(poll_id)
+    if poll is None:
+        turn.reply(turn.t("poll.not_found", id=poll_id))
+        return
+    visible = poll.status == CLOSED or not poll.hide_results
+    if not turn.is_or_member:
+        in_audience = await turn.services.people.in_audience(
+            turn.person.id, Audience.from_dict(poll.audience)
+        )
+        if not in_audience or not visible or poll.status == SCHEDULED:
+            turn.reply(turn.t("poll.results_hidden", id=poll.id))
+            return
+    tally = await turn.services.polls.tally(poll)
+    turn.reply(results_text(poll, tally, turn.lang))
+
+
+async def open_poll(services: Services, poll: Poll, *, actor_id: int | None = None) -> int:
+    """Open a scheduled poll and send it to its audience; returns how many were sent.
+
+    Safe to call from several processes at once: only the one that flips the status sends.
+    """
+    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
+    if not await services.polls.mark_open(poll.id, len(audience_ids)):
+        return 0
+    poll.status, poll.audience_size = OPEN, len(audience_ids)
+    options = await services.polls.options(poll.id)
+    sent = await services.notify_many(
+        audience_ids,
+        lambda p: poll_message(services, poll, options, p.language),
+        prompt=True,
+    )
+    await services.audit(
+        "poll.opened", actor_id=actor_id, subject=f"poll:{poll.id}", audience=len(audience_ids)
+    )
+    return sent
+
+
+async def close_poll(services: Services, poll: Poll, *, actor_id: int | None = None) -> bool:
+    """Close an open poll and send everyone in its audience the results."""
+    if not await services.polls.mark_closed(poll.id, services.now):
+        return False
+    poll.status, poll.closed_at = CLOSED, services.now
+    tally = await services.polls.tally(poll)
+    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
+
+    def build(person: Person) -> Outgoing:
+        return Outgoing(text=results_text(poll, tally, person.language), purpose=Purpose.NOTICE)
+
+    await services.notify_many(audience_ids, build)
+    await services.audit("poll.closed", actor_id=actor_id, subject=f"poll:{poll.id}")
+    return True
+
+
+async def remind_nonvoters(services: Services, poll: Poll) -> int:
+    """One reminder, to those in the audience who have not answered yet."""
+    if not await services.polls.mark_reminded(poll.id, services.now):
+        return 0
+    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
+    voted = await services.polls.voter_ids(poll)
+    options = await services.polls.options(poll.id)
+    return await services.notify_many(
+        [pid for pid in audience_ids if pid not in voted],
+        lambda p: poll_message(services, poll, options, p.language, reminder=True),
+        prompt=True,
+    )
+
+
+def reminder_window(services: Services) -> timedelta:
+    return timedelta(hours=services.poll_reminder_hours)

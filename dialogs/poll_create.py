@@ -1,0 +1,206 @@
+"""Guided poll creation for OR members: question, 2–10 options, single/multiple, anonymous or
+named, closing time, audience, then a preview to confirm."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.i18n import all_words
+from bot.messages import Choice
+from dialogs import poll
+from dialogs.base import Turn, fold, register
+from dialogs.when import parse_when
+from storage.people import Audience
+
+MAX_OPTIONS, MIN_OPTIONS = 10, 2
+MAX_QUESTION, MAX_OPTION = 500, 200
+
+QUESTION, OPTIONS, MODE, ANONYMITY, CLOSES, AUDIENCE, CONFIRM = (
+    "question",
+    "options",
+    "mode",
+    "anonymity",
+    "closes",
+    "audience",
+    "confirm",
+)
+
+
+class PollCreate:
+    name = "poll_create"
+
+    async def start(self, turn: Turn) -> None:
+        turn.set(step=QUESTION, options=[])
+        turn.reply(turn.t("create.ask_question"))
+
+    async def step(self, turn: Turn) -> None:
+        handler = {
+            QUESTION: self._question,
+            OPTIONS: self._options,
+            MODE: self._mode,
+            ANONYMITY: self._anonymity,
+            CLOSES: self._closes,
+            AUDIENCE: self._audience,
+            CONFIRM: self._confirm,
+        }[turn.state.get("step", QUESTION)]
+        await handler(turn)
+
+    async def _question(self, turn: Turn) -> None:
+        text = turn.text
+        if not text or len(text) > MAX_QUESTION:
+            turn.reply(turn.t("create.question_length", max=MAX_QUESTION))
+            return
+        turn.set(step=OPTIONS, question=text)
+        turn.reply(turn.t("create.ask_options", min=MIN_OPTIONS, max=MAX_OPTIONS))
+
+    async def _options(self, turn: Turn) -> None:
+        options: list[str] = list(turn.state.get("options", []))
+        text = turn.text
+        if fold(text) in all_words("commands.done"):
+            if len(options) < MIN_OPTIONS:
+                turn.reply(turn.t("create.too_few_options", min=MIN_OPTIONS))
+                return
+            await self._ask_mode(turn)
+            return
+        if not text or len(text) > MAX_OPTION:
+            turn.reply(turn.t("create.option_length", max=MAX_OPTION))
+            return
+        if fold(text) in {fold(o) for o in options}:
+            turn.reply(turn.t("create.option_duplicate"))
+            return
+        options.append(text)
+        turn.set(options=options)
+        if len(options) >= MAX_OPTIONS:
+            await self._ask_mode(turn)
+        else:
+            turn.reply(turn.t("create.option_added", n=len(options), label=text))
+
+    async def _ask_mode(self, turn: Turn) -> None:
+        turn.set(step=MODE)
+        turn.ask(
+            turn.t("create.ask_mode"),
+            [
+                Choice(turn.t("create.single"), "pc:single"),
+                Choice(turn.t("create.multi"), "pc:multi"),
+            ],
+        )
+
+    async def _mode(self, turn: Turn) -> None:
+        if turn.choice not in ("pc:single", "pc:multi"):
+            await self._ask_mode(turn)
+            return
+        turn.set(step=ANONYMITY, multiple=turn.choice == "pc:multi")
+        turn.ask(
+            turn.t("create.ask_anonymous"),
+            [
+                Choice(turn.t("create.named"), "pc:named"),
+                Choice(turn.t("create.anonymous"), "pc:anon"),
+            ],
+        )
+
+    async def _anonymity(self, turn: Turn) -> None:
+        if turn.choice not in ("pc:named", "pc:anon"):
+            turn.ask(
+                turn.t("create.ask_anonymous"),
+                [
+                    Choice(turn.t("create.named"), "pc:named"),
+                    Choice(turn.t("create.anonymous"), "pc:anon"),
+                ],
+            )
+            return
+        turn.set(step=CLOSES, anonymous=turn.choice == "pc:anon")
+        turn.ask(turn.t("create.ask_closes"), [Choice(turn.t("create.no_close"), "pc:noclose")])
+
+    async def _closes(self, turn: Turn) -> None:
+        services = turn.services
+        closes: datetime | None = None
+        if turn.choice != "pc:noclose":
+            closes = parse_when(turn.text, now=services.now, timezone=services.timezone)
+            if closes is None or closes <= services.now:
+                turn.ask(
+                    turn.t("create.bad_closes"), [Choice(turn.t("create.no_close"), "pc:noclose")]
+                )
+                return
+        turn.set(step=AUDIENCE, closes=closes.isoformat() if closes else None)
+        await self._ask_audience(turn)
+
+    async def _ask_audience(self, turn: Turn) -> None:
+        people = turn.services.people
+        segments = [["department", d] for d in await people.departments()]
+        segments += [["location", loc] for loc in await people.locations()]
+        turn.set(segments=segments)
+        choices = [Choice(turn.t("create.everyone"), "pc:aud:all")]
+        for i, (kind, value) in enumerate(segments):
+            choices.append(Choice(turn.t(f"create.{kind}", name=value), f"pc:aud:{i}"))
+        turn.ask(turn.t("create.ask_audience"), choices)
+
+    async def _audience(self, turn: Turn) -> None:
+        segments = turn.state.get("segments", [])
+        choice = turn.choice or ""
+        if choice == "pc:aud:all":
+            audience: dict[str, str] = {}
+        elif (
+            choice.startswith("pc:aud:")
+            and choice[7:].isdigit()
+            and int(choice[7:]) < len(segments)
+        ):
+            kind, value = segments[int(choice[7:])]
+            audience = {kind: value}
+        else:
+            await self._ask_audience(turn)
+            return
+        turn.set(step=CONFIRM, audience=audience)
+        await self._preview(turn)
+
+    async def _preview(self, turn: Turn) -> None:
+        s = turn.state
+        lines = [turn.t("create.preview"), "", s["question"]]
+        lines += [f"{i}. {label}" for i, label in enumerate(s["options"], start=1)]
+        lines.append("")
+        lines.append(turn.t("create.multi") if s["multiple"] else turn.t("create.single"))
+        lines.append(turn.t("create.anonymous") if s["anonymous"] else turn.t("create.named"))
+        if s.get("closes"):
+            when = datetime.fromisoformat(s["closes"])
+            lines.append(turn.t("poll.closes", when=turn.services.format_time(when, turn.lang)))
+        aud = s.get("audience") or {}
+        lines.append(
+            turn.t(f"create.{next(iter(aud))}", name=next(iter(aud.values())))
+            if aud
+            else turn.t("create.everyone")
+        )
+        turn.ask(
+            "\n".join(lines),
+            [
+                Choice(turn.t("create.open_now"), "pc:open"),
+                Choice(turn.t("create.discard"), "pc:discard"),
+            ],
+        )
+
+    async def _confirm(self, turn: Turn) -> None:
+        if turn.choice == "pc:discard":
+            turn.end()
+            turn.reply(turn.t("common.cancelled"))
+            return
+        if turn.choice != "pc:open":
+            await self._preview(turn)
+            return
+        s = turn.state
+        services = turn.services
+        created = await services.polls.create(
+            question=s["question"],
+            options=s["options"],
+            multiple=bool(s["multiple"]),
+            anonymous=bool(s["anonymous"]),
+            hide_results=False,
+            audience=Audience.from_dict(s.get("audience")),
+            opens_at=services.now,
+            closes_at=datetime.fromisoformat(s["closes"]) if s.get("closes") else None,
+            created_by=turn.person.id,
+        )
+        await services.audit("poll.created", actor_id=turn.person.id, subject=f"poll:{created.id}")
+        turn.end()
+        sent = await poll.open_poll(services, created, actor_id=turn.person.id)
+        turn.reply(turn.t("create.opened", id=created.id, count=sent))
+
+
+register(PollCreate())

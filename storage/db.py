@@ -1,0 +1,112 @@
+"""Database engine and the one way to open a transaction.
+
+SQLite needs care to behave like a store with row locks: pysqlite delays BEGIN until the first
+write, so two transactions can both read and then fail on upgrade ("database is locked").
+Following SQLAlchemy's SQLite dialect docs we take over BEGIN and start every writing
+transaction with BEGIN IMMEDIATE (the write lock up front); inside one process an asyncio
+lock queues writers so they never spin on the busy timeout. Other processes (many `achterban
+chat` terminals) wait on the busy timeout. PostgreSQL uses real row locks instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.errors import StoreUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READ_ONLY = "achterban_read_only"
+
+
+def _unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError)
+
+
+class Database:
+    """Owns the engine; `transaction()` is the unit of work for one event or job."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _install_sqlite_hooks(self.engine)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back on any error.
+
+        Connection failures surface as StoreUnavailable, with nothing half-written.
+        """
+        lock = None if read_only else self._write_lock
+        try:
+            if lock is not None:
+                await lock.acquire()
+            try:
+                async with self.sessions() as session, session.begin():
+                    if read_only and self.is_sqlite:
+                        # Set before the connection's BEGIN is emitted (see _on_begin).
+                        await session.connection(execution_options={_READ_ONLY: True})
+                    yield session
+            finally:
+                if lock is not None:
+                    lock.release()
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+            raise
+
+    async def ping(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us emit BEGIN ourselves (see module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

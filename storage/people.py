@@ -1,0 +1,206 @@
+"""The roster: people, their roles and their channel accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ChannelAccount, Conversation, OutboxMessage, Person, Role, utcnow
+from storage.sql import insert_ignore
+
+ROLES = ("admin", "or_member", "moderator")
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who a poll or message is for: everyone, or one department or location."""
+
+    department: str | None = None
+    location: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str] | None) -> Audience:
+        data = data or {}
+        return cls(department=data.get("department"), location=data.get("location"))
+
+    def to_dict(self) -> dict[str, str]:
+        out = {}
+        if self.department:
+            out["department"] = self.department
+        if self.location:
+            out["location"] = self.location
+        return out
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Audience:
+        """'department=NAME' or 'location=NAME' (CLI syntax); empty means everyone."""
+        if not spec:
+            return cls()
+        key, sep, value = spec.partition("=")
+        key = key.strip().lower()
+        if not sep or not value.strip() or key not in ("department", "location"):
+            raise ValueError("audience must be department=NAME or location=NAME")
+        return cls(**{key: value.strip()})
+
+
+class People:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, person_id: int) -> Person | None:
+        return await self.session.get(Person, person_id)
+
+    async def by_email(self, email: str) -> Person | None:
+        stmt = select(Person).where(func.lower(Person.email) == email.strip().lower())
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def by_phone(self, phone: str) -> Person | None:
+        stmt = select(Person).where(Person.phone == phone.strip())
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def roles(self, person_id: int) -> set[str]:
+        stmt = select(Role.role).where(Role.person_id == person_id)
+        return set((await self.session.execute(stmt)).scalars())
+
+    async def set_roles(self, person_id: int, roles: set[str]) -> None:
+        await self.session.execute(delete(Role).where(Role.person_id == person_id))
+        for role in sorted(roles):
+            self.session.add(Role(person_id=person_id, role=role))
+
+    async def all(self) -> Sequence[Person]:
+        stmt = select(Person).where(Person.forgotten_at.is_(None)).order_by(Person.name)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def roles_by_person(self) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        for person_id, role in await self.session.execute(select(Role.person_id, Role.role)):
+            out.setdefault(person_id, set()).add(role)
+        return out
+
+    async def channels_by_person(self) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        stmt = select(ChannelAccount.person_id, ChannelAccount.channel)
+        for person_id, channel in await self.session.execute(stmt):
+            out.setdefault(person_id, set()).add(channel)
+        return out
+
+    def _audience_filter(self, audience: Audience) -> list[object]:
+        conds: list[object] = [Person.forgotten_at.is_(None)]
+        if audience.department:
+            conds.append(func.lower(Person.department) == audience.department.lower())
+        if audience.location:
+            conds.append(func.lower(Person.location) == audience.location.lower())
+        return conds
+
+    async def audience_ids(self, audience: Audience) -> list[int]:
+        stmt = select(Person.id).where(*self._audience_filter(audience)).order_by(Person.id)  # type: ignore[arg-type]
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def in_audience(self, person_id: int, audience: Audience) -> bool:
+        conds = self._audience_filter(audience)
+        stmt = select(Person.id).where(Person.id == person_id, *conds)  # type: ignore[arg-type]
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def departments(self) -> list[str]:
+        return await self._distinct(Person.department)
+
+    async def locations(self) -> list[str]:
+        return await self._distinct(Person.location)
+
+    async def _distinct(self, column: object) -> list[str]:
+        stmt = (
+            select(column)  # type: ignore[call-overload]
+            .where(column.is_not(None), Person.forgotten_at.is_(None))  # type: ignore[attr-defined]
+            .distinct()
+            .order_by(column)
+        )
+        return [v for v in (await self.session.execute(stmt)).scalars() if v]
+
+    async def forget(self, person: Person) -> None:
+        """Erase what identifies the person; keep the row so anonymous counts stay right.
+
+        Named ballots stay attached to the now nameless row, so results do not change; channel
+        accounts, conversation state and undelivered messages go.
+        """
+        person_id = person.id
+        await self.session.execute(
+            delete(ChannelAccount).where(ChannelAccount.person_id == person_id)
+        )
+        await self.session.execute(delete(Conversation).where(Conversation.person_id == person_id))
+        await self.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.person_id == person_id)
+        )
+        await self.session.execute(delete(Role).where(Role.person_id == person_id))
+        await self.session.execute(
+            update(Person)
+            .where(Person.id == person_id)
+            .values(
+                name="—",
+                email=None,
+                phone=None,
+                department=None,
+                location=None,
+                forgotten_at=utcnow(),
+            )
+        )
+
+
+class Accounts:
+    """Channel accounts: which platform ids belong to which person."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, channel: str, platform_id: str) -> ChannelAccount | None:
+        stmt = select(ChannelAccount).where(
+            ChannelAccount.channel == channel, ChannelAccount.platform_id == platform_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def link(self, person_id: int, channel: str, platform_id: str) -> ChannelAccount:
+        """Link a platform account to a person; concurrent links of one account are safe."""
+        await insert_ignore(
+            self.session,
+            ChannelAccount.__table__,  # type: ignore[arg-type]
+            {"channel": channel, "platform_id": platform_id, "person_id": person_id},
+            ["channel", "platform_id"],
+        )
+        account = await self.find(channel, platform_id)
+        assert account is not None
+        return account
+
+    async def preferred(self, person_id: int) -> ChannelAccount | None:
+        """The account the person used most recently, else the first one linked."""
+        stmt = (
+            select(ChannelAccount)
+            .where(ChannelAccount.person_id == person_id)
+            .order_by(
+                ChannelAccount.last_inbound_at.desc().nulls_last(),
+                ChannelAccount.id,
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def preferred_many(self, person_ids: Sequence[int]) -> dict[int, ChannelAccount]:
+        """preferred() for many people in one query."""
+        if not person_ids:
+            return {}
+        stmt = select(ChannelAccount).where(ChannelAccount.person_id.in_(person_ids))
+        best: dict[int, ChannelAccount] = {}
+        for acc in (await self.session.execute(stmt)).scalars():
+            cur = best.get(acc.person_id)
+            if cur is None or _more_recent(acc, cur):
+                best[acc.person_id] = acc
+        return best
+
+
+def _more_recent(a: ChannelAccount, b: ChannelAccount) -> bool:
+    if a.last_inbound_at and b.last_inbound_at:
+        return a.last_inbound_at > b.last_inbound_at
+    if a.last_inbound_at or b.last_inbound_at:
+        return a.last_inbound_at is not None
+    return a.id < b.id
