@@ -1,0 +1,153 @@
+"""The flow of one event: dedupe, identity, locking, outbox — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from bot.delivery import DeliveryWorker
+from bot.engine import Engine
+from bot.messages import Incoming, Profile, SendResult
+from dialogs.poll import vote_payload
+from storage.models import Ballot, ChannelAccount, InboundEvent, OutboxMessage, Person
+from tests.support.org import Org
+from tests.support.polls import create_poll
+
+
+async def count(engine: Engine, model: type, *where: object) -> int:
+    async with engine.db.transaction(read_only=True) as session:
+        stmt = select(func.count()).select_from(model).where(*where)  # type: ignore[arg-type]
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def test_duplicate_event_is_handled_once(engine: Engine, org: Org) -> None:
+    poll_id, options = await create_poll(engine, ["Ja", "Nee"])
+    event = org.incoming("emp0", choice=vote_payload(poll_id, options[0]), event_id="Ev1")
+    first = await engine.handle(event)
+    again = await engine.handle(event)
+    assert not first.duplicate and again.duplicate
+    assert await count(engine, Ballot) == 1
+    assert await count(engine, InboundEvent) == 1
+    replies = [m for m in await org.outbox("emp0") if "Ja" in m.text and "Dank" in m.text]
+    assert len(replies) == 1
+
+
+async def test_same_event_id_on_two_channels_is_two_events(engine: Engine, org: Org) -> None:
+    await engine.handle(org.incoming("emp0", "hallo", event_id="X", channel="console"))
+    outcome = await engine.handle(org.incoming("emp0", "hallo", event_id="X", channel="web"))
+    assert not outcome.duplicate
+
+
+async def test_twenty_concurrent_answers_of_one_person_make_one_vote(
+    engine: Engine, org: Org
+) -> None:
+    poll_id, options = await create_poll(engine, ["A", "B", "C"])
+    events = [
+        org.incoming("emp2", choice=vote_payload(poll_id, options[i % 3])) for i in range(20)
+    ]
+    await asyncio.gather(*(engine.handle(e) for e in events))
+    assert await count(engine, Ballot) == 1
+
+
+async def test_two_hundred_concurrent_voters_make_two_hundred_votes(engine: Engine) -> None:
+    org = await Org.create(engine, employees=200)
+    poll_id, options = await create_poll(engine, ["A", "B"])
+    events = [
+        org.incoming(f"emp{i}", choice=vote_payload(poll_id, options[i % 2])) for i in range(200)
+    ]
+    outcomes = await asyncio.gather(*(engine.handle(e) for e in events))
+    assert not any(o.duplicate or o.refused for o in outcomes)
+    assert await count(engine, Ballot) == 200
+
+
+async def test_crash_after_commit_before_send_delivers_after_restart(
+    engine: Engine, org: Org, settings
+) -> None:
+    await org.say("emp0", "hallo")  # committed; the process "dies" before any delivery
+    assert await count(engine, OutboxMessage, OutboxMessage.status == "pending") >= 1
+
+    class Recorder:
+        channel = "console"
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        def render(self, outgoing):
+            return outgoing.text
+
+        async def send(self, account, rendered):
+            self.sent.append(rendered)
+            return SendResult("m1")
+
+        async def fetch_media(self, ref):
+            return b""
+
+    recorder = Recorder()
+    restarted = DeliveryWorker(engine.db, settings, {"console": recorder})
+    assert await restarted.drain() >= 1
+    assert any("Hallo Emp0" in text for text in recorder.sent)
+    assert await count(engine, OutboxMessage, OutboxMessage.status == "pending") == 0
+    assert await restarted.drain() == 0  # nothing is sent twice
+
+
+async def test_unknown_sender_under_roster_policy_is_refused_politely(engine: Engine) -> None:
+    event = Incoming(
+        channel="console", event_id="u1", account="stranger@x.org", text="hoi",
+        profile=Profile(email="stranger@x.org"),
+    )  # fmt: skip
+    outcome = await engine.handle(event)
+    assert outcome.refused
+    assert await count(engine, Person) == 0
+    assert await count(engine, ChannelAccount) == 0
+    async with engine.db.transaction(read_only=True) as session:
+        row = (await session.execute(select(OutboxMessage))).scalar_one()
+    assert row.account == "stranger@x.org" and "personeelsbestand" in row.payload["text"]
+
+
+async def test_open_membership_creates_the_person_once(engine: Engine) -> None:
+    open_engine = Engine(engine.db, engine.settings.model_copy(update={"membership": "open"}))
+    event = Incoming(
+        channel="console", event_id="n1", account="new@x.org", text="hello", locale="en-GB",
+        profile=Profile(email="new@x.org", name="New Colleague"),
+    )  # fmt: skip
+    await open_engine.handle(event)
+    await open_engine.handle(Incoming(channel="console", event_id="n2", account="new@x.org"))
+    async with engine.db.transaction(read_only=True) as session:
+        person = (await session.execute(select(Person))).scalar_one()
+    assert (person.name, person.language) == ("New Colleague", "en")
+
+
+async def test_one_person_on_two_channels_votes_once(engine: Engine, org: Org) -> None:
+    poll_id, options = await create_poll(engine, ["A", "B"])
+    await engine.handle(org.incoming("emp3", choice=vote_payload(poll_id, options[0])))
+    await engine.handle(
+        org.incoming(
+            "emp3", choice=vote_payload(poll_id, options[1]), channel="slack", account="U999"
+        )
+    )
+    assert await count(engine, Ballot) == 1
+    assert await count(engine, ChannelAccount, ChannelAccount.person_id == org.people["emp3"].id) == 2
+
+
+async def test_database_outage_raises_store_unavailable_and_writes_nothing(
+    org: Org, settings
+) -> None:
+    from bot.errors import StoreUnavailable
+    from storage.db import Database
+
+    url = settings.db_url
+    broken_url = (
+        "sqlite+aiosqlite:////nonexistent-dir/x.db"
+        if url.startswith("sqlite")
+        else "postgresql+asyncpg://postgres@127.0.0.1:1/none"
+    )
+    broken = Engine(Database(broken_url), settings)
+    try:
+        await broken.handle(org.incoming("emp0", "hallo"))
+    except StoreUnavailable:
+        pass
+    else:
+        raise AssertionError("expected StoreUnavailable")
+    finally:
+        await broken.db.dispose()
