@@ -31,10 +31,17 @@ class Settings(BaseSettings):
     membership: Literal["open", "roster"] = "roster"
     timezone: str = "Europe/Amsterdam"
 
+    # Base-URL overrides for tests and gateways (the platforms' real hosts by default).
     slack_api_url: str | None = None
     twilio_api_url: str | None = None
     teams_emulator: bool = False
+    # Bot Framework endpoints, only overridden by tests and sovereign clouds.
+    teams_openid_metadata_url: str | None = None
+    teams_login_url: str | None = None
     whatsapp_quick_replies: bool = False
+    # Approved WhatsApp template (Content SID) for messages outside the 24-hour window.
+    whatsapp_template_sid: str | None = None
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
 
     delivery_max_attempts: int = Field(default=8, ge=1, le=50)
     delivery_backoff_seconds: float = Field(default=2.0, gt=0)

@@ -1,7 +1,9 @@
-"""Translated user texts from the catalogues in bot/locales/<lang>.toml.
+"""Translated user texts from the catalogues in bot/locales/<lang>/<area>.toml.
 
-Every key exists in every language (a test enforces it); a missing key at run time is a bug,
-so it raises instead of showing a key to an employee.
+Each job keeps its texts in a file of its own (core, poll, …); all files of a language are
+merged, and a key defined twice is an error. Every key exists in every language (a test
+enforces it); a missing key at run time is a bug, so it raises instead of showing a key to an
+employee.
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ def _flatten(prefix: str, node: dict[str, Any], into: dict[str, str]) -> None:
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    with (_LOCALES / f"{lang}.toml").open("rb") as fh:
-        data = tomllib.load(fh)
-    flat: dict[str, str] = {}
-    _flatten("", data, flat)
-    return flat
+    merged: dict[str, str] = {}
+    for path in sorted((_LOCALES / lang).glob("*.toml")):
+        with path.open("rb") as fh:
+            flat: dict[str, str] = {}
+            _flatten("", tomllib.load(fh), flat)
+        if twice := merged.keys() & flat.keys():
+            raise ValueError(f"{path}: keys defined in another file too: {sorted(twice)}")
+        merged.update(flat)
+    return merged
 
 
 def normalise_language(lang: str | None) -> str:

@@ -159,8 +159,11 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    platform_message_id: Mapped[str | None] = mapped_column(String(255))
+    platform_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # What the platform reported later (delivery receipts): sent, delivered, read, failed.
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivery_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

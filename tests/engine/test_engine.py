@@ -43,9 +43,7 @@ async def test_twenty_concurrent_answers_of_one_person_make_one_vote(
     engine: Engine, org: Org
 ) -> None:
     poll_id, options = await create_poll(engine, ["A", "B", "C"])
-    events = [
-        org.incoming("emp2", choice=vote_payload(poll_id, options[i % 3])) for i in range(20)
-    ]
+    events = [org.incoming("emp2", choice=vote_payload(poll_id, options[i % 3])) for i in range(20)]
     await asyncio.gather(*(engine.handle(e) for e in events))
     assert await count(engine, Ballot) == 1
 
@@ -127,7 +125,9 @@ async def test_one_person_on_two_channels_votes_once(engine: Engine, org: Org) -
         )
     )
     assert await count(engine, Ballot) == 1
-    assert await count(engine, ChannelAccount, ChannelAccount.person_id == org.people["emp3"].id) == 2
+    assert (
+        await count(engine, ChannelAccount, ChannelAccount.person_id == org.people["emp3"].id) == 2
+    )
 
 
 async def test_database_outage_raises_store_unavailable_and_writes_nothing(

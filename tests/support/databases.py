@@ -15,7 +15,9 @@ from sqlalchemy import text
 from storage.db import Database
 from storage.models import Base
 
-PG_ADMIN = os.environ.get("ACHTERBAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "ACHTERBAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 async def create_pg_database() -> tuple[str, str]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 00:55:35.676400
+Create Date: 2026-11-25 00:57:53.195757
 """
 
 from collections.abc import Sequence
@@ -123,6 +123,8 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("platform_message_id", sa.String(length=255), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("delivery_status", sa.String(length=16), nullable=True),
+        sa.Column("delivery_updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["person_id"],
@@ -137,6 +139,9 @@ def upgrade() -> None:
             "ix_outbox_due", ["status", "channel", "next_attempt_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_outbox_person_id"), ["person_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_outbox_platform_message_id"), ["platform_message_id"], unique=False
+        )
         batch_op.create_index(
             "ix_outbox_prompt",
             ["person_id", "id"],
@@ -270,6 +275,7 @@ def downgrade() -> None:
     op.drop_table("polls")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_prompt", postgresql_where=sa.text("prompt IS NOT NULL"))
+        batch_op.drop_index(batch_op.f("ix_outbox_platform_message_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_person_id"))
         batch_op.drop_index("ix_outbox_due")
 
