@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
-from bot.messages import Incoming, MediaRef, Outgoing, SendResult
+from bot.messages import Incoming, MediaRef, Outgoing, Recipient, SendResult
 
 # The engine entry point as adapters see it. It raises bot.errors.StoreUnavailable when the
 # database cannot be reached; adapters answer 503 then so the platform retries.
@@ -24,7 +24,7 @@ class Adapter(Protocol):
     def render(self, outgoing: Outgoing) -> Any:
         """Turn an Outgoing into the platform's message (JSON-serialisable)."""
 
-    async def send(self, account: str, rendered: Any) -> SendResult:
+    async def send(self, recipient: Recipient, rendered: Any) -> SendResult:
         """Send to one platform account; raise bot.messages.DeliveryError on failure."""
 
     async def fetch_media(self, ref: MediaRef) -> bytes:

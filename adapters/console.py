@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import TextIO
 
-from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, SendResult
+from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
 
 CHANNEL = "console"
 MAX_MEDIA_BYTES = 20 * 1024 * 1024
@@ -38,7 +38,7 @@ class ConsoleAdapter:
             lines += [f"  {i}. {c.label}" for i, c in enumerate(outgoing.choices, start=1)]
         return "\n".join(lines)
 
-    async def send(self, account: str, rendered: str) -> SendResult:
+    async def send(self, recipient: Recipient, rendered: str) -> SendResult:
         try:
             print(f"\n{rendered}\n", file=self.out, flush=True)
         except OSError as exc:

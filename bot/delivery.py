@@ -19,6 +19,7 @@ from bot.metrics import SEND_FAILURES, SENT
 from storage.db import Database
 from storage.models import OutboxMessage, utcnow
 from storage.outbox import Outbox
+from storage.people import Accounts
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
@@ -60,8 +61,11 @@ class DeliveryWorker:
                 lease=timedelta(seconds=self.settings.delivery_lease_seconds),
                 accounts=self.accounts,
             )
+            recipients = await Accounts(session).recipients(
+                [(row.channel, row.account) for row in rows]
+            )
         for row in rows:
-            await self._deliver(row)
+            await self._deliver(row, recipients.get((row.channel, row.account)))
         return len(rows)
 
     async def drain(self) -> int:
@@ -71,14 +75,13 @@ class DeliveryWorker:
             total += n
         return total
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: OutboxMessage, recipient: Recipient | None) -> None:
         adapter = self.adapters[row.channel]
         try:
             if row.payload is None:
                 raise DeliveryError("message body missing", permanent=True)
-            result = await adapter.send(
-                row.account, adapter.render(Outgoing.from_json(row.payload))
-            )
+            rendered = adapter.render(Outgoing.from_json(row.payload))
+            result = await adapter.send(recipient or Recipient(row.account), rendered)
         except DeliveryError as exc:
             await self._failed(row, exc)
             return

@@ -21,7 +21,7 @@ async def resolve_sender(
     if account is not None:
         person = await services.people.get(account.person_id)
         if person is not None and person.forgotten_at is None:
-            return person, account
+            return person, _remember_reference(account, incoming)
     profile = incoming.profile
     person = None
     if profile and profile.email:
@@ -43,4 +43,13 @@ async def resolve_sender(
         await services.session.flush()
         await services.audit("person.joined", actor_id=person.id, channel=incoming.channel)
     account = await services.accounts.link(person.id, incoming.channel, incoming.account)
-    return person, account
+    return person, _remember_reference(account, incoming)
+
+
+def _remember_reference(account: ChannelAccount, incoming: Incoming) -> ChannelAccount:
+    if (
+        incoming.conversation_ref is not None
+        and account.conversation_ref != incoming.conversation_ref
+    ):
+        account.conversation_ref = incoming.conversation_ref
+    return account

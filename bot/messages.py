@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +60,8 @@ class Incoming:
     locale: str | None = None
     profile: Profile | None = None
     message_ref: str | None = None
+    # Teams: the conversation reference to store, so the bot can write first later.
+    conversation_ref: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,16 @@ class Outgoing:
 # Multi-select submissions join the selected payloads with this separator: it cannot occur in
 # a payload because payloads are built from ids and fixed words only.
 PAYLOAD_JOIN = "|"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who a message goes to, with what the platform needs to reach them: the stored Teams
+    conversation reference, and the last inbound time (WhatsApp's 24-hour window)."""
+
+    account: str
+    conversation_ref: dict[str, Any] | None = None
+    last_inbound_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.messages import Recipient
 from storage.models import ChannelAccount, Conversation, OutboxMessage, Person, Role, utcnow
 from storage.sql import insert_ignore
 
@@ -171,6 +172,22 @@ class Accounts:
         account = await self.find(channel, platform_id)
         assert account is not None
         return account
+
+    async def recipients(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Recipient]:
+        """Delivery context for (channel, platform id) pairs, in one query."""
+        if not keys:
+            return {}
+        stmt = select(ChannelAccount).where(
+            tuple_(ChannelAccount.channel, ChannelAccount.platform_id).in_(list(set(keys)))
+        )
+        return {
+            (a.channel, a.platform_id): Recipient(
+                account=a.platform_id,
+                conversation_ref=a.conversation_ref,
+                last_inbound_at=a.last_inbound_at,
+            )
+            for a in (await self.session.execute(stmt)).scalars()
+        }
 
     async def preferred(self, person_id: int) -> ChannelAccount | None:
         """The account the person used most recently, else the first one linked."""

@@ -74,7 +74,7 @@ async def test_crash_after_commit_before_send_delivers_after_restart(
         def render(self, outgoing):
             return outgoing.text
 
-        async def send(self, account, rendered):
+        async def send(self, recipient, rendered):
             self.sent.append(rendered)
             return SendResult("m1")
 
