@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.engine import Engine
+from bot.errors import StoreUnavailable
 from dialogs import poll as poll_jobs
 from dialogs.base import Services
+from dialogs.jobs import PERIODIC
 from storage.models import Poll
 from storage.polls import Polls
 
@@ -27,6 +29,7 @@ class TickReport:
     opened: int = 0
     closed: int = 0
     reminded: int = 0
+    jobs: dict[str, int] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -51,7 +54,16 @@ class Scheduler:
         for poll_id in to_remind:
             if poll_id not in to_close:
                 report.reminded += await self._each(poll_id, poll_jobs.remind_nonvoters) > 0
-        if report.opened or report.closed or report.reminded:
+        for name, job in PERIODIC.items():
+            try:
+                async with self.engine.db.transaction() as session:
+                    report.jobs[name] = await job(self.engine.services(session))
+            except StoreUnavailable:
+                raise
+            except Exception:
+                # One failing job must not stop the others (nor the poll jobs next tick).
+                log.exception("periodic job failed", extra={"job": name})
+        if report.opened or report.closed or report.reminded or any(report.jobs.values()):
             self.engine.outbox_changed.set()
         return report
 
