@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from adapters.base import Adapter
 from bot.config import Settings
-from bot.messages import DeliveryError, Outgoing
+from bot.messages import DeliveryError, Outgoing, Recipient
 from bot.metrics import SEND_FAILURES, SENT
 from storage.db import Database
 from storage.models import OutboxMessage, utcnow
