@@ -23,7 +23,7 @@ from bot.errors import AchterbanError
 from storage.db import Database
 
 T = TypeVar("T")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Format(StrEnum):

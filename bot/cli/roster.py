@@ -47,14 +47,14 @@ def roster_import(
                 report = await import_roster(session, check, skip_invalid=skip_invalid)
         except RosterInvalid as exc:
             for line, message in exc.errors:
-                err.print(f"{file}:{line}: {message}")
+                err.print(f"{file}:{line}: {message}", markup=False)
             err.print(
                 f"[red]{len(exc.errors)} invalid line(s); nothing imported[/red] "
                 "(fix them, or use --skip-invalid)"
             )
             raise typer.Exit(1) from exc
         for line, message in report.errors:
-            err.print(f"{file}:{line}: skipped: {message}")
+            err.print(f"{file}:{line}: skipped: {message}", markup=False)
         err.print(
             f"Imported: {report.created} new, {report.updated} updated, {report.skipped} skipped."
         )
