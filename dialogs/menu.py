@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from bot.i18n import LANGUAGES
 from bot.messages import Choice
 from dialogs.base import Turn, action, fold, register
@@ -10,16 +12,16 @@ from dialogs.poll_commands import list_open_polls
 
 
 class Menu:
-    name = "menu"
+    name: ClassVar[str] = "menu"
 
     async def start(self, turn: Turn) -> None:
-        await show_help(turn)
+        await show_help(turn, "")
 
     async def step(self, turn: Turn) -> None:
         found = find_command(turn.text)
         if found is None:
             if not turn.text and not turn.incoming.attachments:
-                await show_help(turn)
+                await show_help(turn, "")
             elif not turn.text:
                 turn.reply(turn.t("menu.attachment_unexpected"))
             else:

@@ -4,6 +4,7 @@ named, closing time, audience, then a preview to confirm."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from bot.i18n import all_words
 from bot.messages import Choice
@@ -27,7 +28,7 @@ QUESTION, OPTIONS, MODE, ANONYMITY, CLOSES, AUDIENCE, CONFIRM = (
 
 
 class PollCreate:
-    name = "poll_create"
+    name: ClassVar[str] = "poll_create"
 
     async def start(self, turn: Turn) -> None:
         turn.set(step=QUESTION, options=[])

@@ -18,7 +18,7 @@ async def insert_ignore(
     Concurrent inserts of the same key are safe on both backends: on PostgreSQL the second
     waits for the first to commit and then does nothing.
     """
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     pk = next(iter(table.primary_key.columns))
     stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
     result = await session.execute(stmt.returning(pk))
@@ -26,4 +26,4 @@ async def insert_ignore(
 
 
 def is_postgres(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "postgresql"
+    return session.get_bind().dialect.name == "postgresql"
