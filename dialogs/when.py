@@ -31,7 +31,7 @@ def parse_when(text: str, *, now: datetime, timezone: ZoneInfo) -> datetime | No
         iso = None
     if iso is not None:
         return iso if iso.tzinfo else iso.replace(tzinfo=timezone)
-    parsed = dateparser.parse(
+    parsed: datetime | None = dateparser.parse(
         cleaned,
         languages=["nl", "en"],
         settings={
