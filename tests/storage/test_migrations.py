@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from storage.db import Database
-from storage.models import Base
+from storage.schema import Base
 
 
 async def test_migrated_schema_matches_models(db: Database) -> None:

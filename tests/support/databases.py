@@ -13,7 +13,7 @@ import asyncpg
 from sqlalchemy import text
 
 from storage.db import Database
-from storage.models import Base
+from storage.schema import Base
 
 PG_ADMIN = os.environ.get(
     "ACHTERBAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"

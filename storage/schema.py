@@ -1,0 +1,10 @@
+"""Every model module, imported once, so Base.metadata knows every table.
+
+Alembic's env.py and the tests import this module; a job whose models live in a module of its
+own adds that module here.
+"""
+
+from storage import models
+from storage.models import Base
+
+__all__ = ["Base", "models"]
