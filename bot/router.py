@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.i18n import all_words
 from bot.messages import Choice
 from dialogs.base import ACTIONS, DIALOGS, Turn, fold, match_choice
+from dialogs.commands import find_command
 from storage.prompts import latest_prompt
 
 
@@ -46,4 +47,8 @@ async def _typed_choice(turn: Turn) -> str | None:
     if not prompt:
         return None
     choices = [Choice(label, payload) for label, payload in prompt.get("choices", [])]
-    return match_choice(turn.text, choices, multiple=bool(prompt.get("multiple")))
+    multiple = bool(prompt.get("multiple"))
+    exact = match_choice(turn.text, choices, multiple=multiple)
+    if exact or find_command(turn.text):
+        return exact  # a command word beats a fragment of an option label
+    return match_choice(turn.text, choices, multiple=multiple, fragment=True)

@@ -124,15 +124,27 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def match_choice(text: str, choices: Sequence[Choice], *, multiple: bool = False) -> str | None:
-    """Map a typed answer to a choice payload: a number ("2"), a label ("Ja"), or for multiple
-    choice several numbers/labels ("1 3", "1, 3"). None when nothing matches exactly."""
+def _words(text: str) -> str:
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def match_choice(
+    text: str, choices: Sequence[Choice], *, multiple: bool = False, fragment: bool = False
+) -> str | None:
+    """Map a typed answer to a choice payload: a number ("2"), a label ("Ja"), for multiple
+    choice several numbers/labels ("1 3", "1, 3"), and with `fragment` whole words that fit
+    one label only ("restaurant?" for "In een restaurant"). None when nothing matches."""
     typed = fold(text)
     if not typed or not choices:
         return None
     by_label = {fold(c.label): c.payload for c in choices}
     if typed in by_label:
         return by_label[typed]
+    words = _words(typed)
+    if fragment and len(words) >= 3:
+        fits = [c.payload for c in choices if f" {words} " in f" {_words(fold(c.label))} "]
+        if len(fits) == 1:
+            return fits[0]
     if typed.isdigit():
         n = int(typed)
         return choices[n - 1].payload if 1 <= n <= len(choices) else None
@@ -188,8 +200,8 @@ class Turn:
         purpose: Purpose = Purpose.REPLY,
         replaces: str | None = None,
     ) -> None:
-        """Queue a reply. Choices offered outside a dialog become the person's latest prompt,
-        so a typed number or label answers them later (in a dialog, use ask())."""
+        """Queue a reply. Choices offered outside a dialog become the person's latest prompt:
+        a typed number or label answers what they saw last (in a dialog, use ask())."""
         outgoing = Outgoing(
             text=text,
             choices=tuple(choices),
@@ -198,7 +210,7 @@ class Turn:
             purpose=purpose,
             replaces=replaces,
         )
-        prompt = choices and self.conversation.dialog is None
+        prompt = bool(choices) and self.conversation.dialog is None
         self.replies.append((outgoing, prompt_of(outgoing) if prompt else None))
 
     def ask(self, text: str, choices: Sequence[Choice], *, multiple: bool = False) -> None:

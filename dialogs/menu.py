@@ -25,7 +25,9 @@ class Menu:
             elif not turn.text:
                 turn.reply(turn.t("menu.attachment_unexpected"))
             else:
-                turn.reply(turn.t("menu.unknown"), menu_choices(turn))
+                # No choices here: an unrecognised message must not replace the question the
+                # person was answering (a typed number still goes to it).
+                turn.reply(turn.t("menu.unknown"))
             return
         cmd, rest = found
         if cmd.or_only and not require_or(turn):

@@ -169,3 +169,23 @@ async def test_or_can_list_who_has_not_voted_on_a_named_poll(engine: Engine, org
     assert "1 collega" in text and "Emp5" in text
     await org.say("emp0", f"niet gestemd {poll_id}")
     assert "alleen leden van de ondernemingsraad" in (await org.last("emp0")).text.lower()
+
+
+async def test_fragment_of_one_label_answers_and_noise_keeps_the_question(
+    engine: Engine, org: Org
+) -> None:
+    poll_id, opts = await create_poll(engine, ["In de kantine", "In een restaurant"])
+    await org.say("emp0", "blabla")  # not understood: the poll stays the pending question
+    assert "begrijp ik niet" in (await org.last("emp0")).text
+    await org.say("emp0", "restaurant?")
+    assert await ballots(engine) == [(org.people["emp0"].id, opts[1])]
+    await org.say("emp2", "in")  # fits both labels: not an answer
+    await org.say("emp2", "2")
+    assert (org.people["emp2"].id, opts[1]) in await ballots(engine)
+
+
+async def test_a_command_word_beats_a_fragment_of_a_label(engine: Engine, org: Org) -> None:
+    await create_poll(engine, ["Het menu van de kantine", "Iets anders"])
+    await org.say("emp0", "menu")
+    assert await ballots(engine) == []
+    assert "Wat je kunt doen" in (await org.last("emp0")).text

@@ -1,0 +1,265 @@
+"""The photo pipeline: untrusted bytes in, a clean JPEG out.
+
+Steps, each for a reason:
+1. a byte cap before anything is parsed (a 20 MB limit costs nothing to check);
+2. Pillow opens only the formats we expect (`formats=[…]`), with a lowered pixel limit and
+   DecompressionBombWarning raised as an error — a tiny PNG can declare gigapixels;
+3. HEIC (iPhones) is recognised by its `ftyp` brand and refused with a clear message, since
+   no HEIF decoder is installed;
+4. the EXIF orientation is applied, then the picture is rebuilt from raw pixels: that drops
+   EXIF (GPS above all), XMP, ICC profiles and comments, which `exif_transpose` alone keeps;
+5. the long side is limited (2,048 px);
+6. faces are found with OpenCV's Haar cascades (frontal, and profile both ways) and, where
+   consent is missing, blurred beyond recognition with a margin around each face.
+
+Everything here is synchronous and CPU-bound: callers in async code use asyncio.to_thread.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+
+from bot.errors import UserError
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_SIDE = 2048
+# 40 megapixels: more than any phone's default mode; Pillow's own default is ~89 MP.
+MAX_PIXELS = 40_000_000
+ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP")
+JPEG_QUALITY = 85
+DETECT_SIDE = 1024  # faces are searched on a copy this size: fast, and enough for the cascades
+FACE_MARGIN = 0.25  # of the face size, on every side (hair, ears, chin)
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
+_HEIF_BRANDS |= {b"msf1"}
+
+
+class PhotoRefused(UserError):
+    """A file the pipeline will not take; `key` is the catalogue text that says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A decoded photo: upright, at most MAX_SIDE, no metadata, with the faces found in it."""
+
+    image: Image.Image
+    faces: list[Face]
+
+
+@dataclass(frozen=True, slots=True)
+class Scrubbed:
+    jpeg: bytes
+    width: int
+    height: int
+    faces: int
+    blurred: int
+
+
+def is_heif(data: bytes) -> bool:
+    return len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
+def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -> Image.Image:
+    """Untrusted bytes → an upright RGB image without any metadata, long side ≤ max_side."""
+    if len(data) > max_bytes:
+        raise PhotoRefused("photo.too_large", max_mb=max_bytes // (1024 * 1024))
+    if is_heif(data):
+        raise PhotoRefused("photo.heic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise PhotoRefused("photo.too_many_pixels")
+                # JPEG can decode at a reduced scale directly: much faster for 12 MP photos.
+                im.draft("RGB", (max_side, max_side))
+                upright = ImageOps.exif_transpose(im)
+                rgb = _to_rgb(upright)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise PhotoRefused("photo.too_many_pixels") from exc
+        except PhotoRefused:
+            raise
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            # UnidentifiedImageError is an OSError; truncated or corrupt files raise the others.
+            raise PhotoRefused("photo.not_an_image") from exc
+    if max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    # Rebuild from raw pixels: nothing of the file's metadata can survive this.
+    return Image.frombytes("RGB", rgb.size, rgb.tobytes())
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return im.convert("RGB")
+
+
+_local = threading.local()
+
+
+def _cascades() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
+    """One pair per thread: a CascadeClassifier is not safe to share between threads."""
+    pair = getattr(_local, "cascades", None)
+    if pair is None:
+        base = cv2.data.haarcascades  # type: ignore[attr-defined]
+        frontal = cv2.CascadeClassifier(base + "haarcascade_frontalface_default.xml")
+        profile = cv2.CascadeClassifier(base + "haarcascade_profileface.xml")
+        if frontal.empty() or profile.empty():
+            raise RuntimeError("OpenCV Haar cascades missing (opencv-python-headless 4.x needed)")
+        pair = (frontal, profile)
+        _local.cascades = pair
+    return pair
+
+
+def detect_faces(image: Image.Image) -> list[Face]:
+    """Faces in an RGB image: frontal, and profile looking either way, merged, sorted
+    left to right (so numbers in a preview read naturally)."""
+    scale = min(1.0, DETECT_SIDE / max(image.size))
+    small = (
+        image
+        if scale == 1.0
+        else image.resize(
+            (max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+            Image.Resampling.BILINEAR,
+        )
+    )
+    gray = cv2.equalizeHist(cv2.cvtColor(np.asarray(small), cv2.COLOR_RGB2GRAY))
+    min_side = max(20, round(min(gray.shape) * 0.04))
+    frontal, profile = _cascades()
+    found: list[tuple[int, int, int, int]] = []
+    opts = {"scaleFactor": 1.1, "minNeighbors": 5, "minSize": (min_side, min_side)}
+    found += [tuple(r) for r in frontal.detectMultiScale(gray, **opts)]
+    found += [tuple(r) for r in profile.detectMultiScale(gray, **opts)]
+    width = gray.shape[1]
+    for x, y, w, h in profile.detectMultiScale(cv2.flip(gray, 1), **opts):
+        found.append((width - x - w, y, w, h))
+    merged = _merge([(int(x), int(y), int(w), int(h)) for x, y, w, h in found])
+    faces = [
+        Face(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
+        for x, y, w, h in merged
+    ]
+    return sorted(faces, key=lambda f: (f.x, f.y))
+
+
+def _merge(rects: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """One rectangle per face: frontal and profile hits on the same face overlap."""
+    out: list[tuple[int, int, int, int]] = []
+    for rect in sorted(rects, key=lambda r: -r[2] * r[3]):
+        if all(_overlap(rect, kept) < 0.3 for kept in out):
+            out.append(rect)
+    return out
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over the smaller area."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    smaller = min(a[2] * a[3], b[2] * b[3]) or 1
+    return ix * iy / smaller
+
+
+def face_box(face: Face, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The face with its margin, clipped to the image: (left, top, right, bottom)."""
+    mx, my = round(face.w * FACE_MARGIN), round(face.h * FACE_MARGIN)
+    return (
+        max(0, face.x - mx),
+        max(0, face.y - my),
+        min(size[0], face.x + face.w + mx),
+        min(size[1], face.y + face.h + my),
+    )
+
+
+def blur_faces(
+    image: Image.Image, faces: Sequence[Face], keep: Collection[int] = ()
+) -> tuple[Image.Image, int]:
+    """A copy with every face blurred except the 0-based indexes in `keep`; and how many.
+
+    Beyond recognition: the region is reduced to a few blocks, enlarged again and blurred
+    hard, so no feature survives (a plain light blur can be partly undone).
+    """
+    out = image.copy()
+    blurred = 0
+    for index, face in enumerate(faces):
+        if index in keep:
+            continue
+        box = face_box(face, out.size)
+        width, height = box[2] - box[0], box[3] - box[1]
+        if width < 2 or height < 2:
+            continue
+        region = out.crop(box)
+        tiny = region.resize((max(1, width // 24), max(1, height // 24)), Image.Resampling.BOX)
+        coarse = tiny.resize((width, height), Image.Resampling.BILINEAR)
+        out.paste(coarse.filter(ImageFilter.GaussianBlur(max(2, min(width, height) // 8))), box)
+        blurred += 1
+    return out, blurred
+
+
+def numbered_preview(image: Image.Image, faces: Sequence[Face], first: int = 1) -> Image.Image:
+    """The photo with a numbered frame around each face, so the reporter can say who agreed."""
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    line = max(3, max(out.size) // 300)
+    size = max(18, max(out.size) // 25)
+    font = ImageFont.load_default(size)
+    for number, face in enumerate(faces, start=first):
+        left, top, right, bottom = face_box(face, out.size)
+        draw.rectangle((left, top, right, bottom), outline=(255, 214, 0), width=line)
+        label = str(number)
+        text_box = draw.textbbox((0, 0), label, font=font)
+        tw, th = text_box[2] - text_box[0], text_box[3] - text_box[1]
+        y = max(0, top - th - 3 * line)
+        draw.rectangle((left, y, left + tw + 4 * line, y + th + 3 * line), fill=(255, 214, 0))
+        draw.text((left + 2 * line, y + line), label, fill=(0, 0, 0), font=font)
+    return out
+
+
+def encode_jpeg(image: Image.Image) -> bytes:
+    """JPEG with no EXIF, ICC profile or comment: only the pixels."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+def prepare(
+    data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE, find_faces: bool = True
+) -> Prepared:
+    image = decode(data, max_bytes=max_bytes, max_side=max_side)
+    return Prepared(image, detect_faces(image) if find_faces else [])
+
+
+def finish(prepared: Prepared, keep: Collection[int] = ()) -> Scrubbed:
+    """Blur every face not in `keep` (0-based) and encode."""
+    image, blurred = blur_faces(prepared.image, prepared.faces, keep)
+    return Scrubbed(encode_jpeg(image), image.width, image.height, len(prepared.faces), blurred)
+
+
+def scrub(
+    data: bytes, *, blur: bool = True, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE
+) -> Scrubbed:
+    """The whole pipeline on one file: what `achterban photo scrub` runs."""
+    prepared = prepare(data, max_bytes=max_bytes, max_side=max_side, find_faces=blur)
+    return finish(prepared)
