@@ -174,7 +174,7 @@ async def test_or_can_list_who_has_not_voted_on_a_named_poll(engine: Engine, org
 async def test_fragment_of_one_label_answers_and_noise_keeps_the_question(
     engine: Engine, org: Org
 ) -> None:
-    poll_id, opts = await create_poll(engine, ["In de kantine", "In een restaurant"])
+    _poll_id, opts = await create_poll(engine, ["In de kantine", "In een restaurant"])
     await org.say("emp0", "blabla")  # not understood: the poll stays the pending question
     assert "begrijp ik niet" in (await org.last("emp0")).text
     await org.say("emp0", "restaurant?")
