@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     delivery_batch_size: int = Field(default=50, ge=1, le=1000)
     delivery_lease_seconds: float = Field(default=300.0, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    # Messages per second per channel and worker process, e.g. {"slack": 10} (JSON).
+    rate_limits: dict[str, float] = Field(default_factory=dict)
     poll_reminder_hours: float = Field(default=24.0, ge=0)
 
     slack_bot_token: SecretStr | None = Field(

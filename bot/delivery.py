@@ -16,8 +16,10 @@ from adapters.base import Adapter
 from bot.config import Settings
 from bot.messages import DeliveryError, Outgoing, Recipient
 from bot.metrics import SEND_FAILURES, SENT
+from bot.pacing import UNLIMITED, Pacer, pacers
 from storage.db import Database
 from storage.models import OutboxMessage, utcnow
+from storage.notify import listen_outbox
 from storage.outbox import Outbox
 from storage.people import Accounts
 
@@ -48,14 +50,16 @@ class DeliveryWorker:
         self.accounts = list(accounts) if accounts is not None else None
         self.clock = clock
         self.wake = wake or asyncio.Event()
+        self.pacers = pacers(settings.rate_limits)
 
     async def run_once(self) -> int:
         """Claim one batch and send it; returns how many rows were attempted."""
-        if not self.adapters:
+        channels = [c for c in self.adapters if not self._pacer(c).paused_for()]
+        if not channels:
             return 0
         async with self.db.transaction() as session:
             rows = await Outbox(session).claim(
-                list(self.adapters),
+                channels,
                 now=self.clock(),
                 limit=self.settings.delivery_batch_size,
                 lease=timedelta(seconds=self.settings.delivery_lease_seconds),
@@ -75,8 +79,18 @@ class DeliveryWorker:
             total += n
         return total
 
+    def _pacer(self, channel: str) -> Pacer:
+        return self.pacers.setdefault(channel, Pacer(UNLIMITED))
+
     async def _deliver(self, row: OutboxMessage, recipient: Recipient | None) -> None:
         adapter = self.adapters[row.channel]
+        pacer = self._pacer(row.channel)
+        if paused := pacer.paused_for():
+            # The platform asked us to slow down while this batch was claimed.
+            async with self.db.transaction() as session:
+                await Outbox(session).release(row.id, at=self.clock() + timedelta(seconds=paused))
+            return
+        await pacer.wait(row.account)
         try:
             if row.payload is None:
                 raise DeliveryError("message body missing", permanent=True)
@@ -107,12 +121,19 @@ class DeliveryWorker:
                 return
             if exc.retry_after is not None:
                 delay = timedelta(seconds=exc.retry_after)
+                scope = row.account if exc.extra.get("scope") == "conversation" else None
+                self._pacer(row.channel).pause(exc.retry_after, scope)
             else:
                 delay = backoff(row.attempts, self.settings.delivery_backoff_seconds)
             await outbox.mark_retry(row.id, error=exc.reason, at=self.clock() + delay)
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
-        """Deliver until `stop` is set; sleeps when idle until woken or `idle_seconds` pass."""
+        """Deliver until `stop` is set; sleeps when idle until woken (by this process's engine
+        or, on PostgreSQL, by NOTIFY from any process) or `idle_seconds` pass."""
+        async with listen_outbox(self.db, self.wake):
+            await self._loop(stop, idle_seconds)
+
+    async def _loop(self, stop: asyncio.Event, idle_seconds: float) -> None:
         while not stop.is_set():
             try:
                 sent = await self.run_once()

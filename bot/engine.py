@@ -30,6 +30,7 @@ from storage.conversations import lock_conversation
 from storage.db import Database
 from storage.inbound import record_event
 from storage.models import utcnow
+from storage.notify import notify_outbox
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Engine:
                 None,
                 Outgoing(text=t(lang, "identity.not_on_roster")),
             )
+            await notify_outbox(services.session)
             return Outcome(refused=True, replies=1)
         person, account = found
         account.last_inbound_at = services.now
@@ -117,4 +119,5 @@ class Engine:
             await services.outbox.add(
                 incoming.channel, incoming.account, person.id, reply, prompt=prompt
             )
+        await notify_outbox(services.session)
         return Outcome(person_id=person.id, replies=len(turn.replies))

@@ -103,6 +103,12 @@ class Outbox:
     async def mark_retry(self, row_id: int, *, error: str, at: datetime) -> None:
         await self._set(row_id, status=PENDING, next_attempt_at=at, last_error=error[:500])
 
+    async def release(self, row_id: int, *, at: datetime) -> None:
+        """Give a claimed row back unsent (its channel is paused): the attempt does not count."""
+        await self._set(
+            row_id, status=PENDING, next_attempt_at=at, attempts=OutboxMessage.attempts - 1
+        )
+
     async def mark_failed(self, row_id: int, *, error: str) -> None:
         await self._set(row_id, status=FAILED, last_error=error[:500], payload=None)
 
