@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dialogs  # noqa: F401  (registers the dialogs and actions)
@@ -33,6 +33,7 @@ from storage.models import utcnow
 from storage.notify import notify_outbox
 
 log = logging.getLogger(__name__)
+LAST_INBOUND_GRANULARITY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,11 @@ class Engine:
             await notify_outbox(services.session)
             return Outcome(refused=True, replies=1)
         person, account = found
-        account.last_inbound_at = services.now
+        last = account.last_inbound_at
+        if last is None or services.now - last > LAST_INBOUND_GRANULARITY:
+            # Coarse on purpose: it only picks the preferred channel and WhatsApp's 24-hour
+            # window, and skipping the write saves a statement on most events.
+            account.last_inbound_at = services.now
         conversation = await lock_conversation(services.session, person.id)
         turn = Turn(
             incoming=incoming,

@@ -17,11 +17,10 @@ async def resolve_sender(
     a vote counts once whatever channel it came from. Under membership `roster` an unknown
     sender gets None (the engine answers politely and stores nothing about them).
     """
-    account = await services.accounts.find(incoming.channel, incoming.account)
-    if account is not None:
-        person = await services.people.get(account.person_id)
-        if person is not None and person.forgotten_at is None:
-            return person, _remember_reference(account, incoming)
+    known = await services.accounts.find_with_person(incoming.channel, incoming.account)
+    if known is not None and known[1].forgotten_at is None:
+        account, person = known
+        return person, _remember_reference(account, incoming)
     profile = incoming.profile
     person = None
     if profile and profile.email:

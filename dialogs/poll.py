@@ -97,10 +97,11 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     if poll.status == CLOSED:
         turn.reply(turn.t("poll.closed_refused", id=poll.id))
         return
-    if not await services.people.in_audience(turn.person.id, Audience.from_dict(poll.audience)):
+    if not Audience.from_dict(poll.audience).includes(turn.person):
         turn.reply(turn.t("poll.not_in_audience", id=poll.id))
         return
-    options = {o.id: o for o in await services.polls.options(poll.id)}
+    option_rows = await services.polls.options(poll.id)
+    options = {o.id: o for o in option_rows}
     chosen = sorted(set(option_ids))
     if not chosen or any(o not in options for o in chosen):
         turn.reply(turn.t("common.button_invalid"))
@@ -120,7 +121,7 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     }[outcome]
     text = turn.t(key, id=poll.id, choice=labels)
     if not poll.hide_results:
-        tally = await services.polls.tally(poll)
+        tally = await services.polls.tally(poll, option_rows)
         text += "\n\n" + results_text(poll, tally, turn.lang)
     turn.reply(text, replaces=turn.incoming.message_ref if turn.incoming.choice else None)
 

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Conversation
-from storage.sql import insert_ignore, is_postgres
+from storage.models import Conversation, utcnow
+from storage.sql import is_postgres
 
 
 async def lock_conversation(session: AsyncSession, person_id: int) -> Conversation:
-    """The person's conversation, locked until the transaction ends.
+    """The person's conversation, created if needed and locked until the transaction ends.
 
-    PostgreSQL: SELECT … FOR UPDATE, so two events of one person never interleave.
-    SQLite: the transaction already holds the database write lock (BEGIN IMMEDIATE).
+    One statement: INSERT … ON CONFLICT DO UPDATE … RETURNING. On PostgreSQL the conflicting
+    update takes the row lock, so two events of one person never interleave; on SQLite the
+    transaction already holds the database write lock (BEGIN IMMEDIATE).
     """
-    await insert_ignore(
-        session,
-        Conversation.__table__,  # type: ignore[arg-type]
-        {"person_id": person_id, "state": {}},
-        ["person_id"],
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = (
+        insert(Conversation)
+        .values(person_id=person_id, state={}, updated_at=utcnow())
+        .on_conflict_do_update(index_elements=["person_id"], set_={"person_id": person_id})
+        .returning(Conversation)
+        .execution_options(populate_existing=True)
     )
-    stmt = select(Conversation).where(Conversation.person_id == person_id)
-    if is_postgres(session):
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+    return (await session.execute(stmt)).scalar_one()

@@ -49,7 +49,10 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+            # No pre-ping (three round trips per transaction): a dead connection fails the
+            # transaction with StoreUnavailable (503, the platform retries) and SQLAlchemy
+            # invalidates the pool on disconnect errors.
+            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800, pool_timeout=10)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)

@@ -27,6 +27,14 @@ class Audience:
         data = data or {}
         return cls(department=data.get("department"), location=data.get("location"))
 
+    def includes(self, person: Person) -> bool:
+        """The same rule as the SQL filter in People.audience_ids, for a loaded person."""
+        if person.forgotten_at is not None:
+            return False
+        if self.department and (person.department or "").lower() != self.department.lower():
+            return False
+        return not (self.location and (person.location or "").lower() != self.location.lower())
+
     def to_dict(self) -> dict[str, str]:
         out = {}
         if self.department:
@@ -160,6 +168,18 @@ class Accounts:
             ChannelAccount.channel == channel, ChannelAccount.platform_id == platform_id
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def find_with_person(
+        self, channel: str, platform_id: str
+    ) -> tuple[ChannelAccount, Person] | None:
+        """The account and its person in one query (the hot path of every event)."""
+        stmt = (
+            select(ChannelAccount, Person)
+            .join(Person, Person.id == ChannelAccount.person_id)
+            .where(ChannelAccount.channel == channel, ChannelAccount.platform_id == platform_id)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row is not None else None
 
     async def link(self, person_id: int, channel: str, platform_id: str) -> ChannelAccount:
         """Link a platform account to a person; concurrent links of one account are safe."""

@@ -165,8 +165,10 @@ class Polls:
         stmt = select(table.poll_id).where(table.poll_id == poll.id, table.person_id == person_id)
         return (await self.session.execute(stmt.limit(1))).first() is not None
 
-    async def tally(self, poll: Poll) -> Tally:
-        options = await self.options(poll.id)
+    async def tally(self, poll: Poll, options: Sequence[PollOption] | None = None) -> Tally:
+        """Counts per option and participants; pass `options` when already loaded."""
+        if options is None:
+            options = await self.options(poll.id)
         if poll.anonymous:
             counts = {o.id: o.anonymous_count for o in options}
             participants = await self._count(
