@@ -97,7 +97,7 @@ class Engine:
             )
             await notify_outbox(services.session)
             return Outcome(refused=True, replies=1)
-        person, account = found
+        person, account, roles = found
         last = account.last_inbound_at
         if last is None or services.now - last > LAST_INBOUND_GRANULARITY:
             # Coarse on purpose: it only picks the preferred channel and WhatsApp's 24-hour
@@ -107,7 +107,7 @@ class Engine:
         turn = Turn(
             incoming=incoming,
             person=person,
-            roles=await services.people.roles(person.id),
+            roles=roles,
             services=services,
             conversation=conversation,
         )

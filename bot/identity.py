@@ -10,8 +10,8 @@ from storage.models import ChannelAccount, Person
 
 async def resolve_sender(
     services: Services, incoming: Incoming
-) -> tuple[Person, ChannelAccount] | None:
-    """The sender's person and account, linking a new account by e-mail or phone.
+) -> tuple[Person, ChannelAccount, set[str]] | None:
+    """The sender's person, account and roles, linking a new account by e-mail or phone.
 
     One person may have accounts on several channels; they all resolve to the same person, so
     a vote counts once whatever channel it came from. Under membership `roster` an unknown
@@ -19,8 +19,8 @@ async def resolve_sender(
     """
     known = await services.accounts.find_with_person(incoming.channel, incoming.account)
     if known is not None and known[1].forgotten_at is None:
-        account, person = known
-        return person, _remember_reference(account, incoming)
+        account, person, roles = known
+        return person, _remember_reference(account, incoming), roles
     profile = incoming.profile
     person = None
     if profile and profile.email:
@@ -42,7 +42,7 @@ async def resolve_sender(
         await services.session.flush()
         await services.audit("person.joined", actor_id=person.id, channel=incoming.channel)
     account = await services.accounts.link(person.id, incoming.channel, incoming.account)
-    return person, _remember_reference(account, incoming)
+    return person, _remember_reference(account, incoming), await services.people.roles(person.id)
 
 
 def _remember_reference(account: ChannelAccount, incoming: Incoming) -> ChannelAccount:

@@ -171,15 +171,22 @@ class Accounts:
 
     async def find_with_person(
         self, channel: str, platform_id: str
-    ) -> tuple[ChannelAccount, Person] | None:
-        """The account and its person in one query (the hot path of every event)."""
+    ) -> tuple[ChannelAccount, Person, set[str]] | None:
+        """The account, its person and their roles in one query (the hot path of every event)."""
+        roles = (
+            select(func.aggregate_strings(Role.role, ","))
+            .where(Role.person_id == Person.id)
+            .scalar_subquery()
+        )
         stmt = (
-            select(ChannelAccount, Person)
+            select(ChannelAccount, Person, roles)
             .join(Person, Person.id == ChannelAccount.person_id)
             .where(ChannelAccount.channel == channel, ChannelAccount.platform_id == platform_id)
         )
         row = (await self.session.execute(stmt)).first()
-        return (row[0], row[1]) if row is not None else None
+        if row is None:
+            return None
+        return row[0], row[1], set(row[2].split(",")) if row[2] else set()
 
     async def link(self, person_id: int, channel: str, platform_id: str) -> ChannelAccount:
         """Link a platform account to a person; concurrent links of one account are safe."""

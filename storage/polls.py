@@ -181,9 +181,14 @@ class Polls:
                 .group_by(Ballot.option_id)
             )
             counts = {oid: n for oid, n in await self.session.execute(stmt)}
-            participants = await self._count(
-                select(func.count(func.distinct(Ballot.person_id))).where(Ballot.poll_id == poll.id)
-            )
+            if poll.multiple:
+                participants = await self._count(
+                    select(func.count(func.distinct(Ballot.person_id))).where(
+                        Ballot.poll_id == poll.id
+                    )
+                )
+            else:  # one ballot per voter
+                participants = sum(counts.values())
         return Tally(
             options=[OptionCount(o.id, o.position, o.label, counts.get(o.id, 0)) for o in options],
             participants=participants,
