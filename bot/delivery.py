@@ -79,6 +79,14 @@ class DeliveryWorker:
             total += n
         return total
 
+    @staticmethod
+    def _fallback(row: OutboxMessage) -> Recipient:
+        # No channel account: the engine's answer to a refused sender, written in the same
+        # transaction as their message, so its time is when they last wrote.
+        return Recipient(
+            row.account, last_inbound_at=row.created_at if row.person_id is None else None
+        )
+
     def _pacer(self, channel: str) -> Pacer:
         return self.pacers.setdefault(channel, Pacer(UNLIMITED))
 
@@ -95,7 +103,7 @@ class DeliveryWorker:
             if row.payload is None:
                 raise DeliveryError("message body missing", permanent=True)
             rendered = adapter.render(Outgoing.from_json(row.payload))
-            result = await adapter.send(recipient or Recipient(row.account), rendered)
+            result = await adapter.send(recipient or self._fallback(row), rendered)
         except DeliveryError as exc:
             await self._failed(row, exc)
             return
@@ -108,9 +116,8 @@ class DeliveryWorker:
             return
         SENT.labels(row.channel).inc()
         async with self.db.transaction() as session:
-            await Outbox(session).mark_sent(
-                row.id, now=self.clock(), platform_message_id=result.platform_message_id
-            )
+            mark = Outbox(session).mark_held if result.held else Outbox(session).mark_sent
+            await mark(row.id, now=self.clock(), platform_message_id=result.platform_message_id)
 
     async def _failed(self, row: OutboxMessage, exc: DeliveryError) -> None:
         SEND_FAILURES.labels(row.channel, str(exc.permanent).lower()).inc()

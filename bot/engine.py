@@ -34,6 +34,8 @@ from storage.notify import notify_outbox
 
 log = logging.getLogger(__name__)
 LAST_INBOUND_GRANULARITY = timedelta(minutes=1)
+# Messages are only held when the person had not written for a day (WhatsApp's window).
+HELD_AFTER = timedelta(hours=23)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,9 @@ class Engine:
             # Coarse on purpose: it only picks the preferred channel and WhatsApp's 24-hour
             # window, and skipping the write saves a statement on most events.
             account.last_inbound_at = services.now
+        if last is None or services.now - last > HELD_AFTER:
+            # Messages held back while the platform's window was closed can go now.
+            await services.outbox.release_held(incoming.channel, incoming.account, now=services.now)
         conversation = await lock_conversation(services.session, person.id)
         turn = Turn(
             incoming=incoming,

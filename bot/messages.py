@@ -126,9 +126,14 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """What a platform said after accepting a message."""
+    """What a platform said after accepting a message.
+
+    `held`: only a notice went out (WhatsApp template outside the 24-hour window); the message
+    itself is kept and sent when the person next writes.
+    """
 
     platform_message_id: str | None = None
+    held: bool = False
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import Outgoing
 from storage.models import OutboxMessage
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+PENDING, SENDING, SENT, FAILED, HELD = "pending", "sending", "sent", "failed", "held"
 
 
 def outbox_row(
@@ -102,6 +102,25 @@ class Outbox:
 
     async def mark_retry(self, row_id: int, *, error: str, at: datetime) -> None:
         await self._set(row_id, status=PENDING, next_attempt_at=at, last_error=error[:500])
+
+    async def mark_held(
+        self, row_id: int, *, now: datetime, platform_message_id: str | None
+    ) -> None:
+        """A notice went out instead of the message; keep the body until the person writes."""
+        await self._set(row_id, status=HELD, sent_at=now, platform_message_id=platform_message_id)
+
+    async def release_held(self, channel: str, account: str, *, now: datetime) -> None:
+        """The person wrote: held messages to them go out now."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == HELD,
+                OutboxMessage.channel == channel,
+                OutboxMessage.account == account,
+            )
+            .values(status=PENDING, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
     async def release(self, row_id: int, *, at: datetime) -> None:
         """Give a claimed row back unsent (its channel is paused): the attempt does not count."""
