@@ -10,6 +10,7 @@ import typer
 from bot.cli.common import database, err, fail, prepare_database, print_json, run, settings
 from bot.cli.poll import poll_app
 from bot.cli.roster import person_app, roster_app
+from bot.cli.slack import slack_app
 
 app = typer.Typer(
     help="achterban: the works council's chat bot (Teams, Slack, WhatsApp, web, terminal).",
@@ -21,6 +22,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(roster_app, name="roster")
 app.add_typer(person_app, name="person")
 app.add_typer(poll_app, name="poll")
+app.add_typer(slack_app, name="slack")
 
 
 @db_app.command("upgrade")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,7 +20,17 @@ from bot.errors import AchterbanError
 from storage.db import Database
 from storage.people import Accounts, People
 
+if TYPE_CHECKING:  # the SDK is imported only when the command runs (the CLI starts fast)
+    from slack_sdk.web.async_client import AsyncWebClient
+
 slack_app = typer.Typer(help="Slack: link the roster to Slack users.", no_args_is_help=True)
+
+
+@slack_app.callback()
+def slack_group() -> None:
+    """Slack: link the roster to Slack users (a group, so `slack sync` reads the same when run
+    on its own and when registered under `achterban`)."""
+
 
 CHANNEL = "slack"
 # users.lookupByEmail is Tier 3 (about 50 a minute): wait out rate limits, however long.
@@ -58,7 +69,6 @@ async def sync_people(
 ) -> SyncReport:
     """Look up each roster person's e-mail in Slack and link the account found."""
     import aiohttp
-    from slack_sdk.errors import SlackApiError
 
     from adapters.slack import web_client
 
@@ -71,26 +81,36 @@ async def sync_people(
             cfg, http, rate_limit_wait=RATE_LIMIT_WAIT, rate_limit_retries=RATE_LIMIT_RETRIES
         )
         for person_id, name, email in people:
-            advance()
             if not email:
                 report.without_email.append(name)
-                continue
-            try:
-                found = await client.users_lookupByEmail(email=email)
-            except SlackApiError as exc:
-                error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
-                if error == "users_not_found":
+            else:
+                user = await _lookup(client, email)
+                if user is None:
                     report.not_found.append(email)
-                    continue
-                raise SlackSyncFailed(f"Slack refused users.lookupByEmail: {error}") from None
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise SlackSyncFailed(f"Slack unreachable: {type(exc).__name__}") from None
-            user = found.get("user") or {}
-            if user.get("deleted") or user.get("is_bot") or not user.get("id"):
-                report.not_found.append(email)
-                continue
-            await _link(db, report, person_id, email, str(user["id"]))
+                else:
+                    await _link(db, report, person_id, email, user)
+            advance()
     return report
+
+
+async def _lookup(client: AsyncWebClient, email: str) -> str | None:
+    """The active Slack user with this e-mail address, or None."""
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        found = await client.users_lookupByEmail(email=email)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        if error == "users_not_found":
+            return None
+        raise SlackSyncFailed(f"Slack refused users.lookupByEmail: {error}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SlackSyncFailed(f"Slack unreachable: {type(exc).__name__}") from None
+    user = found.get("user") or {}
+    if user.get("deleted") or user.get("is_bot") or not user.get("id"):
+        return None  # deactivated accounts and bots are not colleagues to reach
+    return str(user["id"])
 
 
 async def _link(db: Database, report: SyncReport, person_id: int, email: str, user: str) -> None:

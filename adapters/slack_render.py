@@ -1,0 +1,407 @@
+"""Slack's formats, both ways: Outgoing → Block Kit; payloads → Incoming; Web API errors →
+DeliveryError.
+
+Pure translation, no I/O. Rendering and reading back live together because they share the
+action ids: a button is `achterban:choice:<n>` carrying the payload as its value, a longer list
+a static select, and a multiple choice is checkboxes whose state Slack sends along when the
+submit button is pressed.
+Text goes out as mrkdwn with `&`, `<` and `>` escaped, so a poll question cannot mention
+@channel or fake a link; text coming in is unescaped the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.messages import PAYLOAD_JOIN, Choice, DeliveryError, Incoming, MediaRef, Outgoing, Profile
+
+CHANNEL = "slack"
+ACTION_PREFIX = "achterban:"
+CHOICE_ACTION = ACTION_PREFIX + "choice:"  # + index: action ids must be unique in a message
+SELECT_ACTION = ACTION_PREFIX + "select:"
+MULTI_ACTION = ACTION_PREFIX + "multi:"
+SUBMIT_ACTION = ACTION_PREFIX + "submit"
+
+MAX_BUTTONS = 5  # more choices become a static select
+# Block Kit limits (https://docs.slack.dev/reference/block-kit): section text 3000 characters,
+# button/option text 75, button value 2000, option value 150, 10 checkbox options, 100 select
+# options, 50 blocks per message.
+SECTION_TEXT_MAX = 3000
+LABEL_MAX = 75
+BUTTON_VALUE_MAX = 2000
+OPTION_VALUE_MAX = 150
+CHECKBOX_OPTIONS_MAX = 10
+SELECT_OPTIONS_MAX = 100
+MAX_BLOCKS = 50
+FALLBACK_TEXT_MAX = 3000
+
+
+def escape(text: str) -> str:
+    """mrkdwn control characters; everything else (*bold*, _italic_) keeps its meaning."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(outgoing: Outgoing, media_url: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """`text` (notification fallback), `blocks`, and `replaces` (a message to update).
+    Images are image blocks that Slack fetches from our media endpoint (`media_url(id)`)."""
+    blocks = [
+        {"type": "section", "block_id": f"achterban-text-{i}", "text": _mrkdwn(chunk)}
+        for i, chunk in enumerate(_chunks(escape(outgoing.text) or " ", SECTION_TEXT_MAX))
+    ]
+    if media_url is not None:
+        blocks += [
+            {"type": "image", "image_url": media_url(media_id), "alt_text": f"📷 {n}"}
+            for n, media_id in enumerate(outgoing.images, start=1)
+        ]
+    if outgoing.choices:
+        blocks.extend(_choice_blocks(outgoing))
+    if len(blocks) > MAX_BLOCKS:
+        raise DeliveryError("message too long for Slack (more than 50 blocks)", permanent=True)
+    return {
+        "text": _truncate(escape(outgoing.text), FALLBACK_TEXT_MAX) or " ",
+        "blocks": blocks,
+        "replaces": outgoing.replaces,
+    }
+
+
+def _choice_blocks(outgoing: Outgoing) -> list[dict[str, Any]]:
+    choices = outgoing.choices
+    if outgoing.multiple:
+        boxes = [
+            {
+                "type": "checkboxes",
+                "action_id": f"{MULTI_ACTION}{n}",
+                "options": [_option(c) for c in group],
+            }
+            for n, group in enumerate(_groups(choices, CHECKBOX_OPTIONS_MAX))
+        ]
+        submit = {
+            "type": "button",
+            "action_id": SUBMIT_ACTION,
+            "style": "primary",
+            "text": _plain(outgoing.submit_label or "OK"),
+            "value": "submit",
+        }
+        return [
+            {"type": "actions", "block_id": "achterban-choices", "elements": boxes},
+            {"type": "actions", "block_id": "achterban-submit", "elements": [submit]},
+        ]
+    if len(choices) <= MAX_BUTTONS:
+        buttons = [
+            {
+                "type": "button",
+                "action_id": f"{CHOICE_ACTION}{i}",
+                "text": _plain(c.label),
+                "value": _value(c.payload, BUTTON_VALUE_MAX),
+            }
+            for i, c in enumerate(choices)
+        ]
+        return [{"type": "actions", "block_id": "achterban-choices", "elements": buttons}]
+    selects = [
+        {
+            "type": "static_select",
+            "action_id": f"{SELECT_ACTION}{n}",
+            "options": [_option(c) for c in group],
+        }
+        for n, group in enumerate(_groups(choices, SELECT_OPTIONS_MAX))
+    ]
+    return [{"type": "actions", "block_id": "achterban-choices", "elements": selects}]
+
+
+def _option(choice: Choice) -> dict[str, Any]:
+    return {"text": _plain(choice.label), "value": _value(choice.payload, OPTION_VALUE_MAX)}
+
+
+def _value(payload: str, limit: int) -> str:
+    if not payload or len(payload) > limit:
+        # Payloads are built from ids and fixed words; a longer one is a bug, not a retry case.
+        raise DeliveryError(
+            f"choice payload does not fit Slack's {limit} characters", permanent=True
+        )
+    return payload
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _truncate(text, LABEL_MAX) or " ", "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _groups(choices: Sequence[Choice], size: int) -> Iterator[Sequence[Choice]]:
+    for start in range(0, len(choices), size):
+        yield choices[start : start + size]
+
+
+def _chunks(text: str, limit: int) -> Iterator[str]:
+    """Split at line ends where possible, so a long results list stays readable."""
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        yield text[:cut]
+        text = text[cut:].lstrip("\n")
+    if text:
+        yield text
+
+
+# --- reading back --------------------------------------------------------------------------
+
+
+class Malformed(ValueError):
+    """A signed payload whose shape is not what Slack sends; answered 400."""
+
+
+def choice_from_actions(payload: Mapping[str, Any]) -> str | None:
+    """The chosen payload of a block_actions request, or None when nothing was chosen.
+
+    A checkbox tick is only state (Slack sends it, we ignore it); the submit button reads the
+    ticked boxes from `state.values` and joins their payloads with PAYLOAD_JOIN.
+    """
+    actions = payload.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        raise Malformed("block_actions without actions")
+    action = actions[0]
+    action_id = required(action.get("action_id"), "action_id")
+    if action_id.startswith(CHOICE_ACTION):
+        return _payload(action.get("value"))
+    if action_id.startswith(SELECT_ACTION):
+        selected = action.get("selected_option")
+        if not isinstance(selected, dict):
+            raise Malformed("static_select without selected_option")
+        return _payload(selected.get("value"))
+    if action_id == SUBMIT_ACTION:
+        ticked = _ticked(payload.get("state"))
+        return PAYLOAD_JOIN.join(ticked) if ticked else None
+    return None  # a checkbox tick, or an element that is not ours
+
+
+def _ticked(state: Any) -> list[str]:
+    if state is None:
+        return []
+    values = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(values, dict):
+        raise Malformed("state without values")
+    ticked: list[str] = []
+    for block in values.values():
+        if not isinstance(block, dict):
+            raise Malformed("state block is not an object")
+        for action_id, element in sorted(block.items()):
+            if not action_id.startswith(MULTI_ACTION):
+                continue
+            options = element.get("selected_options") if isinstance(element, dict) else None
+            if not isinstance(options, list):
+                raise Malformed("checkboxes without selected_options")
+            ticked += [_payload(o.get("value") if isinstance(o, dict) else None) for o in options]
+    return ticked
+
+
+def _payload(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > BUTTON_VALUE_MAX:
+        raise Malformed("choice value missing or too long")
+    return value
+
+
+def required(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise Malformed(f"{name} missing")
+    return value
+
+
+# Message subtypes a person's own message has; edits, deletions, joins and bots' are skipped.
+MESSAGE_SUBTYPES = (None, "file_share", "thread_broadcast")
+
+
+def message_sender(body: Mapping[str, Any], *, mention: bool) -> str | None:
+    """Who wrote this message event, or None when it is not a person's message to handle:
+    only direct messages (in channels the bot hears @mentions), never a bot's (our own)."""
+    event = body.get("event")
+    if not isinstance(event, dict):
+        raise Malformed("event missing")
+    if not mention and event.get("channel_type") != "im":
+        return None
+    user = event.get("user")
+    if (
+        event.get("bot_id")
+        or event.get("hidden")
+        or event.get("subtype") not in MESSAGE_SUBTYPES
+        or not isinstance(user, str)
+    ):
+        return None
+    return user
+
+
+def incoming_from_message(
+    body: Mapping[str, Any],
+    user: str,
+    *,
+    mention: bool,
+    locale: str | None = None,
+    profile: Profile | None = None,
+) -> Incoming:
+    """message.im / app_mention; the top-level event_id is what Slack repeats on a retry."""
+    event = body["event"]
+    text = event.get("text") or ""
+    if not isinstance(text, str):
+        raise Malformed("text is not a string")
+    return Incoming(
+        channel=CHANNEL,
+        event_id=required(body.get("event_id"), "event_id"),
+        account=user,
+        text=plain_text(text, drop_mention=bot_user_id(body) if mention else None),
+        attachments=shared_files(event.get("files")),
+        locale=locale,
+        profile=profile,
+    )
+
+
+def incoming_from_command(
+    body: Mapping[str, Any], *, locale: str | None = None, profile: Profile | None = None
+) -> Incoming:
+    """/or: a bare command opens the menu; "/or results 12" is the same as typing it."""
+    text = body.get("text") or ""
+    if not isinstance(text, str):
+        raise Malformed("text is not a string")
+    return Incoming(
+        channel=CHANNEL,
+        # trigger_id is unique per invocation; Slack does not retry commands, a proxy might.
+        event_id="command:" + required(body.get("trigger_id"), "trigger_id"),
+        account=required(body.get("user_id"), "user_id"),
+        text=plain_text(text) or "menu",
+        locale=locale,
+        profile=profile,
+    )
+
+
+def incoming_from_action(body: Mapping[str, Any]) -> Incoming | None:
+    """block_actions → a choice, with the message to update afterwards; None for a checkbox
+    tick, an empty submission, or a legacy attachment action (not ours)."""
+    if body.get("type") != "block_actions":
+        return None
+    choice = choice_from_actions(body)
+    user = body.get("user")
+    user_id = required(user.get("id") if isinstance(user, dict) else None, "user.id")
+    if choice is None:
+        return None
+    action = body["actions"][0]
+    stamp = required(action.get("action_ts") or body.get("trigger_id"), "action_ts")
+    container = body.get("container")
+    ref = None
+    if isinstance(container, dict) and container.get("channel_id") and container.get("message_ts"):
+        ref = f"{container['channel_id']}:{container['message_ts']}"
+    return Incoming(
+        channel=CHANNEL,
+        # One press is one action_ts; a double click is two presses, which the vote makes
+        # idempotent anyway.
+        event_id=f"action:{user_id}:{stamp}:{action['action_id']}",
+        account=user_id,
+        choice=choice,
+        message_ref=ref,
+    )
+
+
+def bot_user_id(body: Mapping[str, Any]) -> str | None:
+    """Our bot's user id, from the event's authorizations (so no auth.test is needed)."""
+    for auth in body.get("authorizations") or ():
+        if isinstance(auth, dict) and auth.get("is_bot") and isinstance(auth.get("user_id"), str):
+            return str(auth["user_id"])
+    return None
+
+
+def shared_files(files: Any) -> tuple[MediaRef, ...]:
+    """file_share: the private download URLs (fetched later, with the token, capped)."""
+    if files is None:
+        return ()
+    if not isinstance(files, list):
+        raise Malformed("files is not a list")
+    refs = []
+    for f in files:
+        if not isinstance(f, dict):
+            raise Malformed("file is not an object")
+        url = f.get("url_private_download") or f.get("url_private")
+        if not isinstance(url, str):
+            continue  # external or deleted files carry no private URL
+        size = f.get("size")
+        refs.append(
+            MediaRef(
+                url=url,
+                content_type=str(f.get("mimetype") or ""),
+                size=size if isinstance(size, int) else None,
+            )
+        )
+    return tuple(refs)
+
+
+_USER_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL_LINK = re.compile(r"<#[A-Z0-9]+\|([^>]*)>")
+_SPECIAL = re.compile(r"<!([a-z]+)(?:\|[^>]*)?>")
+_LINK = re.compile(r"<([^@#!][^>|]*)(?:\|([^>]*))?>")
+
+
+def plain_text(text: str, *, drop_mention: str | None = None) -> str:
+    """Slack's message text as a person typed it: links and mentions readable, entities
+    decoded. `drop_mention` removes the bot's own @mention (app_mention events)."""
+    if drop_mention:
+        text = re.sub(rf"<@{re.escape(drop_mention)}(?:\|[^>]*)?>", " ", text)
+    text = _USER_MENTION.sub(r"@\1", text)
+    text = _CHANNEL_LINK.sub(r"#\1", text)
+    text = _SPECIAL.sub(r"@\1", text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    # Slack encodes exactly these three (https://docs.slack.dev/messaging/formatting-message-text).
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+
+
+# --- Web API answers -----------------------------------------------------------------------
+
+# ok:false answers that a retry may cure; any other ok:false at HTTP 200 is permanent.
+TRANSIENT_ERRORS = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}
+# chat.update cannot change that message any more: send the answer as a new message.
+UPDATE_FALLBACK_ERRORS = {"message_not_found", "cant_update_message", "edit_window_closed"}
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds from a Retry-After header (aiohttp headers, or slack_sdk's dict of lists)."""
+    for key in headers or {}:
+        if key.lower() == "retry-after":
+            value = headers[key]
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+@contextmanager
+def delivery_errors(method: str) -> Iterator[None]:
+    """Slack's answers as DeliveryError: 429 with its Retry-After, 5xx and network errors
+    transient, a deterministic ok:false permanent. Never the token or the message body."""
+    try:
+        yield
+    except SlackApiError as exc:
+        status = exc.response.status_code
+        error = str(exc.response.get("error") or "") if isinstance(exc.response.data, dict) else ""
+        reason = f"slack {method}: {error or f'HTTP {status}'}"
+        if status == 429:
+            raise DeliveryError(reason, retry_after=retry_after(exc.response.headers)) from None
+        permanent = status == 200 and bool(error) and error not in TRANSIENT_ERRORS
+        raise DeliveryError(reason, permanent=permanent, extra={"error": error}) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DeliveryError(f"slack {method}: {type(exc).__name__}") from None
