@@ -11,6 +11,7 @@ from bot.cli.common import database, err, fail, prepare_database, print_json, ru
 from bot.cli.poll import poll_app
 from bot.cli.roster import person_app, roster_app
 from bot.cli.slack import slack_app
+from bot.errors import ConfigError
 
 app = typer.Typer(
     help="achterban: the works council's chat bot (Teams, Slack, WhatsApp, web, terminal).",
@@ -58,7 +59,10 @@ def serve(
         raise fail(str(exc), 2) from exc
     prepare_database(cfg)
     setup_logging()
-    runtime = build_runtime(cfg)
+    try:
+        runtime = build_runtime(cfg)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from exc
     base = f"http://{host}:{port}"
     err.print(f"achterban serving on {base}  (database: {cfg.db_url.split('://')[0]})")
     for channel, note in runtime.channel_notes.items():
@@ -85,7 +89,10 @@ def worker() -> None:
     setup_logging()
 
     async def go() -> None:
-        runtime = build_runtime(cfg)
+        try:
+            runtime = build_runtime(cfg)
+        except ConfigError as exc:
+            raise fail(str(exc), 2) from exc
         for channel, note in runtime.channel_notes.items():
             err.print(f"  {channel:<9} {note}")
         runtime.start_background()
