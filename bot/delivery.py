@@ -82,9 +82,12 @@ class DeliveryWorker:
     @staticmethod
     def _fallback(row: OutboxMessage) -> Recipient:
         # No channel account: the engine's answer to a refused sender, written in the same
-        # transaction as their message, so its time is when they last wrote.
+        # transaction as their message (so its time is when they last wrote), with the
+        # platform reference it needs (Teams).
         return Recipient(
-            row.account, last_inbound_at=row.created_at if row.person_id is None else None
+            row.account,
+            conversation_ref=row.recipient_ref,
+            last_inbound_at=row.created_at if row.person_id is None else None,
         )
 
     def _pacer(self, channel: str) -> Pacer:

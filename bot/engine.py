@@ -96,6 +96,7 @@ class Engine:
                 incoming.account,
                 None,
                 Outgoing(text=t(lang, "identity.not_on_roster")),
+                recipient_ref=incoming.conversation_ref,
             )
             await notify_outbox(services.session)
             return Outcome(refused=True, replies=1)

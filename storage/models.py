@@ -155,6 +155,9 @@ class OutboxMessage(Base):
     # For a question sent outside a dialog (a poll): its choices, kept after sending, so that
     # a typed number or label is routed to the most recent question the person received.
     prompt: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    # Only for an answer to a sender we refused (no channel account is stored for them): what
+    # the platform needs to reach them (a Teams conversation reference). Erased once sent.
+    recipient_ref: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -45,9 +45,10 @@ class Outbox:
         outgoing: Outgoing,
         *,
         prompt: dict[str, Any] | None = None,
+        recipient_ref: dict[str, Any] | None = None,
     ) -> None:
         row = outbox_row(channel, account, person_id, outgoing)
-        self.session.add(OutboxMessage(**row, prompt=prompt))
+        self.session.add(OutboxMessage(**row, prompt=prompt, recipient_ref=recipient_ref))
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Bulk insert (executemany) for fan-out to many people."""
@@ -97,6 +98,7 @@ class Outbox:
             sent_at=now,
             platform_message_id=platform_message_id,
             payload=None,
+            recipient_ref=None,
             last_error=None,
         )
 
@@ -129,7 +131,9 @@ class Outbox:
         )
 
     async def mark_failed(self, row_id: int, *, error: str) -> None:
-        await self._set(row_id, status=FAILED, last_error=error[:500], payload=None)
+        await self._set(
+            row_id, status=FAILED, last_error=error[:500], payload=None, recipient_ref=None
+        )
 
     async def _set(self, row_id: int, **values: Any) -> None:
         await self.session.execute(

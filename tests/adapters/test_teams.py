@@ -6,6 +6,8 @@ MSAL calls for the bot's outbound token."""
 
 from __future__ import annotations
 
+import json
+
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -449,11 +451,11 @@ async def test_unknown_member_under_roster_is_refused_without_a_profile(
     assert (await bot.post(stranger)).status == 200
     assert connector.member_lookups == ["29:stranger"]
     assert await count(engine, ChannelAccount, ChannelAccount.channel == "teams") == 0
-    # The polite refusal cannot reach a chat whose reference was not stored.
+    # The polite refusal travels with the activity's reference; nothing else is stored.
     await bot.deliver()
     (row,) = await outbox_rows(engine)
-    assert row.status == "failed" and row.last_error is not None
-    assert "not installed" in row.last_error
+    assert row.status == "sent" and row.recipient_ref is None and row.payload is None
+    assert "personeelsbestand" in json.dumps(connector.sent("a:personal-stranger"))
 
 
 # -- outbound: errors from the Bot Connector ---------------------------------------------------

@@ -116,6 +116,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("purpose", sa.String(length=16), nullable=False),
         sa.Column("prompt", sa.JSON(none_as_null=True), nullable=True),
+        sa.Column("recipient_ref", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
