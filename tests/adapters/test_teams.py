@@ -6,9 +6,8 @@ MSAL calls for the bot's outbound token."""
 
 from __future__ import annotations
 
-import json
-
 import itertools
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
