@@ -12,6 +12,7 @@ from adapters.base import Adapter, Mount
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
+from bot.messages import DeliveryError, MediaRef
 from bot.scheduler import Scheduler
 from storage.db import Database
 
@@ -39,6 +40,13 @@ class Runtime:
     @property
     def adapters(self) -> dict[str, Adapter]:
         return {name: m.adapter for name, m in self.mounts.items()}
+
+    async def fetch_media(self, channel: str, ref: MediaRef) -> bytes:
+        """Download a person's attachment through the adapter of the channel it came from."""
+        mount = self.mounts.get(channel)
+        if mount is None:
+            raise DeliveryError(f"channel {channel} cannot fetch media here", permanent=True)
+        return await mount.adapter.fetch_media(ref)
 
     def worker(self) -> DeliveryWorker:
         return DeliveryWorker(
@@ -79,4 +87,5 @@ def build_runtime(settings: Settings) -> Runtime:
             continue
         runtime.mounts[channel] = module.mount(settings, runtime.engine)
         runtime.channel_notes[channel] = "on"
+    runtime.engine.fetch_media = runtime.fetch_media
     return runtime

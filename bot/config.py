@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Approved WhatsApp template (Content SID) for messages outside the 24-hour window.
     whatsapp_template_sid: str | None = None
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    media_retention_days: float = Field(default=30.0, gt=0)
+    report_reminder_hours: float = Field(default=4.0, gt=0)
+    report_discard_hours: float = Field(default=24.0, gt=0)
 
     delivery_max_attempts: int = Field(default=8, ge=1, le=50)
     delivery_backoff_seconds: float = Field(default=2.0, gt=0)

@@ -29,6 +29,7 @@ from dialogs.base import Services, Turn
 from storage.conversations import lock_conversation
 from storage.db import Database
 from storage.inbound import record_event
+from storage.media import MediaFetcher, MediaStore
 from storage.models import utcnow
 from storage.notify import notify_outbox
 
@@ -61,6 +62,9 @@ class Engine:
         self.clock = clock
         self.timezone = ZoneInfo(settings.timezone)
         self.outbox_changed = asyncio.Event()
+        self.media_store = MediaStore(settings.data_dir / "media")
+        # Set by the composition root to download through the channel's adapter.
+        self.fetch_media: MediaFetcher | None = None
 
     def services(self, session: object) -> Services:
         return Services(
@@ -69,6 +73,13 @@ class Engine:
             timezone=self.timezone,
             membership=self.settings.membership,
             poll_reminder_hours=self.settings.poll_reminder_hours,
+            public_url=self.settings.public_url,
+            media_store=self.media_store,
+            fetch_media=self.fetch_media,
+            media_max_bytes=self.settings.media_max_bytes,
+            media_retention_days=self.settings.media_retention_days,
+            report_reminder_hours=self.settings.report_reminder_hours,
+            report_discard_hours=self.settings.report_discard_hours,
         )
 
     async def handle(self, incoming: Incoming) -> Outcome:

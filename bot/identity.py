@@ -19,10 +19,10 @@ async def resolve_sender(
     """
     known = await services.accounts.find_with_person(incoming.channel, incoming.account)
     if known is not None and known[1].forgotten_at is None:
-        account, person, roles = known
-        return person, _remember_reference(account, incoming), roles
+        account, found, roles = known
+        return found, _remember_reference(account, incoming), roles
     profile = incoming.profile
-    person = None
+    person: Person | None = None
     if profile and profile.email:
         person = await services.people.by_email(profile.email)
     if person is None and profile and profile.phone:

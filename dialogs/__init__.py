@@ -1,5 +1,29 @@
 """One module per job. Importing the package registers every dialog, command and action."""
 
-from dialogs import menu, poll, poll_commands, poll_create
+from dialogs import (
+    menu,
+    nomination,
+    nomination_campaign,
+    open_question,
+    poll,
+    poll_commands,
+    poll_create,
+    question_create,
+    report_jobs,
+    report_moderation,
+    unsafe_report,
+)
 
-__all__ = ["menu", "poll", "poll_commands", "poll_create"]
+__all__ = [
+    "menu",
+    "nomination",
+    "nomination_campaign",
+    "open_question",
+    "poll",
+    "poll_commands",
+    "poll_create",
+    "question_create",
+    "report_jobs",
+    "report_moderation",
+    "unsafe_report",
+]

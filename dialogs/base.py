@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import t as translate
 from bot.messages import PAYLOAD_JOIN, Choice, Incoming, Outgoing, Purpose
 from storage.audit import audit
+from storage.media import MediaFetcher, MediaStore
 from storage.models import Conversation, Person
 from storage.outbox import Outbox, outbox_row
 from storage.people import Accounts, People
@@ -37,6 +38,15 @@ class Services:
     timezone: ZoneInfo
     membership: str = "roster"
     poll_reminder_hours: float = 24.0
+    public_url: str = "http://127.0.0.1:8080"
+    # Photos: where files go, how a person's attachment is downloaded (through the adapter of
+    # its channel; None switches photo reports off), and the limits that apply.
+    media_store: MediaStore | None = None
+    fetch_media: MediaFetcher | None = None
+    media_max_bytes: int = 20 * 1024 * 1024
+    media_retention_days: float = 30.0
+    report_reminder_hours: float = 4.0
+    report_discard_hours: float = 24.0
     people: People = field(init=False)
     accounts: Accounts = field(init=False)
     polls: Polls = field(init=False)
@@ -199,6 +209,7 @@ class Turn:
         multiple: bool = False,
         purpose: Purpose = Purpose.REPLY,
         replaces: str | None = None,
+        images: Sequence[str] = (),
     ) -> None:
         """Queue a reply. Choices offered outside a dialog become the person's latest prompt:
         a typed number or label answers what they saw last (in a dialog, use ask())."""
@@ -209,6 +220,7 @@ class Turn:
             submit_label=self.t("common.submit") if multiple else None,
             purpose=purpose,
             replaces=replaces,
+            images=tuple(images),
         )
         prompt = bool(choices) and self.conversation.dialog is None
         self.replies.append((outgoing, prompt_of(outgoing) if prompt else None))

@@ -20,10 +20,11 @@ class Menu:
     async def step(self, turn: Turn) -> None:
         found = find_command(turn.text)
         if found is None:
-            if not turn.text and not turn.incoming.attachments:
-                await show_help(turn, "")
+            if turn.incoming.attachments:
+                # A photo with no dialog running starts an unsafe-situation report.
+                await turn.begin("unsafe_report")
             elif not turn.text:
-                turn.reply(turn.t("menu.attachment_unexpected"))
+                await show_help(turn, "")
             else:
                 # No choices here: an unrecognised message must not replace the question the
                 # person was answering (a typed number still goes to it).

@@ -8,7 +8,11 @@ import contextlib
 import typer
 
 from bot.cli.common import database, err, fail, prepare_database, print_json, run, settings
+from bot.cli.nominations import nominations_app
+from bot.cli.photo import photo_app
 from bot.cli.poll import poll_app
+from bot.cli.question import question_app
+from bot.cli.report import report_app
 from bot.cli.roster import person_app, roster_app
 from bot.cli.slack import slack_app
 from bot.errors import ConfigError
@@ -24,6 +28,10 @@ app.add_typer(roster_app, name="roster")
 app.add_typer(person_app, name="person")
 app.add_typer(poll_app, name="poll")
 app.add_typer(slack_app, name="slack")
+app.add_typer(question_app, name="question")
+app.add_typer(report_app, name="report")
+app.add_typer(nominations_app, name="nominations")
+app.add_typer(photo_app, name="photo")
 
 
 @db_app.command("upgrade")

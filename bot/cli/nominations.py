@@ -1,0 +1,197 @@
+"""`achterban nominations …`: open, list, close, results, candidates.
+
+For anonymous campaigns no output names a nominator, whatever the format.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import typer
+
+from bot.cli.common import (
+    Format,
+    database,
+    err,
+    fail,
+    prepare_database,
+    print_json,
+    print_rows,
+    run,
+    settings,
+)
+from bot.cli.question import iso_time, person_with_role
+from bot.engine import Engine
+from dialogs import nomination_campaign
+from dialogs.nomination_campaign import MAX_TITLE
+from storage.nominations import INTERESTED, Nominations
+
+nominations_app = typer.Typer(help="OR nomination campaigns.", no_args_is_help=True)
+
+
+@nominations_app.command("open")
+def nominations_open(
+    title: str = typer.Option(..., "--title"),
+    closes: str = typer.Option(..., "--closes", help="ISO-8601; local time if no offset."),
+    max_per_person: int | None = typer.Option(None, "--max-per-person", min=1, max=50),
+    anonymous: bool = typer.Option(False, "--anonymous", help="Never show who nominated whom."),
+    created_by: str | None = typer.Option(None, "--created-by", help="E-mail of an OR member."),
+    fmt: Format | None = typer.Option(None, "--format", help='json prints {"id": …}'),
+) -> None:
+    """Open a nomination campaign and announce it to everyone."""
+    cfg = settings()
+    name = title.strip()
+    if not name or len(name) > MAX_TITLE:
+        raise fail(f"--title must be 1..{MAX_TITLE} characters", 2)
+    closes_at = iso_time(closes, ZoneInfo(cfg.timezone), "--closes")
+    assert closes_at is not None
+    prepare_database(cfg)
+
+    async def go() -> tuple[int, int]:
+        async with database(cfg) as db, db.transaction() as session:
+            services = Engine(db, cfg).services(session)
+            if closes_at <= services.now:
+                raise fail("--closes must be in the future", 2)
+            creator = await person_with_role(
+                services, created_by, {"or_member", "admin"}, "--created-by"
+            )
+            actor = creator.id if creator else None
+            campaign = await Nominations(session).create_campaign(
+                title=name,
+                closes_at=closes_at,
+                anonymous=anonymous,
+                max_per_person=max_per_person,
+                created_by=actor,
+                now=services.now,
+            )
+            sent = await nomination_campaign.announce(services, campaign, actor)
+            return campaign.id, sent
+
+    campaign_id, sent = run(go())
+    if fmt is Format.json:
+        print_json({"id": campaign_id, "sent": sent})
+    else:
+        typer.echo(campaign_id)
+    err.print(f"Nomination campaign {campaign_id} opened; announced to {sent} people.")
+
+
+@nominations_app.command("list")
+def nominations_list(fmt: Format = typer.Option(Format.table, "--format")) -> None:
+    """The 50 most recent campaigns."""
+    cfg = settings()
+    prepare_database(cfg)
+
+    async def go() -> list[dict[str, object]]:
+        async with database(cfg) as db, db.transaction(read_only=True) as session:
+            nominations = Nominations(session)
+            return [
+                {
+                    "id": c.id,
+                    "title": c.title,
+                    "status": c.status,
+                    "anonymous": c.anonymous,
+                    "max_per_person": c.max_per_person,
+                    "closes_at": c.closes_at.isoformat(),
+                    "nominations": await nominations.count(c.id),
+                }
+                for c in await nominations.recent()
+            ]
+
+    found = run(go())
+    if fmt is Format.json:
+        print_json(found)
+        return
+    header = ["id", "title", "status", "anonymous", "max_per_person", "closes_at", "nominations"]
+    print_rows(fmt, header, [[c[h] for h in header] for c in found], title="Nomination campaigns")
+
+
+@nominations_app.command("close")
+def nominations_close(campaign_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Close campaign ID now: the OR gets the ranked list, nominees their invitation."""
+    cfg = settings()
+    prepare_database(cfg)
+
+    async def go() -> bool:
+        async with database(cfg) as db, db.transaction() as session:
+            services = Engine(db, cfg).services(session)
+            campaign = await Nominations(session).get(campaign_id)
+            if campaign is None:
+                raise fail(f"Campaign {campaign_id} does not exist.")
+            return await nomination_campaign.close_campaign(services, campaign, actor_id=None)
+
+    if not run(go()):
+        raise fail(f"Campaign {campaign_id} is not open.")
+    err.print(f"Campaign {campaign_id} closed; results and invitations are on their way.")
+
+
+def _load(campaign_id: int) -> dict[str, object]:
+    cfg = settings()
+    prepare_database(cfg)
+
+    async def go() -> dict[str, object]:
+        async with database(cfg) as db, db.transaction(read_only=True) as session:
+            nominations = Nominations(session)
+            campaign = await nominations.get(campaign_id)
+            if campaign is None:
+                raise fail(f"Campaign {campaign_id} does not exist.")
+            ranked = await nominations.ranked(campaign)
+            return {
+                "id": campaign.id,
+                "title": campaign.title,
+                "status": campaign.status,
+                "anonymous": campaign.anonymous,
+                "nominees": [
+                    {
+                        "rank": rank,
+                        "name": n.name,
+                        "department": n.department,
+                        "nominations": n.count,
+                        "self_nominated": n.self_nominated,
+                        "response": n.response,
+                        # Named campaigns only: ranked() never returns names otherwise.
+                        "nominated_by": n.nominators,
+                        "reasons": [reason for _by, reason in n.reasons],
+                    }
+                    for rank, n in enumerate(ranked, start=1)
+                ],
+            }
+
+    return run(go())
+
+
+@nominations_app.command("results")
+def nominations_results(
+    campaign_id: int = typer.Argument(..., metavar="ID"),
+    fmt: Format = typer.Option(Format.table, "--format"),
+) -> None:
+    """The ranked nominees of campaign ID, with their answers once invited."""
+    data = _load(campaign_id)
+    if fmt is Format.json:
+        print_json(data)
+        return
+    nominees: list[dict[str, object]] = data["nominees"]  # type: ignore[assignment]
+    header = ["rank", "name", "department", "nominations", "self_nominated", "response"]
+    if not data["anonymous"]:
+        header.append("nominated_by")
+    rows = [[", ".join(v) if isinstance(v := n[h], list) else v for h in header] for n in nominees]
+    print_rows(fmt, header, rows, title=f"{data['id']}: {data['title']} ({data['status']})")
+
+
+@nominations_app.command("candidates")
+def nominations_candidates(
+    campaign_id: int = typer.Argument(..., metavar="ID"),
+    fmt: Format = typer.Option(Format.csv, "--format"),
+) -> None:
+    """The nominees who said they are interested: the candidate list for the election."""
+    data = _load(campaign_id)
+    nominees: list[dict[str, object]] = data["nominees"]  # type: ignore[assignment]
+    accepted = [
+        {"name": n["name"], "department": n["department"], "nominations": n["nominations"]}
+        for n in nominees
+        if n["response"] == INTERESTED
+    ]
+    if fmt is Format.json:
+        print_json(accepted)
+        return
+    header = ["name", "department", "nominations"]
+    print_rows(fmt, header, [[c[h] for h in header] for c in accepted], title="Candidates")

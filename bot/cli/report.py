@@ -1,0 +1,168 @@
+"""`achterban report …`: list, show ID, status ID NEW — for moderators at the server.
+
+The reporter's name is shown only for named reports; "hidden" and fully anonymous reports
+show none (the first keeps a link only to tell the reporter the outcome).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli.common import (
+    Format,
+    database,
+    err,
+    fail,
+    prepare_database,
+    print_json,
+    print_rows,
+    run,
+    settings,
+)
+from bot.cli.question import person_with_role
+from bot.engine import Engine
+from dialogs.report_moderation import MAX_REASON, change_status
+from storage.media import MediaStore
+from storage.models import Report
+from storage.reports import NAMED, NEW, STATUSES, Reports, allowed
+
+report_app = typer.Typer(help="Unsafe-situation reports (meldingen).", no_args_is_help=True)
+
+
+def summary(report: Report) -> dict[str, object]:
+    return {
+        "id": report.id,
+        "status": report.status,
+        "privacy": report.privacy,
+        "submitted_on": report.submitted_on.isoformat(),
+        "description": report.description,
+        "location": report.location,
+    }
+
+
+@report_app.command("list")
+def report_list(
+    status: str | None = typer.Option(None, "--status", help=f"One of: {', '.join(STATUSES)}"),
+    fmt: Format = typer.Option(Format.table, "--format"),
+) -> None:
+    """The 50 most recent reports."""
+    if status is not None and status not in STATUSES:
+        raise fail(f"--status must be one of {', '.join(STATUSES)}", 2)
+    cfg = settings()
+    prepare_database(cfg)
+
+    async def go() -> list[dict[str, object]]:
+        async with database(cfg) as db, db.transaction(read_only=True) as session:
+            return [summary(r) for r in await Reports(session).recent(status=status)]
+
+    found = run(go())
+    if fmt is Format.json:
+        print_json(found)
+        return
+    header = ["id", "status", "privacy", "submitted_on", "location", "description"]
+    print_rows(fmt, header, [[r[h] for h in header] for r in found], title="Reports")
+
+
+@report_app.command("show")
+def report_show(
+    report_id: int = typer.Argument(..., metavar="ID"),
+    fmt: Format = typer.Option(Format.table, "--format"),
+) -> None:
+    """One report with its photos (files in the media store) and added notes."""
+    cfg = settings()
+    prepare_database(cfg)
+    store = MediaStore(cfg.data_dir / "media")
+
+    async def go() -> dict[str, object]:
+        async with database(cfg) as db, db.transaction(read_only=True) as session:
+            services = Engine(db, cfg).services(session)
+            reports = Reports(session)
+            report = await reports.get(report_id)
+            if report is None:
+                raise fail(f"Report {report_id} does not exist.")
+            data = summary(report)
+            reporter = None
+            if report.privacy == NAMED and report.reporter_id is not None:
+                person = await services.people.get(report.reporter_id)
+                reporter = {"name": person.name, "email": person.email} if person else None
+            data.update(
+                reporter=reporter,
+                recognisable=report.recognisable,
+                consent=report.consent,
+                status_reason=report.status_reason,
+                photos=[
+                    {
+                        "processed": p.processed_id,
+                        "processed_path": str(store.path(p.processed_id)),
+                        "original": p.original_id,
+                        "original_path": str(store.path(p.original_id)) if p.original_id else None,
+                        "faces": p.faces,
+                        "blurred": p.blurred,
+                        "size": [p.width, p.height],
+                    }
+                    for p in await reports.photos(report.id)
+                ],
+                notes=[
+                    {
+                        "date": n.added_on.isoformat(),
+                        "from_reporter": n.from_reporter,
+                        "text": n.text,
+                    }
+                    for n in await reports.notes(report.id)
+                ],
+            )
+            return data
+
+    data = run(go())
+    if fmt is Format.json:
+        print_json(data)
+        return
+    rows = [[key, value] for key, value in data.items() if key not in ("photos", "notes")]
+    photos: list[dict[str, object]] = data["photos"]  # type: ignore[assignment]
+    notes: list[dict[str, object]] = data["notes"]  # type: ignore[assignment]
+    rows += [[f"photo {i}", p["processed_path"]] for i, p in enumerate(photos, start=1)]
+    rows += [[f"note {n['date']}", n["text"]] for n in notes]
+    print_rows(fmt, ["field", "value"], rows, title=f"Report {report_id}")
+
+
+@report_app.command("status")
+def report_status(
+    report_id: int = typer.Argument(..., metavar="ID"),
+    new: str = typer.Argument(..., metavar="NEW", help="published, forwarded, resolved, rejected"),
+    reason: str | None = typer.Option(None, "--reason", help="Shown to the reporter."),
+    by: str | None = typer.Option(None, "--by", help="E-mail of the moderator."),
+    fmt: Format | None = typer.Option(None, "--format"),
+) -> None:
+    """Change the status of report ID; the reporter is told (unless fully anonymous)."""
+    if new not in STATUSES or new == NEW:
+        raise fail(f"NEW must be one of {', '.join(s for s in STATUSES if s != NEW)}", 2)
+    if reason is not None and not 1 <= len(reason.strip()) <= MAX_REASON:
+        raise fail(f"--reason must be 1..{MAX_REASON} characters", 2)
+    cfg = settings()
+    prepare_database(cfg)
+
+    async def go() -> dict[str, object]:
+        async with database(cfg) as db, db.transaction() as session:
+            services = Engine(db, cfg).services(session)
+            moderator = await person_with_role(services, by, {"moderator", "admin"}, "--by")
+            report = await Reports(session).get(report_id)
+            if report is None:
+                raise fail(f"Report {report_id} does not exist.")
+            old = report.status
+            if not allowed(old, new):
+                raise fail(f"Report {report_id} cannot go from {old} to {new}.")
+            changed = await change_status(
+                services,
+                report,
+                new,
+                actor_id=moderator.id if moderator else None,
+                reason=reason.strip() if reason else None,
+            )
+            if not changed:
+                raise fail(f"Report {report_id} was changed meanwhile; try again.")
+            return {"id": report_id, "old": old, "status": new}
+
+    data = run(go())
+    if fmt is Format.json:
+        print_json(data)
+    err.print(f"Report {report_id}: {data['old']} → {data['status']}.")

@@ -1,0 +1,226 @@
+"""Nominating colleagues for the OR during a campaign: who? (matched against the roster) →
+another one? → an optional reason → confirmation. 'terug'/'back' goes one step back.
+
+Names are matched accent- and case-insensitively on parts of the name; several matches give
+a list with departments. Nominating yourself is recorded as "wants to be a candidate".
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from bot.messages import Choice
+from dialogs import steps
+from dialogs.base import Turn, action, register
+from dialogs.commands import command
+from storage.models import NominationCampaign
+from storage.nominations import OPEN, Nominations, search_roster
+
+NAME = "nominate"
+P = "nm"
+MAX_REASON = 500
+MAX_MATCHES = 10
+WHO, CHOOSE, ANOTHER, REASON, CONFIRM = "who", "choose", "another", "reason", "confirm"
+
+
+async def open_campaign(turn: Turn, campaign_id: int | None = None) -> NominationCampaign | None:
+    nominations = Nominations(turn.services.session)
+    if campaign_id is None:
+        return await nominations.current(turn.services.now)
+    campaign = await nominations.get(campaign_id)
+    if campaign is None or campaign.status != OPEN or campaign.closes_at <= turn.services.now:
+        return None
+    return campaign
+
+
+class Nominate:
+    name: ClassVar[str] = NAME
+
+    async def start(self, turn: Turn) -> None:
+        turn.set(step=WHO, trail=[], picks=[])
+        await self.ask(turn)
+
+    async def step(self, turn: Turn) -> None:
+        if steps.wants_back(turn, P):
+            if turn.state.get("step") == ANOTHER:
+                turn.set(picks=list(turn.state.get("picks", []))[:-1])
+            if steps.back(turn) is None:
+                turn.reply(turn.t("steps.first"))
+            await self.ask(turn)
+            return
+        if turn.choice == f"{P}:cancel":
+            turn.end()
+            turn.reply(turn.t("common.cancelled"))
+            return
+        await getattr(self, f"_{turn.state.get('step', WHO)}")(turn)
+
+    async def ask(self, turn: Turn) -> None:
+        step = turn.state.get("step", WHO)
+        back = steps.back_choice(turn, P)
+        if step == WHO:
+            choices = [back] if turn.state.get("trail") else []
+            turn.reply(turn.t("nomination.ask_who"), choices)
+        elif step == CHOOSE:
+            choices = [
+                Choice(f"{name} ({dept or '-'})", f"{P}:pick:{pid}")
+                for pid, name, dept in turn.state.get("candidates", [])
+            ]
+            choices.append(Choice(turn.t("nomination.search_again"), f"{P}:again"))
+            turn.ask(turn.t("nomination.choose"), [*choices, back])
+        elif step == ANOTHER:
+            turn.ask(
+                turn.t("nomination.picked", names=self._names(turn)),
+                [
+                    Choice(turn.t("nomination.more"), f"{P}:more"),
+                    Choice(turn.t("nomination.next"), f"{P}:next"),
+                    back,
+                ],
+            )
+        elif step == REASON:
+            turn.ask(
+                turn.t("nomination.ask_reason", max=MAX_REASON),
+                [Choice(turn.t("nomination.skip"), f"{P}:skip"), back],
+            )
+        else:
+            turn.ask(
+                self._summary(turn),
+                [
+                    Choice(turn.t("nomination.confirm"), f"{P}:confirm"),
+                    Choice(turn.t("nomination.discard"), f"{P}:discard"),
+                    back,
+                ],
+            )
+
+    def _names(self, turn: Turn) -> str:
+        return ", ".join(f"{name} ({dept or '-'})" for _pid, name, dept in turn.state["picks"])
+
+    async def _who(self, turn: Turn) -> None:
+        if not turn.text:
+            await self.ask(turn)
+            return
+        found = await search_roster(turn.services.session, turn.text, MAX_MATCHES)
+        if not found:
+            turn.reply(
+                turn.t("nomination.no_match", text=turn.text),
+                [Choice(turn.t("nomination.cancel"), f"{P}:cancel")],
+            )
+        elif len(found) > MAX_MATCHES:
+            turn.reply(turn.t("nomination.too_many", text=turn.text))
+        elif len(found) == 1:
+            await self._add(turn, [found[0].id, found[0].name, found[0].department])
+        else:
+            candidates = [[p.id, p.name, p.department] for p in found]
+            steps.advance(turn, CHOOSE, candidates=candidates)
+            await self.ask(turn)
+
+    async def _choose(self, turn: Turn) -> None:
+        choice = turn.choice or ""
+        if choice == f"{P}:again":
+            steps.back(turn)
+            await self.ask(turn)
+            return
+        picked = choice.removeprefix(f"{P}:pick:")
+        for candidate in turn.state.get("candidates", []):
+            if str(candidate[0]) == picked:
+                await self._add(turn, candidate)
+                return
+        await self.ask(turn)
+
+    async def _add(self, turn: Turn, pick: list[Any]) -> None:
+        """Checks, then the pick joins the list: duplicates and the maximum are refused."""
+        campaign = await open_campaign(turn, int(turn.state["campaign"]))
+        if campaign is None:
+            turn.end()
+            turn.reply(turn.t("nomination.campaign_closed"))
+            return
+        picks = list(turn.state.get("picks", []))
+        earlier = await Nominations(turn.services.session).nominated_by(campaign.id, turn.person.id)
+        if pick[0] in earlier or any(p[0] == pick[0] for p in picks):
+            turn.reply(turn.t("nomination.duplicate", name=pick[1]))
+            if turn.state.get("step") == CHOOSE:
+                steps.back(turn)
+            await self.ask(turn)
+            return
+        if pick[0] == turn.person.id:
+            turn.reply(turn.t("nomination.self"))
+        picks.append(pick)
+        limit = campaign.max_per_person
+        if limit is not None and len(earlier) + len(picks) >= limit:
+            steps.advance(turn, REASON, picks=picks)
+            turn.reply(turn.t("nomination.limit_reached", max=limit))
+        else:
+            steps.advance(turn, ANOTHER, picks=picks)
+        await self.ask(turn)
+
+    async def _another(self, turn: Turn) -> None:
+        if turn.choice == f"{P}:more":
+            steps.advance(turn, WHO)
+        elif turn.choice == f"{P}:next":
+            steps.advance(turn, REASON)
+        await self.ask(turn)
+
+    async def _reason(self, turn: Turn) -> None:
+        if turn.choice == f"{P}:skip":
+            steps.advance(turn, CONFIRM, reason=None)
+        elif not turn.text or len(turn.text) > MAX_REASON:
+            turn.reply(turn.t("nomination.reason_length", max=MAX_REASON))
+        else:
+            steps.advance(turn, CONFIRM, reason=turn.text)
+        await self.ask(turn)
+
+    def _summary(self, turn: Turn) -> str:
+        lines = [turn.t("nomination.summary", names=self._names(turn))]
+        if turn.state.get("reason"):
+            lines.append(turn.t("nomination.summary_reason", reason=turn.state["reason"]))
+        if turn.state.get("anonymous"):
+            lines.append(turn.t("nomination.is_anonymous"))
+        return "\n".join(lines)
+
+    async def _confirm(self, turn: Turn) -> None:
+        if turn.choice == f"{P}:discard":
+            turn.end()
+            turn.reply(turn.t("common.cancelled"))
+            return
+        if turn.choice != f"{P}:confirm":
+            await self.ask(turn)
+            return
+        campaign = await open_campaign(turn, int(turn.state["campaign"]))
+        picks, reason = turn.state.get("picks", []), turn.state.get("reason")
+        turn.end()
+        if campaign is None:
+            turn.reply(turn.t("nomination.campaign_closed"))
+            return
+        nominations = Nominations(turn.services.session)
+        today = turn.services.now.date()
+        saved = [
+            p[1]
+            for p in picks
+            if await nominations.nominate(campaign.id, turn.person.id, p[0], reason, today)
+        ]
+        turn.reply(turn.t("nomination.thanks", names=", ".join(saved) or "-", title=campaign.title))
+
+
+register(Nominate())
+
+
+async def begin_nominating(turn: Turn, campaign_id: int | None = None) -> None:
+    campaign = await open_campaign(turn, campaign_id)
+    if campaign is None:
+        turn.reply(turn.t("nomination.no_campaign"))
+        return
+    await turn.begin(NAME, campaign=campaign.id, anonymous=campaign.anonymous)
+
+
+@command("commands.nominate", help_key="nomination.help_nominate")
+async def nominate_command(turn: Turn, _rest: str) -> None:
+    await begin_nominating(turn)
+
+
+@action("nom")
+async def on_nominate_button(turn: Turn, payload: str) -> None:
+    """`nom:<campaign>:start` on the campaign announcement."""
+    bits = payload.split(":")
+    if len(bits) != 3 or bits[2] != "start" or not bits[1].isdigit():
+        turn.reply(turn.t("common.button_invalid"))
+        return
+    await begin_nominating(turn, int(bits[1]))

@@ -1,0 +1,357 @@
+"""Reporting an unsafe situation: photo(s), what, where, consent, anonymity, confirmation.
+
+Started by a command (`melding`, `onveilig`, `report`) or by sending a photo with no dialog
+running. Every step takes a button or typed text, and 'terug'/'back' goes one step back.
+Photos are fetched through Services (dialogs never download), checked and stored as
+originals at once (moderators only); the processed copy — metadata gone, faces blurred
+unless consent was given — is made at submission, when the consent is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import ClassVar
+
+from bot import photos
+from bot.i18n import all_words
+from bot.messages import Choice
+from dialogs import steps
+from dialogs.base import Turn, fold, register
+from dialogs.commands import command
+from dialogs.report_moderation import (
+    MAX_TEXT,
+    media_of,
+    notify_moderators,
+)
+from storage.media import ORIGINAL, PROCESSED
+from storage.reports import ANONYMOUS, HIDDEN, NAMED, NewPhoto, Reports, new_code
+
+log = logging.getLogger(__name__)
+
+NAME = "unsafe_report"
+P = "ur"  # payload prefix of this dialog's buttons (not an action: only valid in the dialog)
+MAX_PHOTOS, MAX_WHERE = 5, 500
+PHOTOS, WHAT, WHERE, RECOGNISABLE, CONSENT, PICK, PRIVACY, CONFIRM = (
+    "photos",
+    "what",
+    "where",
+    "recognisable",
+    "consent",
+    "pick",
+    "privacy",
+    "confirm",
+)
+
+
+def face_total(turn: Turn) -> int:
+    return sum(len(p["faces"]) for p in turn.state.get("photos", []))
+
+
+class UnsafeReport:
+    name: ClassVar[str] = NAME
+
+    async def start(self, turn: Turn) -> None:
+        turn.set(step=PHOTOS, trail=[], photos=[], touched=turn.services.now.isoformat())
+        if turn.incoming.attachments:
+            await take_photos(turn)
+        await self.ask(turn)
+
+    async def step(self, turn: Turn) -> None:
+        turn.set(touched=turn.services.now.isoformat())
+        if steps.wants_back(turn, P):
+            if steps.back(turn) is None:
+                turn.reply(turn.t("steps.first"))
+            await self.ask(turn)
+            return
+        step = turn.state.get("step", PHOTOS)
+        if turn.incoming.attachments and step != PHOTOS:
+            turn.reply(turn.t("report.photo_wrong_step"))
+            await self.ask(turn)
+            return
+        await getattr(self, f"_{step}")(turn)
+
+    async def ask(self, turn: Turn) -> None:
+        """Ask the question of the current step."""
+        step = turn.state.get("step", PHOTOS)
+        back = steps.back_choice(turn, P)
+        if step == PHOTOS:
+            count = len(turn.state.get("photos", []))
+            if count == 0:
+                turn.ask(
+                    turn.t("report.ask_photos", max=MAX_PHOTOS),
+                    [Choice(turn.t("report.no_photo"), f"{P}:nophoto")],
+                )
+            else:
+                turn.ask(
+                    turn.t("report.photos_so_far", count=count, max=MAX_PHOTOS),
+                    [Choice(turn.t("report.photos_done"), f"{P}:done")],
+                )
+        elif step == WHAT:
+            turn.reply(turn.t("report.ask_what", max=MAX_TEXT), [back])
+        elif step == WHERE:
+            turn.reply(turn.t("report.ask_where"), [back])
+        elif step == RECOGNISABLE:
+            faces = face_total(turn)
+            text = turn.t("report.ask_recognisable")
+            if faces:
+                text += "\n" + turn.t("report.faces_found", count=faces)
+            turn.ask(text, [*self._yes_no(turn, unsure=True), back])
+        elif step == CONSENT:
+            choices = [Choice(turn.t("report.consent_all"), f"{P}:all")]
+            choices.append(Choice(turn.t("report.consent_none"), f"{P}:none"))
+            if face_total(turn) >= 2:
+                choices.append(Choice(turn.t("report.consent_some"), f"{P}:some"))
+            turn.ask(turn.t("report.ask_consent"), [*choices, back])
+        elif step == PICK:
+            await self._ask_pick(turn)
+        elif step == PRIVACY:
+            turn.ask(
+                turn.t("report.ask_privacy"),
+                [
+                    Choice(turn.t("report.privacy_named"), f"{P}:{NAMED}"),
+                    Choice(turn.t("report.privacy_hidden"), f"{P}:{HIDDEN}"),
+                    Choice(turn.t("report.privacy_anonymous"), f"{P}:{ANONYMOUS}"),
+                    back,
+                ],
+            )
+        else:
+            turn.ask(
+                self._summary(turn),
+                [
+                    Choice(turn.t("report.send"), f"{P}:send"),
+                    Choice(turn.t("report.discard"), f"{P}:discard"),
+                    back,
+                ],
+            )
+
+    def _yes_no(self, turn: Turn, *, unsure: bool = False) -> list[Choice]:
+        choices = [
+            Choice(turn.t("report.yes"), f"{P}:yes"),
+            Choice(turn.t("report.no"), f"{P}:no"),
+        ]
+        if unsure:
+            choices.append(Choice(turn.t("report.unsure"), f"{P}:unsure"))
+        return choices
+
+    async def _photos(self, turn: Turn) -> None:
+        if turn.incoming.attachments:
+            await take_photos(turn)
+        elif turn.choice == f"{P}:nophoto" or (turn.choice == f"{P}:done" and self._count(turn)):
+            steps.advance(turn, WHAT)
+        else:
+            turn.reply(turn.t("report.photos_expected"))
+        await self.ask(turn)
+
+    def _count(self, turn: Turn) -> int:
+        return len(turn.state.get("photos", []))
+
+    async def _what(self, turn: Turn) -> None:
+        text = turn.text
+        if not text or len(text) > MAX_TEXT:
+            turn.reply(turn.t("report.text_length", max=MAX_TEXT, length=len(text)))
+        else:
+            steps.advance(turn, WHERE, what=text)
+        await self.ask(turn)
+
+    async def _where(self, turn: Turn) -> None:
+        text = turn.text
+        if not text or len(text) > MAX_WHERE:
+            turn.reply(turn.t("report.text_length", max=MAX_WHERE, length=len(text)))
+        elif self._count(turn):
+            steps.advance(turn, RECOGNISABLE, where=text)
+        else:
+            steps.advance(turn, PRIVACY, where=text, recognisable=None, consent=None, keep=[])
+        await self.ask(turn)
+
+    async def _recognisable(self, turn: Turn) -> None:
+        answer = (turn.choice or "").removeprefix(f"{P}:")
+        if answer == "no":
+            # Faces the detector finds are blurred all the same: on any doubt, blur.
+            steps.advance(turn, PRIVACY, recognisable="no", consent=None, keep=[])
+        elif answer in ("yes", "unsure"):
+            steps.advance(turn, CONSENT, recognisable=answer)
+        await self.ask(turn)
+
+    async def _consent(self, turn: Turn) -> None:
+        answer = (turn.choice or "").removeprefix(f"{P}:")
+        if answer == "all":
+            steps.advance(turn, PRIVACY, consent="all", keep=list(range(1, face_total(turn) + 1)))
+        elif answer == "none":
+            steps.advance(turn, PRIVACY, consent="none", keep=[])
+        elif answer == "some" and face_total(turn) >= 2:
+            steps.advance(turn, PICK)
+        await self.ask(turn)
+
+    async def _ask_pick(self, turn: Turn) -> None:
+        media = media_of(turn.services)
+        previews: list[str] = []
+        if media is not None:
+            first = 1
+            for photo in turn.state.get("photos", []):
+                faces = [photos.Face(*f) for f in photo["faces"]]
+                if faces:
+                    data = media.store.read(photo["original"])
+                    image = await asyncio.to_thread(
+                        _preview, data, faces, first, turn.services.media_max_bytes
+                    )
+                    previews.append(media.store.put(image, ORIGINAL, now=turn.services.now))
+                first += len(faces)
+        turn.reply(
+            turn.t("report.ask_pick", count=face_total(turn)),
+            [
+                Choice(turn.t("report.pick_none"), f"{P}:pick:none"),
+                Choice(turn.t("report.pick_all"), f"{P}:pick:all"),
+                steps.back_choice(turn, P),
+            ],
+            images=previews,
+        )
+
+    async def _pick(self, turn: Turn) -> None:
+        total = face_total(turn)
+        keep = parse_pick(turn.choice, turn.text, total)
+        if keep is None:
+            turn.reply(turn.t("report.pick_invalid", count=total))
+            await self.ask(turn)
+            return
+        consent = "all" if len(keep) == total else ("none" if not keep else "some")
+        steps.advance(turn, PRIVACY, consent=consent, keep=sorted(keep))
+        await self.ask(turn)
+
+    async def _privacy(self, turn: Turn) -> None:
+        answer = (turn.choice or "").removeprefix(f"{P}:")
+        if answer in (NAMED, HIDDEN, ANONYMOUS):
+            steps.advance(turn, CONFIRM, privacy=answer)
+        await self.ask(turn)
+
+    def _summary(self, turn: Turn) -> str:
+        s = turn.state
+        lines = [turn.t("report.summary"), ""]
+        lines.append(turn.t("report.summary_photos", count=len(s.get("photos", []))))
+        lines.append(turn.t("report.summary_what", text=s.get("what", "")))
+        lines.append(turn.t("report.summary_where", text=s.get("where", "")))
+        if s.get("photos"):
+            blurred = face_total(turn) - len(s.get("keep", []))
+            lines.append(turn.t("report.summary_blur", count=blurred))
+        lines.append(turn.t(f"report.privacy_{s.get('privacy', NAMED)}"))
+        return "\n".join(lines)
+
+    async def _confirm(self, turn: Turn) -> None:
+        if turn.choice == f"{P}:discard":
+            turn.end()
+            turn.reply(turn.t("report.discarded_by_you"))
+        elif turn.choice == f"{P}:send":
+            await submit(turn)
+        else:
+            await self.ask(turn)
+
+
+register(UnsafeReport())
+
+
+def parse_pick(choice: str | None, text: str, total: int) -> set[int] | None:
+    """Face numbers that may stay visible: '1 3', 'geen'/'none', 'allemaal'/'all'."""
+    typed = fold(text)
+    if choice == f"{P}:pick:none" or typed in all_words("report.words_none"):
+        return set()
+    if choice == f"{P}:pick:all" or typed in all_words("report.words_all"):
+        return set(range(1, total + 1))
+    parts = typed.replace(",", " ").replace(";", " ").split()
+    if parts and all(p.isdigit() and 1 <= int(p) <= total for p in parts):
+        return {int(p) for p in parts}
+    return None
+
+
+def _preview(data: bytes, faces: list[photos.Face], first: int, max_bytes: int) -> bytes:
+    image = photos.decode(data, max_bytes=max_bytes)
+    return photos.encode_jpeg(photos.numbered_preview(image, faces, first))
+
+
+def _process(
+    data: bytes, faces: list[photos.Face], keep: set[int], max_bytes: int
+) -> photos.Scrubbed:
+    image = photos.decode(data, max_bytes=max_bytes)
+    return photos.finish(photos.Prepared(image, faces), keep)
+
+
+async def take_photos(turn: Turn) -> None:
+    """Fetch, check and store the attached photos (as originals); refusals are explained."""
+    services = turn.services
+    media = media_of(services)
+    if media is None or media.fetch is None:
+        turn.reply(turn.t("report.photos_unavailable"))
+        return
+    max_bytes = services.media_max_bytes
+    taken = list(turn.state.get("photos", []))
+    for ref in turn.incoming.attachments:
+        if len(taken) >= MAX_PHOTOS:
+            turn.reply(turn.t("report.too_many_photos", max=MAX_PHOTOS))
+            break
+        if ref.content_type and not ref.content_type.lower().startswith("image/"):
+            turn.reply(turn.t("photo.not_an_image"))
+            continue
+        if ref.size is not None and ref.size > max_bytes:
+            turn.reply(turn.t("photo.too_large", max_mb=max_bytes // (1024 * 1024)))
+            continue
+        try:
+            data = await media.fetch(turn.incoming.channel, ref)
+        except Exception:
+            # The platform's file could not be had (expired, too large, network): say so.
+            log.warning("media fetch failed", extra={"channel": turn.incoming.channel})
+            turn.reply(turn.t("report.photo_fetch_failed"))
+            continue
+        try:
+            prepared = await asyncio.to_thread(photos.prepare, data, max_bytes=max_bytes)
+        except photos.PhotoRefused as exc:
+            turn.reply(turn.t(exc.key, **exc.params))
+            continue
+        original = media.store.put(data, ORIGINAL, now=services.now)
+        taken.append({"original": original, "faces": [f.as_list() for f in prepared.faces]})
+    turn.set(photos=taken)
+
+
+async def submit(turn: Turn) -> None:
+    s, services = turn.state, turn.services
+    media = media_of(services)
+    keep_numbers = set(s.get("keep", []))
+    new_photos, first = [], 1
+    for photo in s.get("photos", []):
+        faces = [photos.Face(*f) for f in photo["faces"]]
+        keep = {i for i in range(len(faces)) if first + i in keep_numbers}
+        first += len(faces)
+        if media is None:
+            break
+        data = media.store.read(photo["original"])
+        done = await asyncio.to_thread(_process, data, faces, keep, services.media_max_bytes)
+        processed = media.store.put(done.jpeg, PROCESSED, now=services.now)
+        new_photos.append(
+            NewPhoto(
+                processed, photo["original"], done.faces, done.blurred, done.width, done.height
+            )
+        )
+    privacy = s.get("privacy", NAMED)
+    code = new_code() if privacy == ANONYMOUS else None
+    report = await Reports(services.session).create(
+        reporter_id=turn.person.id,
+        privacy=privacy,
+        description=s.get("what", ""),
+        location=s.get("where", ""),
+        recognisable=s.get("recognisable"),
+        consent=s.get("consent"),
+        photos=new_photos,
+        now=services.now,
+        code=code,
+    )
+    turn.end()
+    if code is not None:
+        # No audit entry and no immediate notice: both would carry the precise time.
+        turn.reply(turn.t("report.submitted_anonymous", id=report.id, code=code))
+        return
+    turn.reply(turn.t("report.submitted", id=report.id))
+    await services.audit("report.submitted", actor_id=turn.person.id, subject=f"report:{report.id}")
+    await notify_moderators(services, report)
+
+
+@command("commands.report", help_key="report.help_report")
+async def start_report(turn: Turn, _rest: str) -> None:
+    await turn.begin(NAME)
