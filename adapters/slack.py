@@ -58,6 +58,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import ConfigError, StoreUnavailable
 from bot.i18n import normalise_language, t
+from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ class SlackAdapter:
         return render(outgoing, self._media_url)
 
     def _media_url(self, media_id: str) -> str:
-        return f"{self.settings.public_url.rstrip('/')}/media/{media_id}"
+        return media_url(self.settings, media_id)
 
     async def send(self, recipient: Recipient, rendered: dict[str, Any]) -> SendResult:
         """chat.update of the message in `replaces`, else a DM via conversations.open."""

@@ -53,6 +53,7 @@ from adapters.media import fetch_capped, host_allowed
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import ConfigError
+from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
 
 log = logging.getLogger(__name__)
@@ -301,7 +302,7 @@ class TeamsAdapter:
         return teams_cards.render(outgoing, self._media_url)
 
     def _media_url(self, media_id: str) -> str:
-        return f"{self.settings.public_url.rstrip('/')}/media/{media_id}"
+        return media_url(self.settings, media_id)
 
     async def send(self, recipient: Recipient, rendered: dict[str, Any]) -> SendResult:
         if not recipient.conversation_ref:

@@ -34,6 +34,7 @@ from adapters.media import fetch_capped
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import ConfigError
+from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
 from storage.delivery_reports import DeliveryReports
 from storage.models import utcnow
@@ -50,6 +51,7 @@ CDN_HOSTS: tuple[str, ...] = ("media.twiliocdn.com",)
 SESSION_WINDOW = timedelta(hours=24) - timedelta(minutes=5)
 MAX_BODY = 1600  # Twilio refuses longer bodies (error 21617); longer texts go in parts
 MAX_SUMMARY = 100
+MAX_MEDIA = 10  # WhatsApp takes up to 10 media per message
 REQUEST_TIMEOUT = 30.0
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 FORM = "application/x-www-form-urlencoded"
@@ -268,7 +270,8 @@ class WhatsAppAdapter:
             lines.append("")
             lines += [f"{i}. {c.label}" for i, c in enumerate(outgoing.choices, start=1)]
         text = "\n".join(lines)
-        return {"parts": split_body(text), "summary": summary_of(outgoing.text)}
+        media = [media_url(self.settings, m) for m in outgoing.images[:MAX_MEDIA]]
+        return {"parts": split_body(text), "summary": summary_of(outgoing.text), "media": media}
 
     def window_open(self, last_inbound_at: datetime | None) -> bool:
         if last_inbound_at is None:
@@ -292,10 +295,17 @@ class WhatsAppAdapter:
             notice = await self._create(to=to, content_sid=template, content_variables=variables)
             return SendResult(platform_message_id=notice, held=True)
         # Parts in order; the last one (with the choices) is the message reports refer to.
-        sids = [await self._create(to=to, body=part) for part in rendered["parts"]]
+        parts = rendered["parts"]
+        media = rendered.get("media") or []
+        sids = [
+            await self._create(
+                to=to, body=part, **({"media_url": media} if i == len(parts) - 1 and media else {})
+            )
+            for i, part in enumerate(parts)
+        ]
         return SendResult(platform_message_id=sids[-1] if sids else None)
 
-    async def _create(self, **fields: str) -> str:
+    async def _create(self, **fields: Any) -> str:
         try:
             message = await self._twilio().messages.create_async(
                 from_=self.sender, status_callback=self.status_callback, **fields

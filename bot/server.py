@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -10,7 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import Runtime
 from bot.errors import StoreUnavailable
+from bot.media_links import link_valid
 from bot.metrics import OUTBOX_DEPTH
+from storage.media import MediaError
 from storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -56,12 +59,34 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def media(request: web.Request) -> web.Response:
+    """A media file by signed, expiring link (see bot/media_links.py); 403 otherwise."""
+    runtime = request.app[RUNTIME]
+    media_id = request.match_info["media_id"]
+    try:
+        valid = link_valid(
+            runtime.settings, media_id, request.query.get("exp", ""), request.query.get("sig", "")
+        )
+        if not valid:
+            raise web.HTTPForbidden(text="invalid or expired link")
+        store = runtime.engine.media_store
+        body = await asyncio.to_thread(store.read, media_id)
+    except MediaError as exc:
+        raise web.HTTPNotFound(text="no such media") from exc
+    return web.Response(
+        body=body,
+        content_type=store.content_type(media_id),
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 def create_web_app(runtime: Runtime, *, background: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[store_unavailable])
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/media/{media_id}", media)
     for mount in runtime.mounts.values():
         app.router.add_routes(mount.routes)
 

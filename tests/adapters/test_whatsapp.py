@@ -575,3 +575,19 @@ def test_rendering_helpers() -> None:
     assert retry_after_seconds("soon") is None
     later = retry_after_seconds("Wed, 21 Oct 2099 07:28:00 GMT")
     assert later is not None and later > 0
+
+
+async def test_images_go_as_signed_media_urls_on_the_last_part(
+    wa_settings: Settings, twilio: FakeTwilio
+) -> None:
+    adapter = WhatsAppAdapter(wa_settings)
+    try:
+        outgoing = Outgoing("Foto van de melding", images=("p-" + "a" * 64,))
+        rendered = adapter.render(outgoing)
+        [url] = rendered["media"]
+        assert url.startswith(wa_settings.public_url + "/media/p-") and "sig=" in url
+        await adapter.send(Recipient(PHONE, last_inbound_at=utcnow()), rendered)
+        assert twilio.sent[-1]["MediaUrl"] == url
+        assert twilio.sent[-1]["Body"] == "Foto van de melding"
+    finally:
+        await adapter.close()
