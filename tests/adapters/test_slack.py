@@ -406,9 +406,11 @@ async def test_shared_file_reaches_the_engine_and_downloads_only_from_slack(
     assert len(slack.api.calls_to("file")) == downloads + 1  # the redirect only
 
     # Outgoing images are shown from our own media endpoint, which Slack fetches.
-    shown = adapter.render(Outgoing(text="Foto", images=("abc123",)))["blocks"][1]
+    media_id = "p-" + "b" * 64
+    shown = adapter.render(Outgoing(text="Foto", images=(media_id,)))["blocks"][1]
     assert shown["type"] == "image"
-    assert shown["image_url"] == f"{settings.public_url.rstrip('/')}/media/abc123"
+    assert shown["image_url"].startswith(f"{settings.public_url.rstrip('/')}/media/{media_id}?")
+    assert "sig=" in shown["image_url"]
 
     small = SlackAdapter(slack_settings(settings, slack.api, media_max_bytes=1000))
     wrong_token = SlackAdapter(
