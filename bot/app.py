@@ -87,5 +87,10 @@ def build_runtime(settings: Settings) -> Runtime:
             continue
         runtime.mounts[channel] = module.mount(settings, runtime.engine)
         runtime.channel_notes[channel] = "on"
+    # The web chat needs no credentials: always on (its module imports no platform SDK).
+    from adapters import web as web_channel
+
+    runtime.mounts["web"] = web_channel.mount(settings, runtime.engine)
+    runtime.channel_notes["web"] = "on (/chat)"
     runtime.engine.fetch_media = runtime.fetch_media
     return runtime

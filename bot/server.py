@@ -13,6 +13,7 @@ from bot.app import Runtime
 from bot.errors import StoreUnavailable
 from bot.media_links import link_valid
 from bot.metrics import OUTBOX_DEPTH
+from bot.web.routes import web_routes
 from storage.media import MediaError
 from storage.outbox import Outbox
 
@@ -89,6 +90,7 @@ def create_web_app(runtime: Runtime, *, background: bool = True) -> web.Applicat
     app.router.add_get("/media/{media_id}", media)
     for mount in runtime.mounts.values():
         app.router.add_routes(mount.routes)
+    app.router.add_routes(web_routes(runtime))
 
     async def on_startup(_app: web.Application) -> None:
         if background:

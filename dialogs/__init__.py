@@ -1,6 +1,7 @@
 """One module per job. Importing the package registers every dialog, command and action."""
 
 from dialogs import (
+    dashboard,
     menu,
     nomination,
     nomination_campaign,
@@ -15,6 +16,7 @@ from dialogs import (
 )
 
 __all__ = [
+    "dashboard",
     "menu",
     "nomination",
     "nomination_campaign",

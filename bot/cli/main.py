@@ -15,6 +15,7 @@ from bot.cli.question import question_app
 from bot.cli.report import report_app
 from bot.cli.roster import person_app, roster_app
 from bot.cli.slack import slack_app
+from bot.cli.web import admin_app, web_app
 from bot.errors import ConfigError
 
 app = typer.Typer(
@@ -32,6 +33,8 @@ app.add_typer(question_app, name="question")
 app.add_typer(report_app, name="report")
 app.add_typer(nominations_app, name="nominations")
 app.add_typer(photo_app, name="photo")
+app.add_typer(web_app, name="web")
+app.add_typer(admin_app, name="admin")
 
 
 @db_app.command("upgrade")

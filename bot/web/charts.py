@@ -1,0 +1,66 @@
+"""Bar charts as inline SVG, drawn on the server: no chart library, no script, nothing loaded.
+
+Labels are escaped here (they are the OR's and employees' text); colours come from the
+stylesheet through classes, with fill attributes as a fallback for printing and old viewers.
+The chart is an image for screen readers (role="img" with a title and a description that
+reads out every number), and the page shows the same numbers in a table too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from markupsafe import Markup
+
+WIDTH = 420
+ROW = 50
+TOP = 8
+LABEL_CHARS = 46
+BAR_MAX = 290
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    count: int
+
+
+def percent(count: int, total: int) -> int:
+    return round(100 * count / total) if total else 0
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
+def bar_chart(bars: Sequence[Bar], *, title: str, description: str, chart_id: str) -> Markup:
+    """A horizontal bar per option, longest bar = most votes, with count and percentage."""
+    total = sum(b.count for b in bars)
+    top = max((b.count for b in bars), default=0)
+    height = TOP * 2 + ROW * max(len(bars), 1)
+    parts = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" id="{chart_id}">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
+    ]
+    for i, bar in enumerate(bars):
+        y = TOP + i * ROW
+        width = round(BAR_MAX * bar.count / top) if top else 0
+        pct = percent(bar.count, total)
+        parts += [
+            f'<text class="chart-label" x="0" y="{y + 16}" fill="#1d2733">'
+            f"{escape(_short(bar.label))}</text>",
+            f'<rect class="chart-track" x="0" y="{y + 23}" width="{BAR_MAX}" height="18" '
+            f'rx="3" fill="#e8edf2"/>',
+            f'<rect class="chart-bar" x="0" y="{y + 23}" width="{width}" height="18" '
+            f'rx="3" fill="#1f5fa8"/>',
+            f'<text class="chart-value" x="{BAR_MAX + 10}" y="{y + 37}" fill="#1d2733">'
+            f"{bar.count} ({pct}%)</text>",
+        ]
+    parts.append("</svg>")
+    # Everything interpolated above is escaped or a number we computed.
+    return Markup("".join(parts))

@@ -1,0 +1,177 @@
+"""People: the roster (search, CSV upload), roles, and personal web chat invitations.
+
+The roster upload uses the CLI's own check and import (bot/roster.py): every line is checked
+first, and a file with any invalid line imports nothing; the page lists each bad line. Roles
+and the roster are an admin's job (a role gives access to unblurred photos and to this
+dashboard); OR members may look people up and hand out web chat invitations.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.roster import RosterInvalid, check_roster, import_roster
+from bot.web import queries
+from bot.web.auth import Visitor
+from bot.web.forms import read_upload
+from bot.web.render import see_other
+from bot.web.site import Site, int_param
+from dialogs.dashboard import INVITE_TTL, issue_invite
+from storage.audit import audit
+from storage.people import ROLES, People
+
+PAGE = 50
+ROSTER_MAX_BYTES = 10 * 1024 * 1024
+
+
+class PeopleViews:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def routes(self) -> list[web.RouteDef]:
+        guard = self.site.guard
+        return [
+            web.get("/admin/people", guard("or", self.list)),
+            web.post("/admin/people/roster", guard("admin", self.upload, check_form=False)),
+            web.get("/admin/people/{id}", guard("or", self.detail)),
+            web.post("/admin/people/{id}/roles", guard("admin", self.roles)),
+            web.post("/admin/people/{id}/invite", guard("or", self.invite)),
+        ]
+
+    async def list(
+        self,
+        request: web.Request,
+        visitor: Visitor,
+        *,
+        status: int = 200,
+        roster_errors: list[tuple[int, str]] | None = None,
+        roster_problem: str | None = None,
+        imported: tuple[int, int] | None = None,
+    ) -> web.Response:
+        query = request.query.get("q", "").strip()[:100]
+        raw = request.query.get("offset", "0")
+        offset = int(raw) if raw.isdigit() and len(raw) < 9 else 0
+        async with self.site.db.transaction(read_only=True) as session:
+            people, more = await queries.people_page(session, query, offset=offset, limit=PAGE)
+            ids = [p.id for p in people]
+            roles = await queries.roles_of(session, ids)
+            channels = await queries.channels_of(session, ids)
+        return self.site.render(
+            "people.html",
+            visitor,
+            status=status,
+            nav="people",
+            query=query,
+            people=people,
+            roles=roles,
+            channels=channels,
+            offset=offset,
+            next_offset=offset + PAGE if more else None,
+            prev_offset=max(0, offset - PAGE) if offset else None,
+            roster_errors=roster_errors or [],
+            roster_problem=roster_problem,
+            imported=imported,
+        )
+
+    async def upload(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        upload = await read_upload(
+            request,
+            self.site.settings,
+            visitor.token,
+            file_field="roster",
+            max_bytes=ROSTER_MAX_BYTES,
+        )
+        if not upload.csrf_ok:
+            return self.site.refuse(request, visitor)
+        if upload.too_large:
+            return await self.list(request, visitor, status=400, roster_problem="too_large")
+        if upload.data is None:
+            return await self.list(request, visitor, status=400, roster_problem="missing")
+        try:
+            text = upload.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return await self.list(request, visitor, status=400, roster_problem="not_utf8")
+        check = check_roster(text)
+        try:
+            async with self.site.db.transaction() as session:
+                report = await import_roster(session, check)
+                await audit(
+                    session,
+                    "roster.uploaded",
+                    actor_id=visitor.person.id,
+                    created=report.created,
+                    updated=report.updated,
+                )
+        except RosterInvalid as exc:
+            return await self.list(request, visitor, status=400, roster_errors=exc.errors)
+        return await self.list(request, visitor, imported=(report.created, report.updated))
+
+    async def detail(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        person_id = int_param(request, "id")
+        async with self.site.db.transaction(read_only=True) as session:
+            person = await People(session).get(person_id)
+            if person is None or person.forgotten_at is not None:
+                return self.site.refuse(request, visitor, 404)
+            roles = await People(session).roles(person_id)
+            channels = (await queries.channels_of(session, [person_id])).get(person_id, set())
+        return self.site.render(
+            "person.html",
+            visitor,
+            nav="people",
+            person=person,
+            roles=roles,
+            all_roles=ROLES,
+            channels=sorted(channels),
+            saved=request.query.get("saved") == "1",
+            refused=request.query.get("refused") == "1",
+        )
+
+    async def roles(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        person_id = int_param(request, "id")
+        form = await request.post()
+        wanted = {r for r in ROLES if form.get(f"role_{r}") == "1"}
+        if person_id == visitor.person.id and "admin" not in wanted:
+            # Nobody locks themselves out: another admin has to take this role away.
+            raise see_other(f"/admin/people/{person_id}?refused=1")
+        async with self.site.db.transaction() as session:
+            people = People(session)
+            person = await people.get(person_id)
+            if person is None or person.forgotten_at is not None:
+                return self.site.refuse(request, visitor, 404)
+            before = await people.roles(person_id)
+            if before != wanted:
+                await people.set_roles(person_id, wanted)
+                await audit(
+                    session,
+                    "roles.changed",
+                    actor_id=visitor.person.id,
+                    subject=f"person:{person_id}",
+                    added=sorted(wanted - before),
+                    removed=sorted(before - wanted),
+                )
+        raise see_other(f"/admin/people/{person_id}?saved=1")
+
+    async def invite(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        person_id = int_param(request, "id")
+        site = self.site
+        async with site.db.transaction() as session:
+            person = await People(session).get(person_id)
+            if person is None or person.forgotten_at is not None:
+                return site.refuse(request, visitor, 404)
+            url = await issue_invite(
+                session, person_id, now=site.now(), base_url=site.settings.public_url
+            )
+            await audit(
+                session,
+                "web.invite_created",
+                actor_id=visitor.person.id,
+                subject=f"person:{person_id}",
+            )
+        return site.render(
+            "invite.html",
+            visitor,
+            nav="people",
+            person=person,
+            url=url,
+            days=INVITE_TTL.days,
+        )
