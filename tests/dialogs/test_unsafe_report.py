@@ -119,10 +119,8 @@ async def test_named_report_with_photo_in_dutch(engine: Engine, org: Org, tmp_pa
     assert await org.outbox("olga") == []  # nothing reaches the OR before a moderator acts
 
 
-async def test_photo_without_command_starts_a_report(
-    engine: Engine, org: Org, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
-    """Needs the menu change described in the report (attachment with no dialog → report)."""
+async def test_photo_without_command_starts_a_report(engine: Engine, org: Org, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A photo sent with no dialog running starts a report."""
     await send(org, "emp2", photo_file(tmp_path, "a.jpg", encode(scene())))
     assert "1 foto('s) ontvangen" in (await org.last("emp2")).text
 
