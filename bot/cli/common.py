@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI commands: settings, database, output formats.
+"""Helpers shared by the CLI commands: settings, database, option parsing, output formats.
 
 Every `--format json` output is one JSON document on stdout; messages go to stderr.
 """
@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -22,7 +24,12 @@ from bot.csvsafe import write_csv
 from bot.errors import AchterbanError
 from storage.db import Database
 
+if TYPE_CHECKING:
+    from dialogs.base import Services
+    from storage.models import Person
+
 T = TypeVar("T")
+X = TypeVar("X")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -65,13 +72,91 @@ async def database(cfg: Settings) -> AsyncIterator[Database]:
         await db.dispose()
 
 
+def with_services(
+    fn: Callable[[Services], Awaitable[T]], *, read_only: bool = False, cfg: Settings | None = None
+) -> T:
+    """Run `fn` in one transaction with the Services the dialogs use, and return its result.
+
+    `cfg` is for a command that needed the settings earlier (to check its options first);
+    without it they are loaded here. Engine is imported here, not at the top, so that
+    `achterban --help` does not load the engine and everything behind it.
+    """
+    from bot.engine import Engine
+
+    cfg = cfg if cfg is not None else settings()
+    prepare_database(cfg)
+
+    async def go() -> T:
+        async with database(cfg) as db, db.transaction(read_only=read_only) as session:
+            return await fn(Engine(db, cfg).services(session))
+
+    return run(go())
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]{message}[/red]")
     return typer.Exit(code)
 
 
+def existing(item: X | None, what: str) -> X:
+    """`item` as found by its id; None ends the command: "<what> does not exist." (exit 1)."""
+    if item is None:
+        raise fail(f"{what} does not exist.")
+    return item
+
+
+@overload
+def iso_time(value: str, tz: ZoneInfo, option: str) -> datetime: ...
+
+
+@overload
+def iso_time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None: ...
+
+
+def iso_time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None:
+    """An ISO-8601 time option (None if not given); without an offset it is local time `tz`."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise fail(f"{option}: not an ISO-8601 time: {value!r}", 2) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+async def person_with_role(
+    services: Services,
+    email: str | None,
+    roles: set[str],
+    option: str,
+    *,
+    refusal: str | None = None,
+) -> Person | None:
+    """The person behind --created-by/--by, who must hold one of `roles`.
+
+    `refusal` replaces the standard "does not have the role …" when the person lacks them.
+    """
+    if not email:
+        return None
+    person = await services.people.by_email(email)
+    if person is None:
+        raise fail(f"{option}: no person with e-mail {email}", 2)
+    if not await services.people.roles(person.id) & roles:
+        refusal = refusal or f"does not have the role {' or '.join(sorted(roles))}"
+        raise fail(f"{option}: {email} {refusal}", 2)
+    return person
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def print_created(fmt: Format | None, created: Mapping[str, Any]) -> None:
+    """A create command's stdout: `created` with --format json, else only the id (for scripts)."""
+    if fmt is Format.json:
+        print_json(created)
+    else:
+        typer.echo(created["id"])
 
 
 def print_rows(
@@ -87,3 +172,13 @@ def print_rows(
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row])
     Console().print(table)
+
+
+def print_records(
+    fmt: Format, records: Sequence[Mapping[str, Any]], header: Sequence[str], title: str
+) -> None:
+    """json prints `records` as they are; csv and table the `header` fields of each."""
+    if fmt is Format.json:
+        print_json(records)
+        return
+    print_rows(fmt, header, [[r[h] for h in header] for r in records], title)

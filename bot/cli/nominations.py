@@ -11,18 +11,20 @@ import typer
 
 from bot.cli.common import (
     Format,
-    database,
     err,
+    existing,
     fail,
-    prepare_database,
+    iso_time,
+    person_with_role,
+    print_created,
     print_json,
+    print_records,
     print_rows,
-    run,
     settings,
+    with_services,
 )
-from bot.cli.question import iso_time, person_with_role
-from bot.engine import Engine
 from dialogs import nomination_campaign
+from dialogs.base import Services
 from dialogs.nomination_campaign import MAX_TITLE
 from storage.nominations import INTERESTED, Nominations
 
@@ -44,119 +46,96 @@ def nominations_open(
     if not name or len(name) > MAX_TITLE:
         raise fail(f"--title must be 1..{MAX_TITLE} characters", 2)
     closes_at = iso_time(closes, ZoneInfo(cfg.timezone), "--closes")
-    assert closes_at is not None
-    prepare_database(cfg)
 
-    async def go() -> tuple[int, int]:
-        async with database(cfg) as db, db.transaction() as session:
-            services = Engine(db, cfg).services(session)
-            if closes_at <= services.now:
-                raise fail("--closes must be in the future", 2)
-            creator = await person_with_role(
-                services, created_by, {"or_member", "admin"}, "--created-by"
-            )
-            actor = creator.id if creator else None
-            campaign = await Nominations(session).create_campaign(
-                title=name,
-                closes_at=closes_at,
-                anonymous=anonymous,
-                max_per_person=max_per_person,
-                created_by=actor,
-                now=services.now,
-            )
-            sent = await nomination_campaign.announce(services, campaign, actor)
-            return campaign.id, sent
+    async def go(services: Services) -> tuple[int, int]:
+        if closes_at <= services.now:
+            raise fail("--closes must be in the future", 2)
+        creator = await person_with_role(
+            services, created_by, {"or_member", "admin"}, "--created-by"
+        )
+        actor = creator.id if creator else None
+        campaign = await Nominations(services.session).create_campaign(
+            title=name,
+            closes_at=closes_at,
+            anonymous=anonymous,
+            max_per_person=max_per_person,
+            created_by=actor,
+            now=services.now,
+        )
+        sent = await nomination_campaign.announce(services, campaign, actor)
+        return campaign.id, sent
 
-    campaign_id, sent = run(go())
-    if fmt is Format.json:
-        print_json({"id": campaign_id, "sent": sent})
-    else:
-        typer.echo(campaign_id)
+    campaign_id, sent = with_services(go, cfg=cfg)
+    print_created(fmt, {"id": campaign_id, "sent": sent})
     err.print(f"Nomination campaign {campaign_id} opened; announced to {sent} people.")
 
 
 @nominations_app.command("list")
 def nominations_list(fmt: Format = typer.Option(Format.table, "--format")) -> None:
     """The 50 most recent campaigns."""
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> list[dict[str, object]]:
-        async with database(cfg) as db, db.transaction(read_only=True) as session:
-            nominations = Nominations(session)
-            return [
-                {
-                    "id": c.id,
-                    "title": c.title,
-                    "status": c.status,
-                    "anonymous": c.anonymous,
-                    "max_per_person": c.max_per_person,
-                    "closes_at": c.closes_at.isoformat(),
-                    "nominations": await nominations.count(c.id),
-                }
-                for c in await nominations.recent()
-            ]
+    async def go(services: Services) -> list[dict[str, object]]:
+        nominations = Nominations(services.session)
+        return [
+            {
+                "id": c.id,
+                "title": c.title,
+                "status": c.status,
+                "anonymous": c.anonymous,
+                "max_per_person": c.max_per_person,
+                "closes_at": c.closes_at.isoformat(),
+                "nominations": await nominations.count(c.id),
+            }
+            for c in await nominations.recent()
+        ]
 
-    found = run(go())
-    if fmt is Format.json:
-        print_json(found)
-        return
+    found = with_services(go, read_only=True)
     header = ["id", "title", "status", "anonymous", "max_per_person", "closes_at", "nominations"]
-    print_rows(fmt, header, [[c[h] for h in header] for c in found], title="Nomination campaigns")
+    print_records(fmt, found, header, title="Nomination campaigns")
 
 
 @nominations_app.command("close")
 def nominations_close(campaign_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Close campaign ID now: the OR gets the ranked list, nominees their invitation."""
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> bool:
-        async with database(cfg) as db, db.transaction() as session:
-            services = Engine(db, cfg).services(session)
-            campaign = await Nominations(session).get(campaign_id)
-            if campaign is None:
-                raise fail(f"Campaign {campaign_id} does not exist.")
-            return await nomination_campaign.close_campaign(services, campaign, actor_id=None)
+    async def go(services: Services) -> bool:
+        campaign = existing(
+            await Nominations(services.session).get(campaign_id), f"Campaign {campaign_id}"
+        )
+        return await nomination_campaign.close_campaign(services, campaign, actor_id=None)
 
-    if not run(go()):
+    if not with_services(go):
         raise fail(f"Campaign {campaign_id} is not open.")
     err.print(f"Campaign {campaign_id} closed; results and invitations are on their way.")
 
 
 def _load(campaign_id: int) -> dict[str, object]:
-    cfg = settings()
-    prepare_database(cfg)
+    async def go(services: Services) -> dict[str, object]:
+        nominations = Nominations(services.session)
+        campaign = existing(await nominations.get(campaign_id), f"Campaign {campaign_id}")
+        ranked = await nominations.ranked(campaign)
+        return {
+            "id": campaign.id,
+            "title": campaign.title,
+            "status": campaign.status,
+            "anonymous": campaign.anonymous,
+            "nominees": [
+                {
+                    "rank": rank,
+                    "name": n.name,
+                    "department": n.department,
+                    "nominations": n.count,
+                    "self_nominated": n.self_nominated,
+                    "response": n.response,
+                    # Named campaigns only: ranked() never returns names otherwise.
+                    "nominated_by": n.nominators,
+                    "reasons": [reason for _by, reason in n.reasons],
+                }
+                for rank, n in enumerate(ranked, start=1)
+            ],
+        }
 
-    async def go() -> dict[str, object]:
-        async with database(cfg) as db, db.transaction(read_only=True) as session:
-            nominations = Nominations(session)
-            campaign = await nominations.get(campaign_id)
-            if campaign is None:
-                raise fail(f"Campaign {campaign_id} does not exist.")
-            ranked = await nominations.ranked(campaign)
-            return {
-                "id": campaign.id,
-                "title": campaign.title,
-                "status": campaign.status,
-                "anonymous": campaign.anonymous,
-                "nominees": [
-                    {
-                        "rank": rank,
-                        "name": n.name,
-                        "department": n.department,
-                        "nominations": n.count,
-                        "self_nominated": n.self_nominated,
-                        "response": n.response,
-                        # Named campaigns only: ranked() never returns names otherwise.
-                        "nominated_by": n.nominators,
-                        "reasons": [reason for _by, reason in n.reasons],
-                    }
-                    for rank, n in enumerate(ranked, start=1)
-                ],
-            }
-
-    return run(go())
+    return with_services(go, read_only=True)
 
 
 @nominations_app.command("results")
@@ -190,8 +169,4 @@ def nominations_candidates(
         for n in nominees
         if n["response"] == INTERESTED
     ]
-    if fmt is Format.json:
-        print_json(accepted)
-        return
-    header = ["name", "department", "nominations"]
-    print_rows(fmt, header, [[c[h] for h in header] for c in accepted], title="Candidates")
+    print_records(fmt, accepted, ["name", "department", "nominations"], title="Candidates")

@@ -2,55 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import typer
 
 from bot.cli.common import (
     Format,
-    database,
     err,
+    existing,
     fail,
-    prepare_database,
+    iso_time,
+    person_with_role,
+    print_created,
     print_json,
+    print_records,
     print_rows,
-    run,
     settings,
+    with_services,
 )
-from bot.engine import Engine
 from dialogs import open_question
 from dialogs.base import Services
 from dialogs.question_create import MAX_QUESTION
-from storage.models import Person
 from storage.people import Audience
 from storage.questions import Questions
 
 question_app = typer.Typer(help="Open questions (open vragen).", no_args_is_help=True)
-
-
-def iso_time(value: str | None, tz: ZoneInfo, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise fail(f"{name}: not an ISO-8601 time: {value!r}", 2) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
-
-
-async def person_with_role(
-    services: Services, email: str | None, roles: set[str], option: str
-) -> Person | None:
-    """The person behind --created-by/--by, who must hold one of `roles`."""
-    if not email:
-        return None
-    person = await services.people.by_email(email)
-    if person is None:
-        raise fail(f"{option}: no person with e-mail {email}", 2)
-    if not await services.people.roles(person.id) & roles:
-        raise fail(f"{option}: {email} does not have the role {' or '.join(sorted(roles))}", 2)
-    return person
 
 
 @question_app.command("create")
@@ -74,34 +50,28 @@ def question_create(
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
     closes_at = iso_time(closes, ZoneInfo(cfg.timezone), "--closes")
-    prepare_database(cfg)
 
-    async def go() -> tuple[int, int]:
-        async with database(cfg) as db, db.transaction() as session:
-            services = Engine(db, cfg).services(session)
-            if closes_at is not None and closes_at <= services.now:
-                raise fail("--closes must be in the future", 2)
-            creator = await person_with_role(
-                services, created_by, {"or_member", "admin"}, "--created-by"
-            )
-            if segment.to_dict() and not await services.people.audience_ids(segment):
-                raise fail(f"--audience {audience}: nobody on the roster matches", 2)
-            question = await Questions(session).create(
-                text=question_text,
-                anonymous=anonymous,
-                audience=segment,
-                closes_at=closes_at,
-                created_by=creator.id if creator else None,
-            )
-            actor = creator.id if creator else None
-            sent = await open_question.open_question(services, question, actor_id=actor)
-            return question.id, sent
+    async def go(services: Services) -> tuple[int, int]:
+        if closes_at is not None and closes_at <= services.now:
+            raise fail("--closes must be in the future", 2)
+        creator = await person_with_role(
+            services, created_by, {"or_member", "admin"}, "--created-by"
+        )
+        if segment.to_dict() and not await services.people.audience_ids(segment):
+            raise fail(f"--audience {audience}: nobody on the roster matches", 2)
+        question = await Questions(services.session).create(
+            text=question_text,
+            anonymous=anonymous,
+            audience=segment,
+            closes_at=closes_at,
+            created_by=creator.id if creator else None,
+        )
+        actor = creator.id if creator else None
+        sent = await open_question.open_question(services, question, actor_id=actor)
+        return question.id, sent
 
-    question_id, sent = run(go())
-    if fmt is Format.json:
-        print_json({"id": question_id, "sent": sent})
-    else:
-        typer.echo(question_id)
+    question_id, sent = with_services(go, cfg=cfg)
+    print_created(fmt, {"id": question_id, "sent": sent})
     err.print(f"Question {question_id} created; sent to {sent} people.")
 
 
@@ -112,35 +82,30 @@ def question_answers(
     contains: str | None = typer.Option(None, "--contains", help="Only answers with this text."),
 ) -> None:
     """The answers to question ID (hidden answers left out; anonymous ones without names)."""
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> dict[str, object]:
-        async with database(cfg) as db, db.transaction(read_only=True) as session:
-            questions = Questions(session)
-            question = await questions.get(question_id)
-            if question is None:
-                raise fail(f"Question {question_id} does not exist.")
-            answers = await questions.answers(question, contains=contains)
-            return {
-                "id": question.id,
-                "question": question.text,
-                "anonymous": question.anonymous,
-                "status": question.status,
-                "audience_size": question.audience_size,
-                "answers": [
-                    {
-                        "id": a.id,
-                        "date": a.answered_on,
-                        "name": a.name,
-                        "department": a.department,
-                        "text": a.text,
-                    }
-                    for a in answers
-                ],
-            }
+    async def go(services: Services) -> dict[str, object]:
+        questions = Questions(services.session)
+        question = existing(await questions.get(question_id), f"Question {question_id}")
+        answers = await questions.answers(question, contains=contains)
+        return {
+            "id": question.id,
+            "question": question.text,
+            "anonymous": question.anonymous,
+            "status": question.status,
+            "audience_size": question.audience_size,
+            "answers": [
+                {
+                    "id": a.id,
+                    "date": a.answered_on,
+                    "name": a.name,
+                    "department": a.department,
+                    "text": a.text,
+                }
+                for a in answers
+            ],
+        }
 
-    data = run(go())
+    data = with_services(go, read_only=True)
     if fmt is Format.json:
         print_json(data)
         return
@@ -155,47 +120,37 @@ def question_answers(
 @question_app.command("list")
 def question_list(fmt: Format = typer.Option(Format.table, "--format")) -> None:
     """The 50 most recent open questions, with their number of answers."""
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> list[dict[str, object]]:
-        async with database(cfg) as db, db.transaction(read_only=True) as session:
-            questions = Questions(session)
-            return [
-                {
-                    "id": q.id,
-                    "question": q.text,
-                    "status": q.status,
-                    "anonymous": q.anonymous,
-                    "answers": await questions.count_answers(q.id),
-                    "closes_at": q.closes_at.isoformat() if q.closes_at else None,
-                }
-                for q in await questions.recent()
-            ]
+    async def go(services: Services) -> list[dict[str, object]]:
+        questions = Questions(services.session)
+        return [
+            {
+                "id": q.id,
+                "question": q.text,
+                "status": q.status,
+                "anonymous": q.anonymous,
+                "answers": await questions.count_answers(q.id),
+                "closes_at": q.closes_at.isoformat() if q.closes_at else None,
+            }
+            for q in await questions.recent()
+        ]
 
-    found = run(go())
-    if fmt is Format.json:
-        print_json(found)
-        return
+    found = with_services(go, read_only=True)
     header = ["id", "question", "status", "anonymous", "answers", "closes_at"]
-    print_rows(fmt, header, [[q[h] for h in header] for q in found], title="Open questions")
+    print_records(fmt, found, header, title="Open questions")
 
 
 @question_app.command("close")
 def question_close(question_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Close question ID now (no more answers)."""
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> bool:
-        async with database(cfg) as db, db.transaction() as session:
-            services = Engine(db, cfg).services(session)
-            question = await Questions(session).get(question_id)
-            if question is None:
-                raise fail(f"Question {question_id} does not exist.")
-            return await open_question.close_question(services, question, actor_id=None)
+    async def go(services: Services) -> bool:
+        question = existing(
+            await Questions(services.session).get(question_id), f"Question {question_id}"
+        )
+        return await open_question.close_question(services, question, actor_id=None)
 
-    if not run(go()):
+    if not with_services(go):
         raise fail(f"Question {question_id} is not open.")
     err.print(f"Question {question_id} closed.")
 
@@ -206,29 +161,23 @@ def question_hide(
     by: str = typer.Option(..., "--by", help="E-mail of the moderator hiding it."),
 ) -> None:
     """Hide an abusive answer: kept for the audit log, never shown or exported."""
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> bool:
-        async with database(cfg) as db, db.transaction() as session:
-            services = Engine(db, cfg).services(session)
-            moderator = await person_with_role(services, by, {"moderator", "admin"}, "--by")
-            assert moderator is not None
-            questions = Questions(session)
-            answer = await questions.get_answer(answer_id)
-            if answer is None:
-                raise fail(f"Answer {answer_id} does not exist.")
-            hidden = await questions.hide(answer_id, moderator.id, services.now)
-            if hidden:
-                await services.audit(
-                    "answer.hidden",
-                    actor_id=moderator.id,
-                    subject=f"answer:{answer_id}",
-                    question=answer.question_id,
-                    via="cli",
-                )
-            return hidden
+    async def go(services: Services) -> bool:
+        moderator = await person_with_role(services, by, {"moderator", "admin"}, "--by")
+        assert moderator is not None
+        questions = Questions(services.session)
+        answer = existing(await questions.get_answer(answer_id), f"Answer {answer_id}")
+        hidden = await questions.hide(answer_id, moderator.id, services.now)
+        if hidden:
+            await services.audit(
+                "answer.hidden",
+                actor_id=moderator.id,
+                subject=f"answer:{answer_id}",
+                question=answer.question_id,
+                via="cli",
+            )
+        return hidden
 
-    if not run(go()):
+    if not with_services(go):
         raise fail(f"Answer {answer_id} was hidden already.")
     err.print(f"Answer {answer_id} hidden.")

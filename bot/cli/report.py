@@ -10,19 +10,17 @@ import typer
 
 from bot.cli.common import (
     Format,
-    database,
     err,
+    existing,
     fail,
-    prepare_database,
+    person_with_role,
     print_json,
+    print_records,
     print_rows,
-    run,
-    settings,
+    with_services,
 )
-from bot.cli.question import person_with_role
-from bot.engine import Engine
+from dialogs.base import Services
 from dialogs.report_moderation import MAX_REASON, change_status
-from storage.media import MediaStore
 from storage.models import Report
 from storage.reports import NAMED, NEW, STATUSES, Reports, allowed
 
@@ -48,19 +46,13 @@ def report_list(
     """The 50 most recent reports."""
     if status is not None and status not in STATUSES:
         raise fail(f"--status must be one of {', '.join(STATUSES)}", 2)
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> list[dict[str, object]]:
-        async with database(cfg) as db, db.transaction(read_only=True) as session:
-            return [summary(r) for r in await Reports(session).recent(status=status)]
+    async def go(services: Services) -> list[dict[str, object]]:
+        return [summary(r) for r in await Reports(services.session).recent(status=status)]
 
-    found = run(go())
-    if fmt is Format.json:
-        print_json(found)
-        return
+    found = with_services(go, read_only=True)
     header = ["id", "status", "privacy", "submitted_on", "location", "description"]
-    print_rows(fmt, header, [[r[h] for h in header] for r in found], title="Reports")
+    print_records(fmt, found, header, title="Reports")
 
 
 @report_app.command("show")
@@ -69,51 +61,46 @@ def report_show(
     fmt: Format = typer.Option(Format.table, "--format"),
 ) -> None:
     """One report with its photos (files in the media store) and added notes."""
-    cfg = settings()
-    prepare_database(cfg)
-    store = MediaStore(cfg.data_dir / "media")
 
-    async def go() -> dict[str, object]:
-        async with database(cfg) as db, db.transaction(read_only=True) as session:
-            services = Engine(db, cfg).services(session)
-            reports = Reports(session)
-            report = await reports.get(report_id)
-            if report is None:
-                raise fail(f"Report {report_id} does not exist.")
-            data = summary(report)
-            reporter = None
-            if report.privacy == NAMED and report.reporter_id is not None:
-                person = await services.people.get(report.reporter_id)
-                reporter = {"name": person.name, "email": person.email} if person else None
-            data.update(
-                reporter=reporter,
-                recognisable=report.recognisable,
-                consent=report.consent,
-                status_reason=report.status_reason,
-                photos=[
-                    {
-                        "processed": p.processed_id,
-                        "processed_path": str(store.path(p.processed_id)),
-                        "original": p.original_id,
-                        "original_path": str(store.path(p.original_id)) if p.original_id else None,
-                        "faces": p.faces,
-                        "blurred": p.blurred,
-                        "size": [p.width, p.height],
-                    }
-                    for p in await reports.photos(report.id)
-                ],
-                notes=[
-                    {
-                        "date": n.added_on.isoformat(),
-                        "from_reporter": n.from_reporter,
-                        "text": n.text,
-                    }
-                    for n in await reports.notes(report.id)
-                ],
-            )
-            return data
+    async def go(services: Services) -> dict[str, object]:
+        store = services.media_store
+        assert store is not None  # Engine always gives the CLI its media store
+        reports = Reports(services.session)
+        report = existing(await reports.get(report_id), f"Report {report_id}")
+        data = summary(report)
+        reporter = None
+        if report.privacy == NAMED and report.reporter_id is not None:
+            person = await services.people.get(report.reporter_id)
+            reporter = {"name": person.name, "email": person.email} if person else None
+        data.update(
+            reporter=reporter,
+            recognisable=report.recognisable,
+            consent=report.consent,
+            status_reason=report.status_reason,
+            photos=[
+                {
+                    "processed": p.processed_id,
+                    "processed_path": str(store.path(p.processed_id)),
+                    "original": p.original_id,
+                    "original_path": str(store.path(p.original_id)) if p.original_id else None,
+                    "faces": p.faces,
+                    "blurred": p.blurred,
+                    "size": [p.width, p.height],
+                }
+                for p in await reports.photos(report.id)
+            ],
+            notes=[
+                {
+                    "date": n.added_on.isoformat(),
+                    "from_reporter": n.from_reporter,
+                    "text": n.text,
+                }
+                for n in await reports.notes(report.id)
+            ],
+        )
+        return data
 
-    data = run(go())
+    data = with_services(go, read_only=True)
     if fmt is Format.json:
         print_json(data)
         return
@@ -138,31 +125,25 @@ def report_status(
         raise fail(f"NEW must be one of {', '.join(s for s in STATUSES if s != NEW)}", 2)
     if reason is not None and not 1 <= len(reason.strip()) <= MAX_REASON:
         raise fail(f"--reason must be 1..{MAX_REASON} characters", 2)
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> dict[str, object]:
-        async with database(cfg) as db, db.transaction() as session:
-            services = Engine(db, cfg).services(session)
-            moderator = await person_with_role(services, by, {"moderator", "admin"}, "--by")
-            report = await Reports(session).get(report_id)
-            if report is None:
-                raise fail(f"Report {report_id} does not exist.")
-            old = report.status
-            if not allowed(old, new):
-                raise fail(f"Report {report_id} cannot go from {old} to {new}.")
-            changed = await change_status(
-                services,
-                report,
-                new,
-                actor_id=moderator.id if moderator else None,
-                reason=reason.strip() if reason else None,
-            )
-            if not changed:
-                raise fail(f"Report {report_id} was changed meanwhile; try again.")
-            return {"id": report_id, "old": old, "status": new}
+    async def go(services: Services) -> dict[str, object]:
+        moderator = await person_with_role(services, by, {"moderator", "admin"}, "--by")
+        report = existing(await Reports(services.session).get(report_id), f"Report {report_id}")
+        old = report.status
+        if not allowed(old, new):
+            raise fail(f"Report {report_id} cannot go from {old} to {new}.")
+        changed = await change_status(
+            services,
+            report,
+            new,
+            actor_id=moderator.id if moderator else None,
+            reason=reason.strip() if reason else None,
+        )
+        if not changed:
+            raise fail(f"Report {report_id} was changed meanwhile; try again.")
+        return {"id": report_id, "old": old, "status": new}
 
-    data = run(go())
+    data = with_services(go)
     if fmt is Format.json:
         print_json(data)
     err.print(f"Report {report_id}: {data['old']} → {data['status']}.")

@@ -6,20 +6,9 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.common import (
-    Format,
-    database,
-    err,
-    fail,
-    prepare_database,
-    print_json,
-    print_rows,
-    run,
-    settings,
-)
-from bot.roster import RosterInvalid, check_roster, import_roster
-from storage.audit import audit
-from storage.people import People
+from bot.cli.common import Format, err, fail, print_json, print_rows, settings, with_services
+from bot.roster import ImportReport, RosterInvalid, check_roster, import_roster
+from dialogs.base import Services
 
 roster_app = typer.Typer(help="The staff list: import and list.", no_args_is_help=True)
 person_app = typer.Typer(help="One person's data.", no_args_is_help=True)
@@ -38,56 +27,49 @@ def roster_import(
     except UnicodeDecodeError as exc:
         raise fail(f"{file}: not UTF-8 text ({exc.reason})", 2) from exc
     check = check_roster(text)
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> None:
-        try:
-            async with database(cfg) as db, db.transaction() as session:
-                report = await import_roster(session, check, skip_invalid=skip_invalid)
-        except RosterInvalid as exc:
-            for line, message in exc.errors:
-                err.print(f"{file}:{line}: {message}", markup=False)
-            err.print(
-                f"[red]{len(exc.errors)} invalid line(s); nothing imported[/red] "
-                "(fix them, or use --skip-invalid)"
-            )
-            raise typer.Exit(1) from exc
-        for line, message in report.errors:
-            err.print(f"{file}:{line}: skipped: {message}", markup=False)
+    async def go(services: Services) -> ImportReport:
+        return await import_roster(services.session, check, skip_invalid=skip_invalid)
+
+    try:
+        report = with_services(go)
+    except RosterInvalid as exc:
+        for line, message in exc.errors:
+            err.print(f"{file}:{line}: {message}", markup=False)
         err.print(
-            f"Imported: {report.created} new, {report.updated} updated, {report.skipped} skipped."
+            f"[red]{len(exc.errors)} invalid line(s); nothing imported[/red] "
+            "(fix them, or use --skip-invalid)"
         )
-
-    run(go())
+        raise typer.Exit(1) from exc
+    for line, message in report.errors:
+        err.print(f"{file}:{line}: skipped: {message}", markup=False)
+    err.print(
+        f"Imported: {report.created} new, {report.updated} updated, {report.skipped} skipped."
+    )
 
 
 @roster_app.command("list")
 def roster_list(fmt: Format = typer.Option(Format.table, "--format")) -> None:
     """List everyone on the roster."""
-    cfg = settings()
-    prepare_database(cfg)
 
-    async def go() -> list[dict[str, object]]:
-        async with database(cfg) as db, db.transaction(read_only=True) as session:
-            people = People(session)
-            roles = await people.roles_by_person()
-            channels = await people.channels_by_person()
-            return [
-                {
-                    "name": p.name,
-                    "email": p.email,
-                    "phone": p.phone,
-                    "department": p.department,
-                    "location": p.location,
-                    "language": p.language,
-                    "roles": sorted(roles.get(p.id, ())),
-                    "channels": sorted(channels.get(p.id, ())),
-                }
-                for p in await people.all()
-            ]
+    async def go(services: Services) -> list[dict[str, object]]:
+        roles = await services.people.roles_by_person()
+        channels = await services.people.channels_by_person()
+        return [
+            {
+                "name": p.name,
+                "email": p.email,
+                "phone": p.phone,
+                "department": p.department,
+                "location": p.location,
+                "language": p.language,
+                "roles": sorted(roles.get(p.id, ())),
+                "channels": sorted(channels.get(p.id, ())),
+            }
+            for p in await services.people.all()
+        ]
 
-    people = run(go())
+    people = with_services(go, read_only=True)
     if fmt is Format.json:
         print_json(people)
         return
@@ -106,18 +88,15 @@ def person_forget(
 ) -> None:
     """Erase a person's identifying data (name, e-mail, phone, accounts); counts stay."""
     cfg = settings()
-    prepare_database(cfg)
     if not yes and not typer.confirm(f"Erase everything that identifies {email}?", err=True):
         raise typer.Exit(1)
 
-    async def go() -> None:
-        async with database(cfg) as db, db.transaction() as session:
-            people = People(session)
-            person = await people.by_email(email)
-            if person is None:
-                raise fail(f"No person with e-mail {email}.")
-            await people.forget(person)
-            await audit(session, "person.forgotten", subject=f"person:{person.id}")
+    async def go(services: Services) -> None:
+        person = await services.people.by_email(email)
+        if person is None:
+            raise fail(f"No person with e-mail {email}.")
+        await services.people.forget(person)
+        await services.audit("person.forgotten", subject=f"person:{person.id}")
 
-    run(go())
+    with_services(go, cfg=cfg)
     err.print(f"Forgotten: {email}. Anonymous counts and named results are kept without a name.")
