@@ -32,6 +32,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/votes.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -31,7 +31,6 @@ from storage.db import Database
 from storage.inbound import record_event
 from storage.media import MediaFetcher, MediaStore
 from storage.models import utcnow
-from storage.notify import notify_outbox
 
 log = logging.getLogger(__name__)
 LAST_INBOUND_GRANULARITY = timedelta(minutes=1)
@@ -109,7 +108,6 @@ class Engine:
                 Outgoing(text=t(lang, "identity.not_on_roster")),
                 recipient_ref=incoming.conversation_ref,
             )
-            await notify_outbox(services.session)
             return Outcome(refused=True, replies=1)
         person, account, roles = found
         last = account.last_inbound_at
@@ -141,5 +139,4 @@ class Engine:
             await services.outbox.add(
                 incoming.channel, incoming.account, person.id, reply, prompt=prompt
             )
-        await notify_outbox(services.session)
         return Outcome(person_id=person.id, replies=len(turn.replies))

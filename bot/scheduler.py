@@ -19,7 +19,6 @@ from dialogs import poll as poll_jobs
 from dialogs.base import Services
 from dialogs.jobs import PERIODIC
 from storage.models import Poll
-from storage.notify import notify_outbox
 from storage.polls import Polls
 
 log = logging.getLogger(__name__)
@@ -59,8 +58,6 @@ class Scheduler:
             try:
                 async with self.engine.db.transaction() as session:
                     report.jobs[name] = await job(self.engine.services(session))
-                    if report.jobs[name]:
-                        await notify_outbox(session)
             except StoreUnavailable:
                 raise
             except Exception:
@@ -76,10 +73,7 @@ class Scheduler:
         async with self.engine.db.transaction() as session:
             services = self.engine.services(session)
             poll = await services.polls.get(poll_id)
-            done = int(await job(services, poll)) if poll is not None else 0
-            if done:
-                await notify_outbox(session)
-            return done
+            return int(await job(services, poll)) if poll is not None else 0
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.engine.settings.scheduler_interval_seconds

@@ -1,6 +1,9 @@
 """Wake workers in other processes when the outbox gets rows (PostgreSQL LISTEN/NOTIFY).
 
-On SQLite there is one process, which wakes its worker with an asyncio.Event directly.
+The notification comes from a statement-level trigger on the outbox (migration 0001), so every
+writer — engine, scheduler, CLI — wakes the workers without an extra round trip, and only when
+its transaction commits. On SQLite there is one process, which wakes its worker with an
+asyncio.Event directly.
 """
 
 from __future__ import annotations
@@ -10,18 +13,26 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from storage.db import Database
 
 CHANNEL = "achterban_outbox"
 
 
-async def notify_outbox(session: AsyncSession) -> None:
-    """Queue a notification; PostgreSQL delivers it when (and only if) the transaction commits."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+# PostgreSQL only; created and dropped by the migrations (one statement each: asyncpg
+# prepares every statement).
+CREATE_TRIGGER = (
+    f"""CREATE FUNCTION achterban_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{CHANNEL}', '');
+    RETURN NULL;
+END $$""",
+    """CREATE TRIGGER outbox_notify AFTER INSERT OR UPDATE OF status ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION achterban_outbox_notify()""",
+)
+DROP_TRIGGER = (
+    "DROP TRIGGER IF EXISTS outbox_notify ON outbox",
+    "DROP FUNCTION IF EXISTS achterban_outbox_notify()",
+)
 
 
 @contextlib.asynccontextmanager

@@ -54,6 +54,11 @@ def serve(
     no_worker: bool = typer.Option(
         False, "--no-worker", help="Only serve HTTP; run `achterban worker` processes to deliver."
     ),
+    reuse_port: bool = typer.Option(
+        False,
+        "--reuse-port",
+        help="Share the port with other `serve` processes (SO_REUSEPORT, Linux): one per CPU.",
+    ),
 ) -> None:
     """Run the HTTP server (webhooks, health, metrics) with the delivery worker and scheduler."""
     from aiohttp import web
@@ -82,7 +87,9 @@ def serve(
     err.print(f"  worker    {'off (--no-worker)' if no_worker else 'on'}")
     err.print("  terminal  achterban chat --as EMAIL")
     web_app = create_web_app(runtime, background=not no_worker)
-    web.run_app(web_app, host=host, port=port, print=None, access_log=None)
+    web.run_app(
+        web_app, host=host, port=port, print=None, access_log=None, reuse_port=reuse_port or None
+    )
 
 
 @app.command()
