@@ -87,10 +87,11 @@ async def on_poll_button(turn: Turn, payload: str) -> None:
 
 async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     services = turn.services
-    poll = await services.polls.get(poll_id)
-    if poll is None:
+    found = await services.polls.get_with_options(poll_id)
+    if found is None:
         turn.reply(turn.t("poll.not_found", id=poll_id))
         return
+    poll, option_rows = found
     if poll.status == SCHEDULED:
         turn.reply(turn.t("poll.not_open_yet", id=poll.id))
         return
@@ -100,7 +101,6 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     if not Audience.from_dict(poll.audience).includes(turn.person):
         turn.reply(turn.t("poll.not_in_audience", id=poll.id))
         return
-    option_rows = await services.polls.options(poll.id)
     options = {o.id: o for o in option_rows}
     chosen = sorted(set(option_ids))
     if not chosen or any(o not in options for o in chosen):

@@ -84,6 +84,20 @@ class Polls:
     async def get(self, poll_id: int) -> Poll | None:
         return await self.session.get(Poll, poll_id, populate_existing=True)
 
+    async def get_with_options(self, poll_id: int) -> tuple[Poll, list[PollOption]] | None:
+        """The poll and its options in one query (the hot path of every vote)."""
+        stmt = (
+            select(Poll, PollOption)
+            .join(PollOption, PollOption.poll_id == Poll.id)
+            .where(Poll.id == poll_id)
+            .order_by(PollOption.position)
+            .execution_options(populate_existing=True)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        if not rows:
+            return None
+        return rows[0][0], [option for _, option in rows]
+
     async def options(self, poll_id: int) -> list[PollOption]:
         stmt = select(PollOption).where(PollOption.poll_id == poll_id).order_by(PollOption.position)
         return list((await self.session.execute(stmt)).scalars())
