@@ -241,16 +241,21 @@ class SlackAdapter:
         self._users.put(user_id, found)
         return found
 
-    async def publish_home(self, user_id: str) -> None:
-        """The App Home tab: a greeting and how to start, in the person's Slack language."""
+    async def publish_home(
+        self, user_id: str, open_now: Callable[[str], Awaitable[Outgoing | None]]
+    ) -> None:
+        """The App Home tab: a greeting, what is open for the person (from the engine), and
+        how to start, in the person's Slack language."""
         who = await self.user(user_id)
         lang = normalise_language(who.locale or self.settings.locale)
         name = who.profile.name if who.profile else None
         greeting = (
             t(lang, "slack.home_greeting", name=name) if name else t(lang, "slack.home_hello")
         )
-        text = f"{greeting}\n\n{t(lang, 'slack.home_help')}"
-        view = {"type": "home", "blocks": render(Outgoing(text=text))["blocks"]}
+        summary = await open_now(user_id)
+        parts = [greeting, *([summary.text] if summary else []), t(lang, "slack.home_help")]
+        home = Outgoing(text="\n\n".join(parts), choices=summary.choices if summary else ())
+        view = {"type": "home", "blocks": render(home)["blocks"]}
         try:
             with delivery_errors("views.publish"):
                 await self.client.views_publish(user_id=user_id, view=view)
@@ -359,7 +364,9 @@ class SlackEvents:
     async def _on_home(self, event: dict[str, Any]) -> None:
         user = event.get("user")
         if event.get("tab", "home") == "home" and isinstance(user, str):
-            self.adapter.later(self.adapter.publish_home(user))
+            self.adapter.later(
+                self.adapter.publish_home(user, lambda account: self.engine.home(CHANNEL, account))
+            )
 
     async def _on_command(self, ack: Any, body: dict[str, Any], request: AsyncBoltRequest) -> Any:
         async def work() -> None:

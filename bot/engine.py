@@ -26,6 +26,7 @@ from bot.messages import Incoming, Outgoing
 from bot.metrics import DUPLICATES, HANDLE_SECONDS, INBOUND, REFUSED
 from bot.router import route
 from dialogs.base import Services, Turn
+from dialogs.home import open_for
 from storage.conversations import lock_conversation
 from storage.db import Database
 from storage.inbound import record_event
@@ -93,6 +94,16 @@ class Engine:
             INBOUND.labels(incoming.channel).inc()
             self.outbox_changed.set()
         return outcome
+
+    async def home(self, channel: str, account: str) -> Outgoing | None:
+        """What is open for the person behind a platform account (None if unknown): for a
+        platform's home screen, read-only, outside any event."""
+        async with self.db.transaction(read_only=True) as session:
+            services = self.services(session)
+            known = await services.accounts.find_with_person(channel, account)
+            if known is None or known[1].forgotten_at is not None:
+                return None
+            return await open_for(services, known[1])
 
     async def _handle(self, services: Services, incoming: Incoming) -> Outcome:
         if not await record_event(services.session, incoming.channel, incoming.event_id):

@@ -212,7 +212,31 @@ async def test_app_home_shows_a_greeting(slack: Slack, db: Database) -> None:
     assert publish.args["user_id"] == "UEMP0"
     view_text = publish.args["view"]["blocks"][0]["text"]["text"]
     assert t("nl", "slack.home_greeting", name="Emp0") in view_text
+    assert t("nl", "home.open_now") not in view_text  # not linked yet: nothing to show
     assert await count(db, InboundEvent) == 0  # opening a tab is not a conversation
+
+
+async def test_app_home_shows_what_is_open_for_you(
+    slack: Slack, engine: Engine, db: Database, org: Org
+) -> None:
+    await greet(slack)
+    poll_id, _opts = await create_poll(engine, ["Ja", "Nee"], question="Koffieautomaat?")
+    other, other_opts = await create_poll(engine, ["A", "B"], question="Parkeren?")
+    await slack.deliver()
+    await engine.handle(org.incoming("emp0", choice=vote_payload(other, other_opts[0])))
+
+    event = {"type": "app_home_opened", "user": "UEMP0", "tab": "home", "event_ts": "1.4"}
+    assert (await slack.post(event_body(event)))[0] == 200
+    for _attempt in range(100):
+        if slack.api.calls_to("views.publish"):
+            break
+        await asyncio.sleep(0.02)
+    [publish] = slack.api.calls_to("views.publish")
+    blocks = publish.args["view"]["blocks"]
+    text = blocks[0]["text"]["text"]
+    assert t("nl", "home.poll_open", id=poll_id, question="Koffieautomaat?") in text
+    assert t("nl", "home.poll_answered", id=other, question="Parkeren?") in text
+    assert any(b.get("value") == "menu:polls" for b in block_elements({"blocks": blocks}))
 
 
 async def test_url_verification_is_answered_with_the_challenge(slack: Slack) -> None:
