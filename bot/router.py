@@ -23,9 +23,12 @@ async def route(turn: Turn) -> None:
         if conversation.dialog:
             turn.end()
             turn.reply(turn.t("common.cancelled"))
-        else:
+            return
+        if find_command(turn.text) is None:
             turn.reply(turn.t("common.nothing_to_cancel"))
-        return
+            return
+        # With no dialog running, a cancel word that is also a command is that command:
+        # 'stop' unsubscribes from broadcasts (WhatsApp requires honouring STOP).
     if conversation.dialog in DIALOGS:
         await DIALOGS[conversation.dialog].step(turn)
         return

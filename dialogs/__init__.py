@@ -1,6 +1,9 @@
 """One module per job. Importing the package registers every dialog, command and action."""
 
 from dialogs import (
+    broadcast,
+    broadcast_create,
+    broadcast_manage,
     dashboard,
     menu,
     nomination,
@@ -16,6 +19,9 @@ from dialogs import (
 )
 
 __all__ = [
+    "broadcast",
+    "broadcast_create",
+    "broadcast_manage",
     "dashboard",
     "menu",
     "nomination",

@@ -7,6 +7,7 @@ from typing import ClassVar
 from bot.i18n import LANGUAGES
 from bot.messages import Choice
 from dialogs.base import Turn, action, fold, register
+from dialogs.broadcast import collect_reply
 from dialogs.commands import COMMANDS, command, find_command
 from dialogs.poll_commands import list_open_polls
 
@@ -27,8 +28,10 @@ class Menu:
                 await show_help(turn, "")
             else:
                 # No choices here: an unrecognised message must not replace the question the
-                # person was answering (a typed number still goes to it).
-                turn.reply(turn.t("menu.unknown"))
+                # person was answering (a typed number still goes to it). Text answering a
+                # broadcast is kept as a reply to it.
+                if not await collect_reply(turn):
+                    turn.reply(turn.t("menu.unknown"))
             return
         cmd, rest = found
         if cmd.or_only and not require_or(turn):

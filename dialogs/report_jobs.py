@@ -17,6 +17,7 @@ from bot.messages import Outgoing, Purpose
 from dialogs.base import Services
 from dialogs.jobs import periodic
 from dialogs.report_moderation import FOLLOWUP, media_of, notify_moderators
+from storage.broadcasts import Broadcasts
 from storage.conversations import lock_conversation
 from storage.media import ORIGINAL, PROCESSED, MediaError
 from storage.models import Conversation
@@ -118,6 +119,7 @@ async def purge_media(services: Services) -> int:
     removed += media.store.purge(ORIGINAL, retention, services.now, keep=())
     removed += media.store.purge(ORIGINAL, ORPHAN_AGE, services.now, keep=still_used)
     processed = await reports.referenced("processed_id")
+    processed |= await Broadcasts(services.session).image_ids()  # sent now or later
     removed += media.store.purge(PROCESSED, ORPHAN_AGE, services.now, keep=processed)
     if removed or expired:
         await services.audit("media.purged", files=removed, originals_expired=len(expired))

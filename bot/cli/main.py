@@ -7,6 +7,7 @@ import contextlib
 
 import typer
 
+from bot.cli.broadcast import broadcast_app
 from bot.cli.common import database, err, fail, prepare_database, print_json, run, settings
 from bot.cli.nominations import nominations_app
 from bot.cli.photo import photo_app
@@ -15,6 +16,7 @@ from bot.cli.question import question_app
 from bot.cli.report import report_app
 from bot.cli.roster import person_app, roster_app
 from bot.cli.slack import slack_app
+from bot.cli.stats import stats_app
 from bot.cli.web import admin_app, web_app
 from bot.errors import ConfigError
 
@@ -33,6 +35,8 @@ app.add_typer(question_app, name="question")
 app.add_typer(report_app, name="report")
 app.add_typer(nominations_app, name="nominations")
 app.add_typer(photo_app, name="photo")
+app.add_typer(broadcast_app, name="broadcast")
+app.add_typer(stats_app, name="stats")
 app.add_typer(web_app, name="web")
 app.add_typer(admin_app, name="admin")
 

@@ -11,6 +11,7 @@ from bot.web.overview_views import OverviewViews
 from bot.web.people_views import PeopleViews
 from bot.web.poll_views import PollViews
 from bot.web.question_views import QuestionViews
+from bot.web.redaction_views import RedactionViews
 from bot.web.render import STATIC
 from bot.web.report_views import ReportViews
 from bot.web.site import Site
@@ -26,6 +27,7 @@ def web_routes(runtime: Runtime) -> list[web.AbstractRouteDef]:
         PollViews(site),
         QuestionViews(site),
         ReportViews(site),
+        RedactionViews(site),
         NominationViews(site),
         PeopleViews(site),
     )

@@ -220,7 +220,8 @@ async def test_stop_is_plain_text_for_the_engine(
     await give_phone(engine, org.people["emp0"])
     await bot.message("stop")
     await bot.deliver()
-    assert twilio.sent[-1]["Body"] == t("nl", "common.nothing_to_cancel")
+    # With no dialog running, STOP unsubscribes from broadcasts (WhatsApp requires it).
+    assert twilio.sent[-1]["Body"] == t("nl", "broadcast.unsubscribed")
 
 
 async def test_status_callbacks_only_move_forward(

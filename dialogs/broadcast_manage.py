@@ -1,0 +1,175 @@
+"""The OR's own broadcasts in chat: 'nieuws' lists them with their figures, and buttons to
+edit or cancel what has not gone out, see the figures, and read the replies.
+
+Buttons are `bcm:<id>:edit|cancel|status|replies` and `bcm:new`: actions, valid days later;
+each checks the role again (and, for edit and cancel, that it is the person's own broadcast
+or that they are an admin), so a forwarded or stale button changes nothing.
+"""
+
+from __future__ import annotations
+
+from bot.messages import Choice
+from dialogs.base import Turn, action
+from dialogs.broadcast_create import NAME, draft_of
+from dialogs.commands import command
+from storage.broadcast_models import Broadcast
+from storage.broadcast_responses import Responses
+from storage.broadcast_status import Status, broadcast_status
+from storage.broadcasts import DONE, SCHEDULED, SENDING_STATUS, Broadcasts, CancelOutcome
+
+P = "bcm"
+LIST_LIMIT = 10
+REPLIES_SHOWN = 20
+SNIPPET = 60
+
+
+def _snippet(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= SNIPPET else line[: SNIPPET - 1] + "…"
+
+
+def figures(turn: Turn, status: Status) -> str:
+    return turn.t(
+        "bmanage.figures",
+        recipients=status.recipients,
+        sent=status.sent,
+        delivered=status.delivered,
+        read=status.read,
+        failed=status.failed,
+        queued=status.queued,
+        opted_out=status.opted_out,
+        unreachable=status.unreachable,
+        useful=status.useful,
+        not_useful=status.not_useful,
+        acknowledged=status.acknowledged,
+        reactions=status.reactions,
+        replies=status.replies,
+    )
+
+
+@command("commands.broadcasts", or_only=True, help_key="bmanage.help_list")
+async def list_broadcasts(turn: Turn, _rest: str) -> None:
+    """The person's own recent broadcasts, newest first, with what can still be done."""
+    services = turn.services
+    mine = await Broadcasts(services.session).recent(created_by=turn.person.id, limit=LIST_LIMIT)
+    choices: list[Choice] = []
+    if not mine:
+        turn.reply(turn.t("bmanage.none"), [Choice(turn.t("bmanage.new"), f"{P}:new")])
+        return
+    lines = [turn.t("bmanage.header"), ""]
+    for broadcast in mine:
+        when = services.format_time(broadcast.scheduled_at, turn.lang)
+        state = turn.t(f"bmanage.status_{broadcast.status}")
+        lines.append(
+            turn.t("bmanage.line", id=broadcast.id, status=state, when=when)
+            + f"\n   {_snippet(broadcast.text)}"
+        )
+        if broadcast.status == SCHEDULED:
+            choices.append(
+                Choice(turn.t("bmanage.edit", id=broadcast.id), f"{P}:{broadcast.id}:edit")
+            )
+        if broadcast.status in (SCHEDULED, SENDING_STATUS, DONE):
+            choices.append(
+                Choice(turn.t("bmanage.cancel", id=broadcast.id), f"{P}:{broadcast.id}:cancel")
+            )
+        if broadcast.status != SCHEDULED:
+            choices.append(
+                Choice(turn.t("bmanage.status", id=broadcast.id), f"{P}:{broadcast.id}:status")
+            )
+    choices.append(Choice(turn.t("bmanage.new"), f"{P}:new"))
+    turn.reply("\n".join(lines), choices)
+
+
+@command("commands.new_broadcast", or_only=True, help_key="bmanage.help_new")
+async def new_broadcast(turn: Turn, _rest: str) -> None:
+    await turn.begin(NAME)
+
+
+@action(P)
+async def on_manage_button(turn: Turn, value: str) -> None:
+    if not turn.is_or_member:
+        turn.reply(turn.t("menu.or_only"))
+        return
+    if value == f"{P}:new":
+        await turn.begin(NAME)
+        return
+    bits = value.split(":")
+    if len(bits) != 3 or not bits[1].isdigit() or bits[2] not in HANDLERS:
+        turn.reply(turn.t("common.button_invalid"))
+        return
+    broadcast = await Broadcasts(turn.services.session).get(int(bits[1]))
+    if broadcast is None:
+        turn.reply(turn.t("broadcast.not_found", id=bits[1]))
+        return
+    await HANDLERS[bits[2]](turn, broadcast)
+
+
+def _may_change(turn: Turn, broadcast: Broadcast) -> bool:
+    if broadcast.created_by == turn.person.id or "admin" in turn.roles:
+        return True
+    turn.reply(turn.t("bmanage.not_yours", id=broadcast.id))
+    return False
+
+
+async def edit(turn: Turn, broadcast: Broadcast) -> None:
+    if not _may_change(turn, broadcast):
+        return
+    if broadcast.status != SCHEDULED:
+        turn.reply(turn.t("bcreate.edit_too_late", id=broadcast.id))
+        return
+    await turn.begin(NAME, **draft_of(broadcast))
+
+
+async def cancel(turn: Turn, broadcast: Broadcast) -> None:
+    if not _may_change(turn, broadcast):
+        return
+    services = turn.services
+    outcome, withdrawn = await Broadcasts(services.session).cancel(broadcast.id, services.now)
+    if outcome is CancelOutcome.CANCELLED:
+        await services.audit(
+            "broadcast.cancelled",
+            actor_id=turn.person.id,
+            subject=f"broadcast:{broadcast.id}",
+            withdrawn=withdrawn,
+        )
+        turn.reply(turn.t("bmanage.cancelled", id=broadcast.id, count=withdrawn))
+    elif outcome is CancelOutcome.ALREADY_SENT:
+        turn.reply(turn.t("bmanage.cancel_too_late", id=broadcast.id))
+    else:
+        turn.reply(turn.t("bmanage.already_cancelled", id=broadcast.id))
+
+
+async def status(turn: Turn, broadcast: Broadcast) -> None:
+    found = await broadcast_status(turn.services.session, broadcast.id)
+    if found is None:
+        turn.reply(turn.t("broadcast.not_found", id=broadcast.id))
+        return
+    state = turn.t(f"bmanage.status_{found.status}")
+    text = turn.t("bmanage.status_header", id=broadcast.id, status=state)
+    choices = []
+    if found.replies:
+        choices.append(
+            Choice(turn.t("bmanage.read_replies", id=broadcast.id), f"{P}:{broadcast.id}:replies")
+        )
+    turn.reply(text + "\n" + figures(turn, found), choices)
+
+
+async def replies(turn: Turn, broadcast: Broadcast) -> None:
+    """The latest replies with who wrote them (replies to a broadcast are not anonymous)."""
+    services = turn.services
+    found = (await Responses(services.session).replies(broadcast.id))[-REPLIES_SHOWN:]
+    if not found:
+        turn.reply(turn.t("bmanage.no_replies", id=broadcast.id))
+        return
+    names = {
+        p.id: p for p in await services.people_by_ids({r.person_id for r in found if r.person_id})
+    }
+    lines = [turn.t("bmanage.replies_header", id=broadcast.id, count=len(found)), ""]
+    for reply in found:
+        person = names.get(reply.person_id or 0)
+        who = f"{person.name} ({person.department or '-'})" if person else "—"
+        lines.append(f"• {who}: {reply.text}")
+    turn.reply("\n".join(lines))
+
+
+HANDLERS = {"edit": edit, "cancel": cancel, "status": status, "replies": replies}
