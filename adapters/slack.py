@@ -306,6 +306,8 @@ class SlackEvents:
         self.app.event("message")(self._on_message)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("app_home_opened")(self._on_home)
+        self.app.event("reaction_added")(self._on_reaction)
+        self.app.event("reaction_removed")(self._on_reaction)
         self.app.command("/or")(self._on_command)
         self.app.action(re.compile(".*"))(self._on_action)
         self.app.error(self._on_error)
@@ -360,6 +362,24 @@ class SlackEvents:
                 body, user, mention=mention, locale=who.locale, profile=who.profile
             )
             await self._handle(incoming, request)
+
+    async def _on_reaction(self, event: dict[str, Any]) -> None:
+        """A reaction on one of our DMs: counted for broadcasts (idempotent, so retries of
+        the event are harmless)."""
+        item = event.get("item") or {}
+        user, reaction = event.get("user"), event.get("reaction")
+        channel, ts = item.get("channel"), item.get("ts")
+        if item.get("type") != "message" or not (
+            isinstance(user, str)
+            and isinstance(reaction, str)
+            and isinstance(channel, str)
+            and isinstance(ts, str)
+        ):
+            return
+        await self.engine.record_reaction(
+            CHANNEL, f"{channel}:{ts}", reaction, account=user,
+            added=event.get("type") == "reaction_added",
+        )  # fmt: skip
 
     async def _on_home(self, event: dict[str, Any]) -> None:
         user = event.get("user")

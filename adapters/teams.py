@@ -232,6 +232,19 @@ class TeamsAdapter:
         kind = teams_cards.activity_kind(activity)
         if kind == "install" and not personal:
             return  # added to a team or group chat: nobody to greet in private
+        if kind == "reaction":
+            if personal and activity.reply_to_id:
+                account = user.aad_object_id or user.id
+                for added, reactions in (
+                    (True, activity.reactions_added),
+                    (False, activity.reactions_removed),
+                ):
+                    for reaction in reactions or ():
+                        await self.engine.record_reaction(
+                            CHANNEL, activity.reply_to_id, reaction.type or "",
+                            account=account, added=added,
+                        )  # fmt: skip
+            return
         common: dict[str, Any] = {
             "channel": CHANNEL,
             "account": user.aad_object_id or user.id,

@@ -134,9 +134,11 @@ def _choice_set(choices: tuple[Choice, ...]) -> dict[str, Any]:
 
 
 def activity_kind(activity: Any) -> str | None:
-    """'message', 'install' (the bot was added), or None for everything we ignore."""
+    """'message', 'install' (the bot was added), 'reaction', or None for what we ignore."""
     if activity.type == "message":
         return "message"
+    if activity.type == "messageReaction":
+        return "reaction"
     if activity.type == "conversationUpdate":
         bot_id = activity.recipient.id if activity.recipient else None
         if any(m.id == bot_id for m in activity.members_added or ()):

@@ -27,6 +27,7 @@ from bot.metrics import DUPLICATES, HANDLE_SECONDS, INBOUND, REFUSED
 from bot.router import route
 from dialogs.base import Services, Turn
 from dialogs.home import open_for
+from storage.broadcast_responses import Responses
 from storage.conversations import lock_conversation
 from storage.db import Database
 from storage.inbound import record_event
@@ -104,6 +105,23 @@ class Engine:
             if known is None or known[1].forgotten_at is not None:
                 return None
             return await open_for(services, known[1])
+
+    async def record_reaction(
+        self,
+        channel: str,
+        platform_message_id: str,
+        reaction: str,
+        *,
+        account: str | None,
+        added: bool,
+    ) -> None:
+        """A platform reaction (Slack reaction_added/removed, Teams messageReaction) on a
+        message we sent; counted for broadcasts, idempotent so platform retries are harmless."""
+        async with self.db.transaction() as session:
+            await Responses(session).record_reaction(
+                channel, platform_message_id, reaction, account=account, added=added,
+                now=self.clock(),
+            )  # fmt: skip
 
     async def _handle(self, services: Services, incoming: Incoming) -> Outcome:
         if not await record_event(services.session, incoming.channel, incoming.event_id):

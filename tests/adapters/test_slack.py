@@ -492,3 +492,28 @@ async def test_slack_sync_stops_when_slack_refuses_the_token(
     assert result.exit_code == 1
     assert "invalid_auth" in result.stderr
     assert await count(db, ChannelAccount) == 0
+
+
+async def test_reactions_on_a_broadcast_are_counted_once(
+    slack: Slack, engine: Engine, org: Org
+) -> None:
+    from tests.support import broadcasts
+
+    await greet(slack)
+    broadcast_id = await broadcasts.create(engine, "Kantine dicht op vrijdag")
+    await slack.deliver()
+    channel, ts = slack.last_ref().split(":")
+    event = {
+        "type": "reaction_added",
+        "user": "UEMP0",
+        "reaction": "thumbsup",
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "event_ts": "9.1",
+    }
+    body = event_body(event)
+    assert (await slack.post(body))[0] == 200
+    assert (await slack.post(body, retry_num=1))[0] == 200
+    assert (await broadcasts.status(engine, broadcast_id)).reactions == 1
+    other = {**event, "item": {"type": "message", "channel": channel, "ts": "1.0"}}
+    assert (await slack.post(event_body(other)))[0] == 200  # not our broadcast: ignored
+    assert (await broadcasts.status(engine, broadcast_id)).reactions == 1

@@ -640,3 +640,37 @@ def test_reading_submissions_and_mentions() -> None:
         assert read(foreign) is None, foreign
     assert teams_cards.clean_text("<at>OR-bot</at>  peilingen ") == "peilingen"
     assert teams_cards.clean_text(None) == ""
+
+
+async def test_reactions_on_a_broadcast_are_counted(
+    bot: Bot, connector: FakeBotConnector, engine: Engine, org: Org
+) -> None:
+    from tests.support import broadcasts
+
+    assert (await bot.post(bot.install("emp0"))).status in (200, 201)
+    await bot.deliver()
+    broadcast_id = await broadcasts.create(engine, "Nieuwe roosters staan online")
+    await bot.deliver()
+    async with engine.db.transaction(read_only=True) as session:
+        sent_id = (
+            (
+                await session.execute(
+                    select(OutboxMessage.platform_message_id)
+                    .where(OutboxMessage.channel == "teams")
+                    .order_by(OutboxMessage.id.desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+    assert sent_id
+    like = bot.activity(
+        "emp0", "messageReaction", replyToId=sent_id, reactionsAdded=[{"type": "like"}]
+    )
+    assert (await bot.post(like)).status in (200, 201)
+    assert (await broadcasts.status(engine, broadcast_id)).reactions == 1
+    undo = bot.activity(
+        "emp0", "messageReaction", replyToId=sent_id, reactionsRemoved=[{"type": "like"}]
+    )
+    assert (await bot.post(undo)).status in (200, 201)
+    assert (await broadcasts.status(engine, broadcast_id)).reactions == 0
