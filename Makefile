@@ -12,8 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Demo links: the dashboard as an OR member (one use, 10 minutes) and the web chat as an
+# employee. A '-' keeps `make run` going on a database without the demo people.
+DEMO_OR := anouk.devries@demo.example
+DEMO_EMPLOYEE := fatima.smit@demo.example
+
 run: $(STAMP)
 	$(BIN)/achterban demo --if-empty
+	@echo "Admin dashboard (as $(DEMO_OR)):"
+	-@$(BIN)/achterban admin login-link $(DEMO_OR) 2>/dev/null | tail -n 1
+	@echo "Web chat (as $(DEMO_EMPLOYEE)):"
+	-@$(BIN)/achterban web invite $(DEMO_EMPLOYEE) 2>/dev/null | tail -n 1
 	$(BIN)/achterban serve --host 127.0.0.1 --port 8080
 
 test: $(STAMP)

@@ -89,6 +89,8 @@ def serve(
         err.print(f"  {channel:<9} {note}")
     err.print(f"  health    {base}/healthz   metrics {base}/metrics")
     err.print(f"  worker    {'off (--no-worker)' if no_worker else 'on'}")
+    err.print(f"  web chat  {base}/chat   (invite: achterban web invite EMAIL)")
+    err.print(f"  admin     {base}/admin  (link: achterban admin login-link EMAIL)")
     err.print("  terminal  achterban chat --as EMAIL")
     web_app = create_web_app(runtime, background=not no_worker)
     web.run_app(
