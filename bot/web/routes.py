@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.app import Runtime
+from bot.web.broadcast_views import BroadcastViews
 from bot.web.login_views import LoginViews
 from bot.web.nomination_views import NominationViews
 from bot.web.overview_views import OverviewViews
@@ -29,6 +30,7 @@ def web_routes(runtime: Runtime) -> list[web.AbstractRouteDef]:
         ReportViews(site),
         RedactionViews(site),
         NominationViews(site),
+        BroadcastViews(site),
         PeopleViews(site),
     )
     for group in views:
