@@ -36,6 +36,7 @@ class Runtime:
     channel_notes: dict[str, str] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    extra_adapters: list[Adapter] = field(default_factory=list)
 
     @property
     def adapters(self) -> dict[str, Adapter]:
@@ -49,8 +50,20 @@ class Runtime:
         return await mount.adapter.fetch_media(ref)
 
     def worker(self) -> DeliveryWorker:
+        adapters = self.adapters
+        if {"slack", "whatsapp"} & adapters.keys():
+            # The worker's Slack and WhatsApp can look a message up on the platform, so a
+            # row left "sending" by a crash is not sent twice (docs/delivery.md).
+            from adapters.reconcile import reconciling
+
+            adapters = reconciling(adapters, self.settings)
+            self.extra_adapters += [a for k, a in adapters.items() if a is not self.adapters[k]]
         return DeliveryWorker(
-            self.db, self.settings, self.adapters, wake=self.engine.outbox_changed
+            self.db,
+            self.settings,
+            adapters,
+            wake=self.engine.outbox_changed,
+            concurrency=self.settings.delivery_concurrency,
         )
 
     def start_background(self, *, deliver: bool = True, schedule: bool = True) -> None:
@@ -65,8 +78,8 @@ class Runtime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for mount in self.mounts.values():
-            closer = getattr(mount.adapter, "close", None)
+        for adapter in [*(m.adapter for m in self.mounts.values()), *self.extra_adapters]:
+            closer = getattr(adapter, "close", None)
             if closer is not None:
                 await closer()
         await self.db.dispose()

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     delivery_backoff_seconds: float = Field(default=2.0, gt=0)
     delivery_batch_size: int = Field(default=50, ge=1, le=1000)
     delivery_lease_seconds: float = Field(default=300.0, gt=0)
+    # Sends in flight per channel and worker process.
+    delivery_concurrency: int = Field(default=32, ge=1, le=256)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     # Messages per second per channel and worker process, e.g. {"slack": 10} (JSON).
     rate_limits: dict[str, float] = Field(default_factory=dict)

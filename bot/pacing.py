@@ -1,37 +1,72 @@
 """Per-platform pacing for the delivery worker.
 
-Defaults follow the platforms' published limits (see shared/PLATFORMS.md): Slack
-chat.postMessage about one message per second per conversation with short bursts; Teams 7
-messages per second per conversation and 50 requests per second per app and tenant; Twilio
-WhatsApp 80 messages per second per sender. The limits are per worker process: with M workers,
-divide the channel rates by M (ACHTERBAN_RATE_LIMITS).
+Defaults follow the platforms' published limits (shared/PLATFORMS.md):
+
+- Slack chat.postMessage: about one message per second per conversation, short bursts
+  allowed — paced as at most 3 messages in any 3 seconds per conversation. The workspace-wide
+  limit is not published; 20 per second per worker is a guess that a 429 corrects.
+- Teams: per bot and conversation 7 in 1 s, 8 in 2 s, 60 in 30 s and 1800 in an hour; 50
+  requests per second per app and tenant.
+- WhatsApp through Twilio: 80 messages per second per sender.
+
+Channel-wide rates are paced at 95 % of the limit: a sender at exactly the limit gets a 429
+for every request that arrives a little early (network jitter), and each 429 costs a pause.
+Limits are per worker process: with M workers, give each 1/M of a channel's rate through
+ACHTERBAN_RATE_LIMITS. A 429 pauses the whole channel, or only one conversation when the
+platform limits per conversation (Teams).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+# (messages, seconds): at most that many messages to one conversation in any such interval.
+Window = tuple[int, float]
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    per_second: float  # channel-wide messages per second (token bucket)
+    per_second: float  # channel-wide messages per second (token bucket); 0: unlimited
     burst: int  # bucket size
-    per_conversation_interval: float  # minimum seconds between two messages to one account
+    per_conversation_interval: float = 0.0  # minimum seconds between two messages to one account
+    conversation_windows: tuple[Window, ...] = ()
+
+    @property
+    def windows(self) -> tuple[Window, ...]:
+        """Every per-conversation limit as sliding windows (an interval is 1 per interval)."""
+        extra: tuple[Window, ...] = (
+            ((1, self.per_conversation_interval),) if self.per_conversation_interval > 0 else ()
+        )
+        return extra + self.conversation_windows
 
 
-UNLIMITED = Limits(per_second=0, burst=0, per_conversation_interval=0)
+UNLIMITED = Limits(per_second=0, burst=0)
+# Messages per second per channel as the platforms publish them (Slack: assumed, see above).
+PUBLISHED = {"slack": 20.0, "teams": 50.0, "whatsapp": 80.0}
+MARGIN = 0.95
 DEFAULT_LIMITS: dict[str, Limits] = {
-    "slack": Limits(per_second=20, burst=20, per_conversation_interval=1.0),
-    "teams": Limits(per_second=50, burst=50, per_conversation_interval=1 / 7),
-    "whatsapp": Limits(per_second=80, burst=80, per_conversation_interval=0),
+    "slack": Limits(PUBLISHED["slack"] * MARGIN, 19, conversation_windows=((3, 3.0),)),
+    "teams": Limits(
+        PUBLISHED["teams"] * MARGIN,
+        47,
+        conversation_windows=((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0)),
+    ),
+    "whatsapp": Limits(PUBLISHED["whatsapp"] * MARGIN, 76),
 }
+# How often (in waits) conversations whose windows have all passed are forgotten.
+_PRUNE_EVERY = 10_000
 
 
 class Pacer:
-    """A token bucket per channel, a minimum interval per conversation, and pauses (429)."""
+    """A token bucket per channel, sliding windows per conversation, and pauses (429).
+
+    A conversation that must wait does not hold up the others: only the channel-wide bucket
+    is taken under the lock, which every sender needs anyway.
+    """
 
     def __init__(
         self,
@@ -41,13 +76,18 @@ class Pacer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.limits = limits
+        self.windows = limits.windows
+        self.horizon = max((seconds for _, seconds in self.windows), default=0.0)
+        self.depth = max((count for count, _ in self.windows), default=0)
         self.clock = clock
         self.sleep = sleep
         self.tokens = float(limits.burst)
         self.updated = clock()
         self.paused_until = 0.0
-        self.next_for_account: dict[str, float] = {}
+        self.account_paused_until: dict[str, float] = {}
+        self.sent_to: dict[str, deque[float]] = {}
         self._lock = asyncio.Lock()
+        self._waits = 0
 
     def pause(self, seconds: float, account: str | None = None) -> None:
         """A 429: hold the whole channel (or one conversation) for `seconds`."""
@@ -55,31 +95,75 @@ class Pacer:
         if account is None:
             self.paused_until = max(self.paused_until, until)
         else:
-            self.next_for_account[account] = max(self.next_for_account.get(account, 0), until)
+            current = self.account_paused_until.get(account, 0.0)
+            self.account_paused_until[account] = max(current, until)
 
-    def paused_for(self) -> float:
-        return max(0.0, self.paused_until - self.clock())
+    def paused_for(self, account: str | None = None) -> float:
+        """Seconds until the channel (and, given an account, that conversation) may send."""
+        until = self.paused_until
+        if account is not None:
+            until = max(until, self.account_paused_until.get(account, 0.0))
+        return max(0.0, until - self.clock())
 
-    async def wait(self, account: str) -> None:
-        """Wait until a message to `account` may go out, then take its slot."""
+    def conversation_delay(self, account: str) -> float:
+        """Seconds until `account`'s windows allow one more message."""
+        now = self.clock()
+        delay = self.account_paused_until.get(account, 0.0) - now
+        times = self.sent_to.get(account)
+        if times:
+            for count, seconds in self.windows:
+                if len(times) >= count:
+                    delay = max(delay, times[-count] + seconds - now)
+        return max(0.0, delay)
+
+    async def wait(self, account: str, *, give_up_after: float | None = None) -> bool:
+        """Wait until a message to `account` may go out, then take its slot.
+
+        With `give_up_after`, a pause (429) longer than that is not waited out: False, and
+        no slot is taken, so the caller can give the message back instead of holding it.
+        """
+        if not await self.conversation_ready(account, give_up_after=give_up_after):
+            return False
         async with self._lock:
             while True:
-                delay = max(self.paused_for(), self.next_for_account.get(account, 0) - self.clock())
-                delay = max(delay, self._bucket_delay())
+                pause = self.paused_for()
+                if give_up_after is not None and pause > give_up_after:
+                    return False
+                delay = max(pause, self._bucket_delay())
                 if delay <= 0:
                     break
                 await self.sleep(delay)
             if self.limits.per_second > 0:
                 self.tokens -= 1
-            if self.limits.per_conversation_interval > 0:
-                self.next_for_account[account] = (
-                    self.clock() + self.limits.per_conversation_interval
-                )
-                if len(self.next_for_account) > 100_000:  # forget conversations long past
-                    now = self.clock()
-                    self.next_for_account = {
-                        a: t for a, t in self.next_for_account.items() if t > now
-                    }
+            if self.windows:
+                self._record(account)
+        return True
+
+    async def conversation_ready(self, account: str, *, give_up_after: float | None = None) -> bool:
+        """Wait until `account`'s own limits allow a message (False: paused too long). The
+        worker waits here before it takes one of its send slots."""
+        while (delay := self.conversation_delay(account)) > 0:
+            if give_up_after is not None and self.paused_for(account) > give_up_after:
+                return False
+            await self.sleep(delay)
+        return True
+
+    def _record(self, account: str) -> None:
+        times = self.sent_to.get(account)
+        if times is None:
+            times = self.sent_to[account] = deque(maxlen=self.depth)
+        times.append(self.clock())
+        self._waits += 1
+        if self._waits % _PRUNE_EVERY == 0:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Forget conversations whose every window has passed (memory stays bounded)."""
+        now = self.clock()
+        self.sent_to = {a: t for a, t in self.sent_to.items() if t and t[-1] > now - self.horizon}
+        self.account_paused_until = {
+            a: until for a, until in self.account_paused_until.items() if until > now
+        }
 
     def _bucket_delay(self) -> float:
         if self.limits.per_second <= 0:
@@ -93,11 +177,16 @@ class Pacer:
 
 
 def pacers(overrides: dict[str, float]) -> dict[str, Pacer]:
-    """A Pacer per channel; `overrides` sets a channel's messages per second."""
+    """A Pacer per channel; `overrides` sets a channel's messages per second (0: unlimited)."""
     out = {}
     for channel, limits in DEFAULT_LIMITS.items():
         rate = overrides.get(channel)
         if rate is not None:
-            limits = Limits(rate, max(1, int(rate)), limits.per_conversation_interval)
+            limits = Limits(
+                rate,
+                max(1, int(rate)),
+                limits.per_conversation_interval,
+                limits.conversation_windows,
+            )
         out[channel] = Pacer(limits)
     return out

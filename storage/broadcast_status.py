@@ -29,7 +29,7 @@ from storage.broadcasts import (
     WITHDRAWN,
 )
 from storage.models import OutboxMessage
-from storage.outbox import FAILED, HELD, PENDING, SENDING, SENT
+from storage.outbox import FAILED, HELD, SENT, UNDELIVERED
 
 
 @dataclass
@@ -117,7 +117,7 @@ async def broadcast_status(session: AsyncSession, broadcast_id: int) -> Status |
             out.unreachable += n
             key = reason or cause or "unknown"
             out.unreachable_reasons[key] = out.unreachable_reasons.get(key, 0) + n
-        elif status in (PENDING, SENDING):
+        elif status in UNDELIVERED:
             out.queued += n
         elif status == HELD:
             out.held += n

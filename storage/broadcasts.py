@@ -21,7 +21,7 @@ from storage.broadcast_models import (
     BroadcastRecipient,
 )
 from storage.models import ChannelAccount, OutboxMessage, Person
-from storage.outbox import HELD, PENDING, SENDING, SENT
+from storage.outbox import CLAIMED, HELD, PENDING, SENDING, SENT
 from storage.people import Audience
 
 SCHEDULED, SENDING_STATUS, DONE, CANCELLED = "scheduled", "sending", "sent", "cancelled"
@@ -227,7 +227,7 @@ class Broadcasts:
     async def unsent(self, broadcast_id: int, *, held: bool = True) -> int:
         """Messages of the broadcast still waiting for the worker (and, with `held`, the ones
         WhatsApp holds until the person writes)."""
-        waiting = (PENDING, SENDING, HELD) if held else (PENDING, SENDING)
+        waiting = (PENDING, CLAIMED, SENDING, HELD) if held else (PENDING, CLAIMED, SENDING)
         stmt = (
             select(func.count())
             .select_from(BroadcastRecipient)

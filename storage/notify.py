@@ -1,6 +1,6 @@
 """Wake workers in other processes when the outbox gets rows (PostgreSQL LISTEN/NOTIFY).
 
-The notification comes from a statement-level trigger on the outbox (migration 0001), so every
+The notification comes from a trigger on outbox rows that become pending (migration 0001), so every
 writer — engine, scheduler, CLI — wakes the workers without an extra round trip, and only when
 its transaction commits. On SQLite there is one process, which wakes its worker with an
 asyncio.Event directly.
@@ -26,8 +26,9 @@ BEGIN
     PERFORM pg_notify('{CHANNEL}', '');
     RETURN NULL;
 END $$""",
+    # Only rows that became due wake workers: a worker's own claims and results do not.
     """CREATE TRIGGER outbox_notify AFTER INSERT OR UPDATE OF status ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION achterban_outbox_notify()""",
+    FOR EACH ROW WHEN (NEW.status = 'pending') EXECUTE FUNCTION achterban_outbox_notify()""",
 )
 DROP_TRIGGER = (
     "DROP TRIGGER IF EXISTS outbox_notify ON outbox",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
-from bot.delivery import DeliveryWorker, backoff
+from bot.delivery import DeliveryWorker, backoff, delivery_key
 from bot.engine import Engine
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, utcnow
+from storage.outbox import Outbox, Outcome
 from tests.support.org import Org
 
 
@@ -124,3 +126,152 @@ def test_backoff_grows_and_is_capped() -> None:
     assert backoff(1, 2.0) <= timedelta(seconds=3)
     assert timedelta(seconds=8) <= backoff(4, 2.0) <= timedelta(seconds=24)
     assert backoff(40, 2.0) == timedelta(hours=1)
+
+
+# -- crashes, leases and lookups ---------------------------------------------------------------
+
+
+class Looking(Channel):
+    """A channel whose platform can be asked whether it has a message (Reconcilable)."""
+
+    def __init__(self, has: dict[str, SendResult] | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.has = has or {}
+        self.keys: list[str] = []
+        self.lookups: list[tuple[str, datetime]] = []
+        self.lookup_failure: DeliveryError | None = None
+
+    async def send(self, recipient: Recipient, rendered: str, *, key: str = "") -> SendResult:
+        self.keys.append(key)
+        return await super().send(recipient, rendered)
+
+    async def reconcile(
+        self, recipient: Recipient, rendered: str, key: str, since: datetime
+    ) -> SendResult | None:
+        self.lookups.append((key, since))
+        if self.lookup_failure is not None:
+            raise self.lookup_failure
+        return self.has.get(key)
+
+
+async def claimed_by_a_dead_worker(engine: Engine, *, sending: bool) -> OutboxMessage:
+    """What a worker that died now leaves: its claim, and (sending) the mark before a send."""
+    now = utcnow()
+    async with engine.db.transaction() as session:
+        outbox = Outbox(session)
+        (row,) = await outbox.claim(["console"], now=now, limit=1, lease=timedelta(minutes=5))
+        if sending:
+            assert row.claimed_at is not None
+            assert await outbox.start_sending([(row.id, row.claimed_at)], now=now) == {row.id}
+    async with engine.db.transaction(read_only=True) as session:
+        return (await session.execute(select(OutboxMessage).filter_by(id=row.id))).scalar_one()
+
+
+def after_the_lease(settings: Any, extra: timedelta = timedelta(0)) -> Any:
+    lease = timedelta(seconds=settings.delivery_lease_seconds)
+    return lambda: utcnow() + lease * 1.1 + extra
+
+
+async def test_a_dead_workers_claimed_row_is_sent_after_the_lease_without_lookup(
+    engine: Engine, org: Org, settings
+) -> None:
+    await org.say("emp0", "hallo")
+    row = await claimed_by_a_dead_worker(engine, sending=False)
+    assert row.status == "claimed"
+    channel = Looking()
+    assert await DeliveryWorker(engine.db, settings, {"console": channel}).drain() == 0
+    later = DeliveryWorker(
+        engine.db, settings, {"console": channel}, clock=after_the_lease(settings)
+    )
+    assert await later.drain() == 1
+    assert channel.lookups == [] and channel.keys == [delivery_key(row)]
+    assert (await rows(engine))[0].status == "sent"
+
+
+async def test_a_row_in_doubt_is_looked_up_first(engine: Engine, org: Org, settings) -> None:
+    await org.say("emp0", "hallo")
+    await org.say("emp2", "hallo")
+    first = await claimed_by_a_dead_worker(engine, sending=True)
+    second = await claimed_by_a_dead_worker(engine, sending=True)
+    # The platform has the first (its id is recorded, nothing is sent), not the second.
+    channel = Looking({delivery_key(first): SendResult("m-first")})
+    restarted = DeliveryWorker(
+        engine.db, settings, {"console": channel}, clock=after_the_lease(settings)
+    )
+    assert await restarted.drain() == 2
+    assert [key for key, _ in channel.lookups] == [delivery_key(first), delivery_key(second)]
+    assert channel.lookups[0][1] == first.next_attempt_at  # searched from the send's start
+    assert [account for account, _ in channel.sent] == [second.account]
+    done = await rows(engine)
+    assert [(r.status, r.platform_message_id) for r in done] == [
+        ("sent", "m-first"),
+        ("sent", "m1"),
+    ]
+
+
+async def test_a_failed_lookup_leaves_the_row_in_doubt_and_the_channel_open(
+    engine: Engine, org: Org, settings
+) -> None:
+    await org.say("emp0", "hallo")
+    await claimed_by_a_dead_worker(engine, sending=True)
+    channel = Looking()
+    channel.lookup_failure = DeliveryError("slack conversations.history: 429", retry_after=30)
+    clock = after_the_lease(settings)
+    worker = DeliveryWorker(engine.db, settings, {"console": channel}, clock=clock)
+    assert await worker.run_once() == 1
+    [row] = await rows(engine)
+    assert row.status == "sending" and "lookup failed" in (row.last_error or "")
+    assert channel.sent == [] and worker.pacers["console"].paused_for() == 0
+    assert await worker.drain() == 0  # asked again in 30 s, not before
+    in_31_s = after_the_lease(settings, timedelta(seconds=31))
+    retry = DeliveryWorker(engine.db, settings, {"console": Looking()}, clock=in_31_s)
+    assert await retry.drain() == 1
+    assert (await rows(engine))[0].status == "sent"
+
+
+async def test_a_person_waits_while_their_earlier_message_is_in_doubt(
+    engine: Engine, org: Org, settings
+) -> None:
+    await org.say("emp0", "hallo")
+    await claimed_by_a_dead_worker(engine, sending=True)
+    await org.say("emp0", "nog een keer")
+    await org.say("emp2", "hallo")
+    channel = Channel()
+    assert await DeliveryWorker(engine.db, settings, {"console": channel}).drain() == 1
+    assert [account for account, _ in channel.sent] == ["emp2@example.org"]
+
+
+async def test_a_row_taken_over_is_never_written_by_the_first_worker(
+    engine: Engine, org: Org
+) -> None:
+    await org.say("emp0", "hallo")
+    lease = timedelta(minutes=5)
+    t0 = utcnow()
+    async with engine.db.transaction() as session:
+        (mine,) = await Outbox(session).claim(["console"], now=t0, limit=1, lease=lease)
+    async with engine.db.transaction() as session:  # the lease ran out; another worker
+        (theirs,) = await Outbox(session).claim(
+            ["console"], now=t0 + lease * 2, limit=1, lease=lease
+        )
+    assert mine.id == theirs.id and mine.claimed_at != theirs.claimed_at
+    async with engine.db.transaction() as session:
+        outbox = Outbox(session)
+        assert await outbox.start_sending([(mine.id, mine.claimed_at)], now=utcnow()) == set()
+        late = Outcome("sent", mine.id, mine.claimed_at, platform_message_id="stale")
+        await outbox.finish_many([late], now=utcnow(), lease=lease)
+    [row] = await rows(engine)
+    assert (row.status, row.platform_message_id, row.attempts) == ("claimed", None, 2)
+
+
+async def test_an_adapter_error_that_may_have_arrived_is_in_doubt(
+    engine: Engine, org: Org, settings
+) -> None:
+    await org.say("emp0", "hallo")
+    channel = Looking(failures=[DeliveryError("timeout", extra={"in_doubt": True})])
+    worker = DeliveryWorker(engine.db, settings, {"console": channel})
+    await worker.run_once()
+    [row] = await rows(engine)
+    assert row.status == "sending" and row.last_error == "timeout"
+    await asyncio.sleep(0.05)
+    assert await worker.drain() == 1
+    assert len(channel.lookups) == 1 and len(channel.sent) == 1
