@@ -64,11 +64,11 @@ class GraphConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphConfig | None:
         """None while ACHTERBAN_TEAMS_GRAPH_INSTALL is off; ConfigError when it is on and
-        something it needs is missing. (Until bot/config.py has the fields, it is off.)"""
-        if not getattr(settings, "teams_graph_install", False):
+        something it needs is missing."""
+        if not settings.teams_graph_install:
             return None
         password = settings.microsoft_app_password
-        catalog = getattr(settings, "teams_app_catalog_id", None)
+        catalog = settings.teams_app_catalog_id
         missing = [
             name
             for name, value in (
@@ -87,9 +87,9 @@ class GraphConfig:
             client_id=str(settings.microsoft_app_id),
             client_secret=password.get_secret_value(),
             catalog_app_id=str(catalog),
-            api_url=(getattr(settings, "graph_api_url", None) or GRAPH_API).rstrip("/"),
-            login_url=(getattr(settings, "graph_login_url", None) or LOGIN).rstrip("/"),
-            service_url=getattr(settings, "teams_service_url", None) or TEAMS_SERVICE_URL,
+            api_url=(settings.graph_api_url or GRAPH_API).rstrip("/"),
+            login_url=(settings.graph_login_url or LOGIN).rstrip("/"),
+            service_url=settings.teams_service_url or TEAMS_SERVICE_URL,
         )
 
 

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     # Bot Framework endpoints, only overridden by tests and sovereign clouds.
     teams_openid_metadata_url: str | None = None
     teams_login_url: str | None = None
+    # Reaching Teams users who never wrote to the bot: install the app for them through
+    # Microsoft Graph (adapters/teams_graph.py). Off by default; needs the app's catalog id.
+    teams_graph_install: bool = False
+    teams_app_catalog_id: str | None = None
+    teams_service_url: str = "https://smba.trafficmanager.net/teams/"
+    graph_api_url: str | None = None
+    graph_login_url: str | None = None
     whatsapp_quick_replies: bool = False
     # Approved WhatsApp template (Content SID) for messages outside the 24-hour window.
     whatsapp_template_sid: str | None = None
