@@ -163,12 +163,8 @@ class CampaignCreate:
         await self.ask(turn)
 
     async def step(self, turn: Turn) -> None:
-        if steps.wants_back(turn, P):
-            if steps.back(turn) is None:
-                turn.reply(turn.t("steps.first"))
-            await self.ask(turn)
-            return
-        await getattr(self, f"_{turn.state.get('step', TITLE)}")(turn)
+        if not await steps.go_back(turn, P, self.ask):
+            await getattr(self, f"_{turn.state.get('step', TITLE)}")(turn)
 
     async def ask(self, turn: Turn) -> None:
         step = turn.state.get("step", TITLE)

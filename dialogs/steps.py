@@ -6,6 +6,7 @@ returns to it. The trail is plain JSON in the dialog state, like everything else
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.i18n import all_words
@@ -36,6 +37,18 @@ def back(turn: Turn) -> str | None:
     previous = str(trail.pop())
     turn.set(step=previous, trail=trail)
     return previous
+
+
+async def go_back(turn: Turn, prefix: str, ask: Callable[[Turn], Awaitable[None]]) -> bool:
+    """Handle a 'back': step back (or say this is the first step) and ask again.
+
+    True when the message was a 'back' and has been handled."""
+    if not wants_back(turn, prefix):
+        return False
+    if back(turn) is None:
+        turn.reply(turn.t("steps.first"))
+    await ask(turn)
+    return True
 
 
 def back_choice(turn: Turn, prefix: str) -> Choice:
