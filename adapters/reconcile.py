@@ -160,7 +160,7 @@ class ReconcilingWhatsAppAdapter(WhatsAppAdapter):
         it (None), or its first parts — then the rest is sent now, in order."""
         to = PREFIX + recipient.account
         try:
-            listed = await self._twilio().messages.list_async(
+            listed = await self.rest_client().messages.list_async(
                 to=to, from_=self.sender, limit=TWILIO_LOOKUP_LIMIT
             )
         except (RateLimited, TwilioException, TimeoutError, aiohttp.ClientError) as exc:
@@ -186,11 +186,9 @@ class ReconcilingWhatsAppAdapter(WhatsAppAdapter):
             return None
         if sent == len(parts):
             return SendResult(platform_message_id=by_body[parts[-1]])
-        media = rendered.get("media") or []
         sid = ""
         for i in range(sent, len(parts)):
-            extra = {"media_url": media} if i == len(parts) - 1 and media else {}
-            sid = await self._create(to=to, body=parts[i], **extra)
+            sid = await self._create(to=to, **self.part_fields(rendered, i))
         return SendResult(platform_message_id=sid)
 
 

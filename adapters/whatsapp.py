@@ -52,6 +52,11 @@ SESSION_WINDOW = timedelta(hours=24) - timedelta(minutes=5)
 MAX_BODY = 1600  # Twilio refuses longer bodies (error 21617); longer texts go in parts
 MAX_SUMMARY = 100
 MAX_MEDIA = 10  # WhatsApp takes up to 10 media per message
+# Quick replies in a session message (no Meta approval): at most 3 buttons, titles of at most
+# 20 characters; button ids and the body are content variables, which Twilio caps at 256.
+QUICK_REPLY_MAX_BUTTONS = 3
+QUICK_REPLY_MAX_TITLE = 20
+CONTENT_VARIABLE_MAX = 256
 REQUEST_TIMEOUT = 30.0
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 FORM = "application/x-www-form-urlencoded"
@@ -93,9 +98,10 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 class GatewayHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """twilio's async HTTP client, with three things the SDK leaves out: a base-URL override
+    """twilio's async HTTP client, with what the SDK leaves out: a base-URL override
     (ACHTERBAN_TWILIO_API_URL, for gateways and the tests' fake API), a default timeout (the
-    SDK passes timeout=None, which aiohttp takes as "wait forever"), and Retry-After."""
+    SDK passes timeout=None, which aiohttp takes as "wait forever"), Retry-After, and JSON
+    bodies for the Content API."""
 
     def __init__(self, base_url: str | None, *, timeout: float = REQUEST_TIMEOUT) -> None:
         super().__init__(pool_connections=True, timeout=timeout)
@@ -125,11 +131,16 @@ class GatewayHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
             # As a header rather than aiohttp's deprecated auth=; twilio's request log
             # leaves Authorization headers out.
             headers = {**(headers or {}), "Authorization": basic_auth(*auth)}
+        body: object = data
+        if data is not None and (headers or {}).get("Content-Type") == "application/json":
+            # The Content API takes JSON; the SDK's sync client encodes it, its async client
+            # hands the dict to aiohttp, which would send it form-encoded.
+            body = json.dumps(data)
         response = await super().request(
             method,
             self.rebase(url),
             params=params,
-            data=data,
+            data=body,
             headers=headers,
             auth=None,
             timeout=timeout or self.timeout,
@@ -252,7 +263,7 @@ class WhatsAppAdapter:
         self._client: Client | None = None
         self._media: aiohttp.ClientSession | None = None
 
-    def _twilio(self) -> Client:
+    def rest_client(self) -> Client:
         # Created on first use: aiohttp sessions must be made inside the running event loop.
         if self._client is None:
             self._http = GatewayHttpClient(self.settings.twilio_api_url, timeout=self.timeout)
@@ -263,15 +274,55 @@ class WhatsAppAdapter:
         return self._client
 
     def render(self, outgoing: Outgoing) -> dict[str, Any]:
-        """Numbered choices in the body: WhatsApp has no buttons outside approved content,
-        and the engine matches a typed number or label to the choice."""
+        """Choices as quick-reply buttons when the templates for them are configured and the
+        choices fit; else as a numbered list in the body, and the engine matches a typed
+        number or label to the choice. `parts` are sent in order; with `quick_reply` the last
+        part is sent as that content, with the part as its body."""
+        media = [media_url(self.settings, m) for m in outgoing.images[:MAX_MEDIA]]
+        rendered: dict[str, Any] = {"summary": summary_of(outgoing.text), "media": media}
+        quick = self._quick_reply(outgoing)
+        if quick is not None:
+            lead, ask, rendered["quick_reply"] = quick
+            # Media cannot ride on a content message: a lead part (maybe empty) carries it.
+            rendered["parts"] = [*(split_body(lead) if lead or media else []), ask]
+            return rendered
         lines = [outgoing.text]
         if outgoing.choices:
             lines.append("")
             lines += [f"{i}. {c.label}" for i, c in enumerate(outgoing.choices, start=1)]
-        text = "\n".join(lines)
-        media = [media_url(self.settings, m) for m in outgoing.images[:MAX_MEDIA]]
-        return {"parts": split_body(text), "summary": summary_of(outgoing.text), "media": media}
+        rendered["parts"] = split_body("\n".join(lines))
+        return rendered
+
+    def _quick_reply(self, outgoing: Outgoing) -> tuple[str, str, dict[str, str]] | None:
+        """(lead text, question, content fields), or None when buttons cannot be used.
+
+        The question (the text's last line) is the buttons' body; what comes before it goes
+        out as text first. The templates are `achterban whatsapp quick-replies`' own: body
+        {{1}}, button n with title {{2n}} and id {{2n+1}} — the id is the choice's payload,
+        which comes back as ButtonPayload when the button is tapped.
+        """
+        choices = outgoing.choices
+        sid = self.settings.whatsapp_quick_reply_sids.get(len(choices))
+        if not (self.settings.whatsapp_quick_replies and sid) or outgoing.multiple:
+            return None
+        if len(choices) > QUICK_REPLY_MAX_BUTTONS or any(
+            len(c.label) > QUICK_REPLY_MAX_TITLE or len(c.payload) > CONTENT_VARIABLE_MAX
+            for c in choices
+        ):
+            return None
+        lead, _, ask = outgoing.text.rstrip().rpartition("\n")
+        ask = ask.strip()
+        if not ask or len(ask) > CONTENT_VARIABLE_MAX:
+            return None
+        variables = {"1": ask}
+        for n, choice in enumerate(choices, start=1):
+            variables[str(2 * n)] = choice.label
+            variables[str(2 * n + 1)] = choice.payload
+        fields = {
+            "content_sid": sid,
+            "content_variables": json.dumps(variables, ensure_ascii=False),
+        }
+        return lead.rstrip(), ask, fields
 
     def window_open(self, last_inbound_at: datetime | None) -> bool:
         if last_inbound_at is None:
@@ -295,19 +346,30 @@ class WhatsAppAdapter:
             notice = await self._create(to=to, content_sid=template, content_variables=variables)
             return SendResult(platform_message_id=notice, held=True)
         # Parts in order; the last one (with the choices) is the message reports refer to.
-        parts = rendered["parts"]
-        media = rendered.get("media") or []
         sids = [
-            await self._create(
-                to=to, body=part, **({"media_url": media} if i == len(parts) - 1 and media else {})
-            )
-            for i, part in enumerate(parts)
+            await self._create(to=to, **self.part_fields(rendered, i))
+            for i in range(len(rendered["parts"]))
         ]
         return SendResult(platform_message_id=sids[-1] if sids else None)
 
+    @staticmethod
+    def part_fields(rendered: dict[str, Any], index: int) -> dict[str, Any]:
+        """What Twilio gets for part `index` of a rendered message: its body, the media on
+        the last text part, and the quick-reply content in place of the last part."""
+        parts: list[str] = rendered["parts"]
+        quick: dict[str, str] | None = rendered.get("quick_reply")
+        last = len(parts) - 1
+        if quick is not None and index == last:
+            return dict(quick)
+        fields: dict[str, Any] = {"body": parts[index]} if parts[index] else {}
+        media = rendered.get("media") or []
+        if media and index == (last - 1 if quick is not None else last):
+            fields["media_url"] = media
+        return fields
+
     async def _create(self, **fields: Any) -> str:
         try:
-            message = await self._twilio().messages.create_async(
+            message = await self.rest_client().messages.create_async(
                 from_=self.sender, status_callback=self.status_callback, **fields
             )
         except RateLimited as exc:

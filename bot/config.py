@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     teams_service_url: str = "https://smba.trafficmanager.net/teams/"
     graph_api_url: str | None = None
     graph_login_url: str | None = None
+    # Choices as WhatsApp quick-reply buttons instead of a numbered list: needs the Content
+    # SIDs of twilio/quick-reply templates by number of buttons (1-3), JSON such as
+    # {"2": "HX…", "3": "HX…"}; `achterban whatsapp quick-replies` creates them.
     whatsapp_quick_replies: bool = False
+    whatsapp_quick_reply_sids: dict[int, str] = Field(default_factory=dict)
     # Approved WhatsApp template (Content SID) for messages outside the 24-hour window.
     whatsapp_template_sid: str | None = None
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)

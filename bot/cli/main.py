@@ -18,6 +18,7 @@ from bot.cli.roster import person_app, roster_app
 from bot.cli.slack import slack_app
 from bot.cli.stats import stats_app
 from bot.cli.web import admin_app, web_app
+from bot.cli.whatsapp import whatsapp_app
 from bot.errors import ConfigError
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(broadcast_app, name="broadcast")
 app.add_typer(stats_app, name="stats")
 app.add_typer(web_app, name="web")
 app.add_typer(admin_app, name="admin")
+app.add_typer(whatsapp_app, name="whatsapp")
 
 
 @db_app.command("upgrade")

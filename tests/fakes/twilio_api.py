@@ -4,6 +4,8 @@
   (AccountSid, AuthToken), answers 201 with a Message resource (sid SM…, status queued), or
   a scripted failure: 429 with Retry-After, 5xx, or 4xx with Twilio's error JSON
   ({"code", "message", "more_info", "status"}).
+- POST /v1/Content (content.twilio.com, the Content API) — JSON, basic auth, answers 201 with
+  a Content resource (sid HX…); the contents are kept in `contents`.
 - GET /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid} — basic auth,
   answers 307 to a pre-signed URL on a second server, the "CDN", which needs no credentials
   (as media.twiliocdn.com does); that server is addressed as `localhost`, so it is another
@@ -65,12 +67,14 @@ class FakeTwilio:
     cdn_files: dict[str, Media] = field(default_factory=dict)
     media_auth: list[str | None] = field(default_factory=list)  # Authorization at the API
     cdn_auth: list[str | None] = field(default_factory=list)  # Authorization at the CDN
+    contents: dict[str, dict[str, Any]] = field(default_factory=dict)  # Content API, by SID
     api: TestServer | None = None
     cdn: TestServer | None = None
 
     async def start(self) -> FakeTwilio:
         api = web.Application()
         api.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create_message)
+        api.router.add_post("/v1/Content", self._create_content)
         api.router.add_get(
             "/2010-04-01/Accounts/{sid}/Messages/{msid}/Media/{media_sid}", self._media
         )
@@ -117,10 +121,34 @@ class FakeTwilio:
 
     def _authorised(self, request: web.Request) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        return (
-            request.headers.get("Authorization") == f"Basic {expected}"
-            and request.match_info["sid"] == self.account_sid
+        return request.headers.get("Authorization") == f"Basic {expected}" and (
+            request.match_info.get("sid", self.account_sid) == self.account_sid
         )
+
+    async def _create_content(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._error(401, 20003)
+        if request.content_type != "application/json":
+            return self._error(400, 20001)
+        body = await request.json()
+        types = {k: v for k, v in (body.get("types") or {}).items() if v is not None}
+        if not body.get("friendly_name") or not types:
+            return self._error(400, 20001)
+        sid = "HX" + secrets.token_hex(16)
+        now = utcnow().isoformat()
+        self.contents[sid] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "friendly_name": body["friendly_name"],
+            "language": body.get("language") or "en",
+            "variables": body.get("variables") or {},
+            "types": types,
+            "date_created": now,
+            "date_updated": now,
+            "url": f"https://content.twilio.com/v1/Content/{sid}",
+            "links": {},
+        }
+        return web.json_response(self.contents[sid], status=201)
 
     def _error(self, status: int, code: int | None) -> web.Response:
         body: dict[str, Any] = {
