@@ -8,6 +8,7 @@ import json
 import secrets
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -15,7 +16,6 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from twilio.request_validator import RequestValidator
 
@@ -36,40 +36,17 @@ from bot.messages import Choice, DeliveryError, MediaRef, Outgoing, Recipient
 from bot.server import create_web_app
 from storage.models import Ballot, ChannelAccount, InboundEvent, OutboxMessage, Person, utcnow
 from storage.people import People
+from tests.adapters.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SENDER
 from tests.fakes.twilio_api import FakeTwilio, inbound_form, signature_headers
 from tests.fakes.twilio_api import status_form as twilio_status_form
 from tests.support.org import Org
 from tests.support.polls import create_poll
 
-ACCOUNT_SID = "AC" + "1f" * 16
-AUTH_TOKEN = "twilio-auth-token-for-tests"
-PUBLIC_URL = "https://achterban.example.org"
-SENDER = "whatsapp:+14155238886"
 PHONE = "+31612345678"
 
 
 def sid(prefix: str = "SM") -> str:
     return prefix + secrets.token_hex(16)
-
-
-@pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilio]:
-    fake = await FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-def wa_settings(settings: Settings, twilio: FakeTwilio) -> Settings:
-    return settings.model_copy(
-        update={
-            "twilio_account_sid": ACCOUNT_SID,
-            "twilio_auth_token": SecretStr(AUTH_TOKEN),
-            "twilio_whatsapp_from": SENDER,
-            "twilio_api_url": twilio.url,
-            "public_url": PUBLIC_URL,
-        }
-    )
 
 
 @dataclass
@@ -125,15 +102,24 @@ def status_form(message_sid: str, status: str, **extra: str) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-async def bot(wa_settings: Settings) -> AsyncIterator[Bot]:
-    runtime = build_runtime(wa_settings)
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Bot]:
+    """Our server with WhatsApp on, and a client to post to it as Twilio does."""
+    runtime = build_runtime(settings)
     assert runtime.channel_notes["whatsapp"] == "on"
     server = TestServer(create_web_app(runtime, background=False), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield Bot(runtime, server, http)
-    await server.close()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Bot(runtime, server, http)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def bot(wa_settings: Settings) -> AsyncIterator[Bot]:
+    async with serving(wa_settings) as running:
+        yield running
 
 
 async def give_phone(engine: Engine, person: Person, phone: str = PHONE) -> None:

@@ -8,28 +8,17 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from typer.testing import CliRunner
 
 from adapters.whatsapp import WhatsAppAdapter
-from bot.app import build_runtime
 from bot.cli.whatsapp import whatsapp_app
 from bot.config import Settings
 from bot.engine import Engine
 from bot.messages import Choice, Outgoing, Recipient
-from bot.server import create_web_app
 from storage.models import Ballot, utcnow
-from tests.adapters.test_whatsapp import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    PHONE,
-    SENDER,
-    Bot,
-    count,
-    give_phone,
-)
+from tests.adapters.conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER
+from tests.adapters.test_whatsapp import PHONE, Bot, count, give_phone, serving
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support.org import Org
 from tests.support.polls import create_poll
@@ -38,37 +27,16 @@ SIDS = {1: "HX" + "1" * 32, 2: "HX" + "2" * 32, 3: "HX" + "3" * 32}
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTwilio]:
-    twilio = await FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
-    yield twilio
-    await twilio.close()
-
-
-@pytest.fixture
-def quick_settings(settings: Settings, fake: FakeTwilio) -> Settings:
-    from pydantic import SecretStr
-
-    return settings.model_copy(
-        update={
-            "twilio_account_sid": ACCOUNT_SID,
-            "twilio_auth_token": SecretStr(AUTH_TOKEN),
-            "twilio_whatsapp_from": SENDER,
-            "twilio_api_url": fake.url,
-            "public_url": "https://achterban.example.org",
-            "whatsapp_quick_replies": True,
-            "whatsapp_quick_reply_sids": dict(SIDS),
-        }
+def quick_settings(wa_settings: Settings) -> Settings:
+    return wa_settings.model_copy(
+        update={"whatsapp_quick_replies": True, "whatsapp_quick_reply_sids": dict(SIDS)}
     )
 
 
 @pytest.fixture
 async def quick_bot(quick_settings: Settings) -> AsyncIterator[Bot]:
-    runtime = build_runtime(quick_settings)
-    server = TestServer(create_web_app(runtime, background=False), host="127.0.0.1")
-    await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield Bot(runtime, server, http)
-    await server.close()
+    async with serving(quick_settings) as running:
+        yield running
 
 
 def choices(*labels: str) -> tuple[Choice, ...]:
@@ -126,7 +94,7 @@ def test_without_the_setting_or_a_template_choices_are_numbered(quick_settings: 
 
 
 async def test_images_travel_ahead_of_the_buttons(
-    quick_settings: Settings, fake: FakeTwilio
+    quick_settings: Settings, twilio: FakeTwilio
 ) -> None:
     adapter = WhatsAppAdapter(quick_settings)
     try:
@@ -135,22 +103,22 @@ async def test_images_travel_ahead_of_the_buttons(
         result = await adapter.send(Recipient(PHONE, last_inbound_at=utcnow()), rendered)
     finally:
         await adapter.close()
-    media, buttons = fake.sent[-2:]
+    media, buttons = twilio.sent[-2:]
     assert media["MediaUrl"] == rendered["media"][0] and "Body" not in media
     assert buttons["ContentSid"] == SIDS[2] and "Body" not in buttons
     assert json.loads(buttons["ContentVariables"])["1"] == "Nuttig?"
-    assert result.platform_message_id == fake.sent_sids[-1]
+    assert result.platform_message_id == twilio.sent_sids[-1]
 
 
 async def test_poll_as_buttons_and_a_tapped_button_counts(
-    quick_bot: Bot, fake: FakeTwilio, engine: Engine, org: Org
+    quick_bot: Bot, twilio: FakeTwilio, engine: Engine, org: Org
 ) -> None:
     await give_phone(engine, org.people["emp0"])
     await quick_bot.message("hallo")
     await quick_bot.deliver()
     poll_id, option_ids = await create_poll(engine, ["Ja", "Nee", "Weet niet"])
     assert await quick_bot.deliver() == 1
-    message = fake.sent[-1]
+    message = twilio.sent[-1]
     assert message["ContentSid"] == SIDS[3]
     sent = json.loads(message["ContentVariables"])
     assert [sent["2"], sent["4"], sent["6"]] == ["Ja", "Nee", "Weet niet"]
@@ -164,24 +132,24 @@ async def test_poll_as_buttons_and_a_tapped_button_counts(
     assert await count(engine, Ballot, Ballot.poll_id == poll_id) == 1
 
 
-def quick_replies_cli(fake: FakeTwilio, *args: str) -> Any:
+def quick_replies_cli(twilio: FakeTwilio, *args: str) -> Any:
     env = {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_WHATSAPP_FROM": SENDER,
-        "ACHTERBAN_TWILIO_API_URL": fake.url,
+        "ACHTERBAN_TWILIO_API_URL": twilio.url,
     }
     return CliRunner().invoke(whatsapp_app, ["quick-replies", *args], env=env)
 
 
 async def test_cli_creates_the_templates_the_adapter_fills_in(
-    fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+    twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = await asyncio.to_thread(quick_replies_cli, fake, "--format", "json")
+    result = await asyncio.to_thread(quick_replies_cli, twilio, "--format", "json")
     assert result.exit_code == 0, result.output
     sids = json.loads(result.stdout)
-    assert sorted(sids) == ["1", "2", "3"] and set(sids.values()) == set(fake.contents)
-    three = fake.contents[sids["3"]]
+    assert sorted(sids) == ["1", "2", "3"] and set(sids.values()) == set(twilio.contents)
+    three = twilio.contents[sids["3"]]
     quick = three["types"]["twilio/quick-reply"]
     assert quick["body"] == "{{1}}"
     assert [(a["title"], a["id"]) for a in quick["actions"]] == [
@@ -192,7 +160,7 @@ async def test_cli_creates_the_templates_the_adapter_fills_in(
     assert set(three["variables"]) == {str(n) for n in range(1, 8)}  # samples for every variable
     assert three["language"] == "nl"
 
-    plain = await asyncio.to_thread(quick_replies_cli, fake)
+    plain = await asyncio.to_thread(quick_replies_cli, twilio)
     assert plain.exit_code == 0
     assert "ACHTERBAN_WHATSAPP_QUICK_REPLIES=1" in plain.stdout
     line = next(x for x in plain.stdout.splitlines() if "QUICK_REPLY_SIDS" in x)
@@ -203,19 +171,19 @@ async def test_cli_creates_the_templates_the_adapter_fills_in(
 
 
 async def test_cli_refuses_without_credentials_and_reports_twilio_errors(
-    fake: FakeTwilio,
+    twilio: FakeTwilio,
 ) -> None:
     missing = await asyncio.to_thread(
         CliRunner().invoke, whatsapp_app, ["quick-replies"], env={"TWILIO_ACCOUNT_SID": ""}
     )
     assert missing.exit_code == 2
     assert "TWILIO_ACCOUNT_SID" in missing.output
-    wrong = fake.auth_token
-    fake.auth_token = "another-token"
+    wrong = twilio.auth_token
+    twilio.auth_token = "another-token"
     try:
-        refused = await asyncio.to_thread(quick_replies_cli, fake)
+        refused = await asyncio.to_thread(quick_replies_cli, twilio)
     finally:
-        fake.auth_token = wrong
+        twilio.auth_token = wrong
     assert refused.exit_code == 1
     assert "20003" in refused.output
-    assert fake.contents == {}
+    assert twilio.contents == {}
