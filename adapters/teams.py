@@ -1,15 +1,21 @@
-"""Microsoft Teams: Bot Framework activities in, Adaptive Cards out (botbuilder CloudAdapter).
+"""Microsoft Teams: Bot Framework activities in, Adaptive Cards out (botbuilder).
 
 Inbound (`POST /api/messages`): botframework-connector validates the Bot Connector's JWT
-(issuer, audience = our app id, serviceurl claim, key endorsements); the activity becomes an
-Incoming for the engine, and the turn ends as soon as the engine has committed — replies go
-through the outbox, because Teams gives a turn only 10–15 s. Outbound: a proactive
-`continue_conversation` on the conversation reference stored at installation or the last
-message, so the bot can also write first.
+(issuer, audience = our app id, serviceurl claim, key endorsements); CloudAdapter runs the
+turn, and the activity becomes an Incoming for the engine. The turn ends as soon as the engine
+has committed — replies go through the outbox, because Teams gives a turn only 10–15 s.
 
-This is the only module that imports botbuilder. botbuilder's support ended on 2025-12-31;
-its successor (Microsoft 365 Agents SDK) needs Python >= 3.12 — see docs/teams.md. Porting
-means rewriting this file; the card format in teams_cards.py stays.
+Outbound: proactive, on the conversation reference stored at installation or the last
+message, so the bot can also write first. Each send is what CloudAdapter.continue_conversation
+ends in — the connector's send (or update) of one activity — on a connector client reused per
+service URL (adapters/teams_connector.py), without a turn around it. Someone who never opened
+the bot has no reference: with ACHTERBAN_TEAMS_GRAPH_INSTALL the app is installed for them
+through Graph first (adapters/teams_graph.py), else the message fails as unreachable.
+
+This module and teams_connector.py are the only ones that import botbuilder. Its support
+ended on 2025-12-31; its successor (Microsoft 365 Agents SDK) needs Python >= 3.12 — see
+docs/teams.md. Porting means rewriting these two files; the card format in teams_cards.py and
+the Graph installer stay.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ import logging
 import time
 import uuid
 from collections.abc import Collection
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,33 +33,22 @@ import aiohttp
 from aiohttp import web
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-    ConfigurationServiceClientCredentialFactory,
-)
-from botbuilder.schema import (
-    Activity,
-    CallerIdConstants,
-    ConversationReference,
-    ErrorResponseException,
-)
-from botframework.connector.auth import (
-    AuthenticateRequestResult,
-    AuthenticationConstants,
-    ServiceClientCredentialsFactory,
-)
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ConversationReference, ErrorResponseException
+from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
 from msrest.exceptions import ClientRequestError
-from urllib3.util import Retry
 
 from adapters import teams_cards
 from adapters.base import Mount
 from adapters.media import fetch_capped, host_allowed
+from adapters.teams_connector import TOKEN_REUSE_SECONDS, ReusedToken, authentication
+from adapters.teams_graph import GraphConfig, TeamsInstaller
 from bot.config import Settings
 from bot.engine import Engine
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StoreUnavailable
 from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
+from storage.people import Accounts
 
 log = logging.getLogger(__name__)
 
@@ -69,69 +63,14 @@ TOKEN_HOSTS: tuple[str, ...] = ("smba.trafficmanager.net", "botframework.com")
 # fetched without any token.
 FILE_HOSTS: tuple[str, ...] = ("sharepoint.com",)
 MEMBER_LOOKUP_SECONDS = 5.0  # part of the 10–15 s Teams gives a turn
-CONNECTOR_TIMEOUT_SECONDS = 30
 SEND_TIMEOUT_SECONDS = 60  # the token fetch (MSAL) has no timeout of its own
 PROFILE_TTL_SECONDS = 3600.0
 PROFILE_CACHE_SIZE = 10_000
 TRANSIENT_STATUSES = frozenset({401, 408, 412, 500, 502, 503, 504})
-
-
-class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
-    """Hands out one credentials object per (app id, scope, login endpoint).
-
-    botbuilder creates new credentials for every connector, each with a new MSAL app whose
-    token cache starts empty, so every send would fetch a token. Reusing them keeps MSAL's
-    cache: one token fetch per hour instead of one per message.
-    """
-
-    def __init__(self, inner: ServiceClientCredentialsFactory) -> None:
-        self._inner = inner
-        self._cache: dict[tuple[str, str, str, bool], Any] = {}
-
-    async def is_valid_app_id(self, app_id: str) -> bool:
-        return bool(await self._inner.is_valid_app_id(app_id))
-
-    async def is_authentication_disabled(self) -> bool:
-        return bool(await self._inner.is_authentication_disabled())
-
-    async def create_credentials(
-        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
-    ) -> Any:
-        key = (app_id or "", oauth_scope or "", login_endpoint or "", bool(validate_authority))
-        if key not in self._cache:
-            self._cache[key] = await self._inner.create_credentials(
-                app_id, oauth_scope, login_endpoint, validate_authority
-            )
-        return self._cache[key]
-
-
-def bot_configuration(settings: Settings) -> SimpleNamespace:
-    """The configuration object botbuilder's Configuration* classes read (by attribute name)."""
-    password = settings.microsoft_app_password
-    config = SimpleNamespace(
-        APP_ID=settings.microsoft_app_id or "",
-        APP_PASSWORD=password.get_secret_value() if password else "",
-        APP_TYPE=settings.microsoft_app_type,
-        APP_TENANTID=settings.microsoft_app_tenant_id or "",
-    )
-    if settings.teams_openid_metadata_url or settings.teams_login_url:
-        # Any override switches botbuilder to its parameterized authentication, which needs
-        # every endpoint; those not overridden keep the public cloud's values.
-        constants = AuthenticationConstants
-        config.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = (
-            settings.teams_openid_metadata_url or constants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
-        )
-        config.TO_CHANNEL_FROM_BOT_LOGIN_URL = (
-            settings.teams_login_url or constants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
-        )
-        config.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = constants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
-        config.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = constants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
-        config.OAUTH_URL = constants.OAUTH_URL
-        config.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = (
-            constants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
-        )
-        config.CALLER_ID = CallerIdConstants.public_azure_channel
-    return config
+# Graph installation off and no reference from Teams: counted by `broadcast status` as
+# unreachable, teams_not_installed (storage/broadcasts.py UNREACHABLE_ERRORS).
+NO_REFERENCE = "no Teams conversation reference: the app is not installed for this person"
+INSTALLED_CACHE_SIZE = 10_000
 
 
 class TeamsAdapter:
@@ -143,6 +82,7 @@ class TeamsAdapter:
         engine: Engine,
         *,
         file_hosts: Collection[str] = FILE_HOSTS,
+        token_reuse: float = TOKEN_REUSE_SECONDS,
     ) -> None:
         if not settings.microsoft_app_id and not settings.teams_emulator:
             raise ConfigError("Teams needs MicrosoftAppId (or ACHTERBAN_TEAMS_EMULATOR=1)")
@@ -150,17 +90,12 @@ class TeamsAdapter:
         self.engine = engine
         self.app_id = settings.microsoft_app_id or ""
         self.single_tenant = settings.microsoft_app_type.lower() == "singletenant"
-        config = bot_configuration(settings)
         try:
-            self.credentials = _ReusedCredentials(
-                ConfigurationServiceClientCredentialFactory(config)
-            )
-            self.auth = ConfigurationBotFrameworkAuthentication(
-                config, credentials_factory=self.credentials
-            )
+            self.auth = authentication(settings, token_reuse=token_reuse)
         except Exception as exc:  # botbuilder raises bare Exception for missing settings
             raise ConfigError(f"Teams settings incomplete: {exc}") from exc
         self.cloud = CloudAdapter(self.auth)
+        self._identity = self.cloud.create_claims_identity(self.app_id)
         self.channel_ids = {TEAMS_CHANNEL_ID} | (
             {EMULATOR_CHANNEL_ID} if settings.teams_emulator else set()
         )
@@ -168,6 +103,9 @@ class TeamsAdapter:
         self._service_hosts: set[str] = set()
         self._profiles: dict[str, tuple[float, Profile]] = {}
         self._session: aiohttp.ClientSession | None = None
+        graph = GraphConfig.from_settings(settings)  # ConfigError when on and incomplete
+        self.installer = TeamsInstaller(graph) if graph is not None else None
+        self._installed: dict[str, dict[str, Any]] = {}  # account → reference, after Graph
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(ROUTE, self.on_request)]
@@ -297,17 +235,12 @@ class TeamsAdapter:
         return await TeamsInfo.get_member(context, context.activity.from_property.id)
 
     async def _prepare(self, context: TurnContext) -> None:
-        """Set up the turn's connector: no hidden retries (the outbox retries, honouring
-        Retry-After), a timeout, and the token fetched in a thread — MSAL's fetch is blocking
-        and would otherwise stall the event loop."""
+        """Have the turn's token ready, fetched in a thread when it must be: MSAL's fetch is
+        blocking and would stall the event loop when msrest signs the request."""
         client = context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
-        if client is None:
-            return
-        client.config.retry_policy.policy = Retry(total=0, raise_on_status=False)
-        client.config.connection.timeout = CONNECTOR_TIMEOUT_SECONDS
-        credentials = client.config.credentials
-        if getattr(credentials, "microsoft_app_id", None):
-            await asyncio.to_thread(credentials.get_access_token)
+        credentials = client.config.credentials if client is not None else None
+        if isinstance(credentials, ReusedToken):
+            await credentials.refresh()
 
     # -- outbound --------------------------------------------------------------------------
 
@@ -318,40 +251,67 @@ class TeamsAdapter:
         return media_url(self.settings, media_id)
 
     async def send(self, recipient: Recipient, rendered: dict[str, Any]) -> SendResult:
-        if not recipient.conversation_ref:
-            raise DeliveryError(
-                "no Teams conversation reference: the app is not installed for this person",
-                permanent=True,
-            )
-        reference = ConversationReference().deserialize(recipient.conversation_ref)
-        activity = Activity().deserialize(rendered["activity"])
+        stored = recipient.conversation_ref or await self._reach(recipient.account)
+        reference = ConversationReference().deserialize(stored)
+        activity = TurnContext.apply_conversation_reference(
+            Activity().deserialize(rendered["activity"]), reference
+        )
         replaces: str | None = rendered.get("replaces")
-        sent: list[str | None] = []
-
-        async def deliver(context: TurnContext) -> None:
-            await self._prepare(context)
-            if replaces:
-                activity.id = replaces
-                try:
-                    await context.update_activity(activity)
-                    sent.append(replaces)
-                    return
-                except ErrorResponseException as exc:
-                    if _status(exc) not in (400, 404):
-                        raise
-                    activity.id = None  # the card is gone or fixed: answer in a new message
-            response = await context.send_activity(activity)
-            sent.append(response.id if response else None)
-
         try:
             async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                await self.cloud.continue_conversation(reference, deliver, self.app_id)
+                message_id = await self._post(reference, activity, replaces)
         except ErrorResponseException as exc:
             raise _delivery_error(exc) from None
         except (ClientRequestError, PermissionError, TimeoutError) as exc:
             # Connector unreachable or slow, or the token could not be fetched (MSAL).
             raise DeliveryError(f"Teams connector: {type(exc).__name__}") from None
-        return SendResult(platform_message_id=sent[0] if sent else None)
+        return SendResult(platform_message_id=message_id)
+
+    async def _post(
+        self, reference: ConversationReference, activity: Activity, replaces: str | None
+    ) -> str | None:
+        """What CloudAdapter.continue_conversation ends in (the connector's send or update of
+        one activity), without building a turn around it for every message."""
+        client = await self._connector(reference.service_url)
+        conversation = reference.conversation.id
+        if replaces:
+            try:
+                await client.conversations.update_activity(conversation, replaces, activity)
+                return replaces
+            except ErrorResponseException as exc:
+                if _status(exc) not in (400, 404):
+                    raise
+                # The card is gone or fixed: answer in a new message.
+        activity.id = None
+        response = await client.conversations.send_to_conversation(conversation, activity)
+        return response.id if response else None
+
+    async def _connector(self, service_url: str) -> Any:
+        factory = self.auth.create_connector_factory(self._identity)
+        client = await factory.create(service_url, None)
+        credentials = client.config.credentials
+        if isinstance(credentials, ReusedToken):
+            await credentials.refresh()
+        return client
+
+    async def _reach(self, account: str) -> dict[str, Any]:
+        """Where to write to someone who never opened the bot: with Graph installation on,
+        install the app for them, store the reference on their account (the workers of other
+        processes read it from there) and keep it here for their next messages."""
+        if account in self._installed:
+            return self._installed[account]
+        if self.installer is None:
+            raise DeliveryError(NO_REFERENCE, permanent=True)
+        reference = (await self.installer.reach(account)).conversation_ref
+        try:
+            async with self.engine.db.transaction() as session:
+                await Accounts(session).set_reference(CHANNEL, account, reference)
+        except StoreUnavailable:
+            log.warning("teams reference not stored", extra={"channel": CHANNEL})
+        if len(self._installed) >= INSTALLED_CACHE_SIZE:
+            self._installed.pop(next(iter(self._installed)))
+        self._installed[account] = reference
+        return reference
 
     async def fetch_media(self, ref: MediaRef) -> bytes:
         """Inline images from the Bot Connector with the bot's token; shared files from their
@@ -379,6 +339,8 @@ class TeamsAdapter:
         return str(await asyncio.to_thread(client.config.credentials.get_access_token))
 
     async def close(self) -> None:
+        if self.installer is not None:
+            await self.installer.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -2,8 +2,9 @@
 and build the conversation reference that lets it write first.
 
 Without this, someone on Teams can only be reached after they opened the bot once (Teams then
-sends the conversation reference); everybody else is "unreachable: app not installed". With
-it (ACHTERBAN_TEAMS_GRAPH_INSTALL=1), as Microsoft's Company Communicator does:
+sends the conversation reference); everybody else fails with "no Teams conversation
+reference", which `broadcast status` counts as unreachable (`teams_not_installed`). With it
+(ACHTERBAN_TEAMS_GRAPH_INSTALL=1), as Microsoft's Company Communicator does:
 
 1. token: OAuth client credentials for Graph from the tenant's token endpoint
    (MicrosoftAppId / MicrosoftAppPassword / MicrosoftAppTenantId), cached until it expires;
@@ -20,8 +21,13 @@ it (ACHTERBAN_TEAMS_GRAPH_INSTALL=1), as Microsoft's Company Communicator does:
 Permissions (application, admin consent): TeamsAppInstallation.ReadWriteSelfForUser.All and
 User.ReadBasic.All; the app must be published to the organisation's app catalog, and
 ACHTERBAN_TEAMS_APP_CATALOG_ID is its catalog id (`GET /appCatalogs/teamsApps?$filter=
-externalId eq '{manifest id}'`), not the manifest id. Translation only: storing the account
-is the caller's job.
+externalId eq '{manifest id}'`), not the manifest id. Directory lookups alone (`achterban
+teams sync`) need only User.ReadBasic.All and no catalog id. Translation only: storing the
+account and its reference is the caller's job (adapters/teams.py, bot/cli/teams.py).
+
+Errors are DeliveryError, worded for storage/broadcasts.py UNREACHABLE_ERRORS: someone not in
+the directory is "unreachable on Teams: not in the directory" (NotInDirectory, permanent);
+throttling and Graph outages wait for Retry-After, for that person only.
 """
 
 from __future__ import annotations
@@ -44,8 +50,8 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 LOGIN = "https://login.microsoftonline.com"
 # The Bot Connector for Teams, global endpoint (Microsoft's docs for proactive messages).
 TEAMS_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
-# The reason a person cannot be reached on Teams while Graph installation is off.
-NOT_INSTALLED = "app not installed"
+NOT_IN_DIRECTORY = "unreachable on Teams: not in the directory"
+INSTALL_VISIBLE_SECONDS = 30.0  # Graph lists a new installation after a while
 REQUEST_TIMEOUT = 30.0
 TOKEN_MARGIN = 300.0  # renew a token this many seconds before it expires
 PERMISSIONS = "TeamsAppInstallation.ReadWriteSelfForUser.All, User.ReadBasic.All"
@@ -56,7 +62,7 @@ class GraphConfig:
     tenant_id: str
     client_id: str  # the bot's app registration (MicrosoftAppId)
     client_secret: str
-    catalog_app_id: str
+    catalog_app_id: str = ""  # empty: directory lookups only
     api_url: str = GRAPH_API
     login_url: str = LOGIN
     service_url: str = TEAMS_SERVICE_URL
@@ -67,30 +73,44 @@ class GraphConfig:
         something it needs is missing."""
         if not settings.teams_graph_install:
             return None
-        password = settings.microsoft_app_password
         catalog = settings.teams_app_catalog_id
-        missing = [
-            name
-            for name, value in (
-                ("MicrosoftAppId", settings.microsoft_app_id),
-                ("MicrosoftAppPassword", password),
-                ("MicrosoftAppTenantId", settings.microsoft_app_tenant_id),
-                ("ACHTERBAN_TEAMS_APP_CATALOG_ID", catalog),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError("ACHTERBAN_TEAMS_GRAPH_INSTALL needs " + ", ".join(missing))
-        assert password is not None
+        missing = [] if catalog else ["ACHTERBAN_TEAMS_APP_CATALOG_ID"]
+        return cls._build(settings, "ACHTERBAN_TEAMS_GRAPH_INSTALL", missing, str(catalog or ""))
+
+    @classmethod
+    def for_directory(cls, settings: Settings) -> GraphConfig:
+        """For directory lookups alone (`achterban teams sync`), whether installation is on
+        or not: the app's credentials, no catalog id. ConfigError names what is missing."""
+        return cls._build(settings, "Looking people up in Microsoft Graph", [], "")
+
+    @classmethod
+    def _build(cls, settings: Settings, what: str, missing: list[str], catalog: str) -> GraphConfig:
+        password = settings.microsoft_app_password
+        credentials = (
+            ("MicrosoftAppId", settings.microsoft_app_id),
+            ("MicrosoftAppPassword", password),
+            ("MicrosoftAppTenantId", settings.microsoft_app_tenant_id),
+        )
+        missing = [name for name, value in credentials if not value] + missing
+        if missing or password is None:
+            raise ConfigError(f"{what} needs " + ", ".join(missing))
         return cls(
             tenant_id=str(settings.microsoft_app_tenant_id),
             client_id=str(settings.microsoft_app_id),
             client_secret=password.get_secret_value(),
-            catalog_app_id=str(catalog),
+            catalog_app_id=catalog,
             api_url=(settings.graph_api_url or GRAPH_API).rstrip("/"),
             login_url=(settings.graph_login_url or LOGIN).rstrip("/"),
             service_url=settings.teams_service_url or TEAMS_SERVICE_URL,
         )
+
+
+class NotInDirectory(DeliveryError):
+    """The person is not in the organisation's directory (or not as this e-mail address)."""
+
+    def __init__(self, detail: str = "") -> None:
+        reason = f"{NOT_IN_DIRECTORY} ({detail})" if detail else NOT_IN_DIRECTORY
+        super().__init__(reason, permanent=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +154,13 @@ class TeamsInstaller:
             raise self._error(status, body, "user lookup")
         found = body.get("value") or []
         if len(found) != 1:
-            raise DeliveryError("unreachable on Teams: not in the directory", permanent=True)
+            raise NotInDirectory()
         return str(found[0]["id"])
 
     async def install(self, aad_id: str) -> bool:
         """Install the app in the user's personal scope; False when it already was."""
+        if not self.config.catalog_app_id:
+            raise ConfigError("installing the Teams app needs ACHTERBAN_TEAMS_APP_CATALOG_ID")
         bind = f"{self.config.api_url}/appCatalogs/teamsApps/{self.config.catalog_app_id}"
         status, body = await self._call(
             "POST", f"/users/{aad_id}/teamwork/installedApps", payload={"teamsApp@odata.bind": bind}
@@ -161,7 +183,11 @@ class TeamsInstaller:
         found = body.get("value") or []
         if not found:
             # Just installed and not listed yet: Graph is eventually consistent.
-            raise DeliveryError("Teams app installation not visible yet", retry_after=30)
+            raise DeliveryError(
+                "Teams app installation not visible yet",
+                retry_after=INSTALL_VISIBLE_SECONDS,
+                extra={"scope": "conversation"},
+            )
         return str(found[0]["id"])
 
     async def chat_id(self, aad_id: str, installation_id: str) -> str:
@@ -248,8 +274,7 @@ class TeamsInstaller:
         code = str(error.get("code") or "") if isinstance(error, dict) else ""
         reason = f"Graph {what}: HTTP {status} {code}".strip()
         if status == 404:
-            reason = f"unreachable on Teams: not in the directory ({what})"
-            return DeliveryError(reason, permanent=True)
+            return NotInDirectory(what)
         if status == 403:
             reason = f"{reason} (needs admin consent for {PERMISSIONS})"
             return DeliveryError(reason, permanent=True)

@@ -200,6 +200,22 @@ class Accounts:
         assert account is not None
         return account
 
+    async def set_reference(
+        self, channel: str, platform_id: str, reference: dict[str, object]
+    ) -> bool:
+        """Store a conversation reference the platform did not send (Teams, after installing
+        the app through Graph), unless one arrived meanwhile: the platform's own wins."""
+        result = await self.session.execute(
+            update(ChannelAccount)
+            .where(
+                ChannelAccount.channel == channel,
+                ChannelAccount.platform_id == platform_id,
+                ChannelAccount.conversation_ref.is_(None),
+            )
+            .values(conversation_ref=reference)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def recipients(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Recipient]:
         """Delivery context for (channel, platform id) pairs, in one query."""
         if not keys:

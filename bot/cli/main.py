@@ -17,6 +17,7 @@ from bot.cli.report import report_app
 from bot.cli.roster import person_app, roster_app
 from bot.cli.slack import slack_app
 from bot.cli.stats import stats_app
+from bot.cli.teams import teams_app
 from bot.cli.web import admin_app, web_app
 from bot.cli.whatsapp import whatsapp_app
 from bot.errors import ConfigError
@@ -32,6 +33,7 @@ app.add_typer(roster_app, name="roster")
 app.add_typer(person_app, name="person")
 app.add_typer(poll_app, name="poll")
 app.add_typer(slack_app, name="slack")
+app.add_typer(teams_app, name="teams")
 app.add_typer(question_app, name="question")
 app.add_typer(report_app, name="report")
 app.add_typer(nominations_app, name="nominations")

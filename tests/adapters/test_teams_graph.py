@@ -157,3 +157,45 @@ def test_off_by_default_and_complete_when_on(settings: Settings) -> None:
         GraphConfig.from_settings(on)
     assert "MicrosoftAppTenantId" in str(missing.value)
     assert "ACHTERBAN_TEAMS_APP_CATALOG_ID" in str(missing.value)
+
+
+async def test_the_adapter_installs_on_its_first_message_and_waits_out_throttling(
+    settings: Settings, graph: FakeGraph, connector: FakeBotConnector, engine: Engine
+) -> None:
+    cfg = graph_settings(settings, graph, teams_service_url=connector.url,
+                         teams_login_url=connector.login_url)  # fmt: skip
+    teams = TeamsAdapter(cfg, Engine(engine.db, cfg))
+    rendered = teams.render(Outgoing("Welkom!"))
+    try:
+        graph.fail_next(429, retry_after=7)
+        with pytest.raises(DeliveryError) as throttled:
+            await teams.send(Recipient(EMP0), rendered)
+        assert (throttled.value.permanent, throttled.value.retry_after) == (False, 7)
+        assert throttled.value.extra == {"scope": "conversation"}  # only this person waits
+        assert connector.sent() == []
+        await teams.send(Recipient(EMP0), rendered)
+        calls = len(graph.calls)
+        await teams.send(Recipient(EMP0), rendered)  # kept in memory: Graph is not asked
+        assert len(graph.calls) == calls
+        assert len(connector.sent(graph.chat_of(EMP0))) == 2
+        with pytest.raises(DeliveryError) as stranger:
+            await teams.send(Recipient("0f7c3a52-9999-4c1e-9a55-000000000000"), rendered)
+        assert stranger.value.permanent
+        assert stranger.value.reason.startswith("unreachable on Teams: not in the directory")
+    finally:
+        await teams.close()
+
+
+def test_graph_installation_on_but_incomplete_stops_the_adapter(
+    settings: Settings, engine: Engine
+) -> None:
+    on = settings.model_copy(
+        update={"teams_graph_install": True, "microsoft_app_id": APP_ID,
+                "microsoft_app_password": SecretStr(APP_PASSWORD)}
+    )  # fmt: skip
+    with pytest.raises(ConfigError) as missing:
+        TeamsAdapter(on, engine)
+    assert "MicrosoftAppTenantId" in str(missing.value)
+    lookups = on.model_copy(update={"microsoft_app_tenant_id": TENANT})
+    config = GraphConfig.for_directory(lookups)  # lookups need no catalog id
+    assert (config.tenant_id, config.catalog_app_id) == (TENANT, "")

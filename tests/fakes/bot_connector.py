@@ -49,6 +49,7 @@ class FakeBotConnector:
     app_id: str
     app_password: str
     require_auth: bool = True
+    token_lifetime: int = 3600  # expires_in of issued tokens; MSAL renews below 300
     # member id → TeamsChannelAccount JSON (what GET …/members/{id} answers)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     # path name → bytes, for attachment contentUrl (token) and file downloadUrl (no token)
@@ -162,7 +163,7 @@ class FakeBotConnector:
         token = f"fake-token-{next(_ids)}"
         self.issued.add(token)
         return web.json_response(
-            {"token_type": "Bearer", "expires_in": 3600, "access_token": token}
+            {"token_type": "Bearer", "expires_in": self.token_lifetime, "access_token": token}
         )
 
     @web.middleware

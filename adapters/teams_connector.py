@@ -1,0 +1,253 @@
+"""botbuilder's connector plumbing for the Teams adapter, set up once instead of per message.
+
+CloudAdapter builds, for every proactive message and every inbound turn, a new
+ConnectorClient and a new user-token client, each with a msrest configuration whose retry
+policy alone costs milliseconds of CPU to build, a new `requests` session (a new connection)
+and credentials that ask MSAL for the token again. Measured with bench/fanout.py that capped a
+worker at about 50 Teams messages/s on loopback; see docs/teams.md for the figures.
+
+Here: one credentials object per (app id, scope, login endpoint), whose token is reused for a
+short while; one connector client per (app id, service URL, audience), configured once (no
+hidden retries, a timeout); one user-token client per app id. Tokens stay correct: MSAL hands
+out a token only while it has more than five minutes left and renews it otherwise, and a
+token is used here for at most four of those minutes.
+
+Part of the Teams adapter: with adapters/teams.py the only modules that import botbuilder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from types import SimpleNamespace
+from typing import Any
+
+import requests
+from botbuilder.integration.aiohttp import (
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
+from botbuilder.schema import Activity, CallerIdConstants
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    ClaimsIdentity,
+    ConnectorFactory,
+    ServiceClientCredentialsFactory,
+    UserTokenClient,
+)
+from urllib3.util import Retry
+
+from bot.config import Settings
+
+CONNECTOR_TIMEOUT_SECONDS = 30
+# MSAL never hands out a token with less than 5 minutes left, so one is used for at most 4
+# of them, and MSAL is asked again (it renews in time) after 2.
+TOKEN_USABLE_SECONDS = 240.0
+TOKEN_REUSE_SECONDS = 120.0
+CONNECTOR_CACHE_SIZE = 64  # service URLs are few (one per Teams region)
+
+
+def bot_configuration(settings: Settings) -> SimpleNamespace:
+    """The configuration object botbuilder's Configuration* classes read (by attribute name)."""
+    password = settings.microsoft_app_password
+    config = SimpleNamespace(
+        APP_ID=settings.microsoft_app_id or "",
+        APP_PASSWORD=password.get_secret_value() if password else "",
+        APP_TYPE=settings.microsoft_app_type,
+        APP_TENANTID=settings.microsoft_app_tenant_id or "",
+    )
+    if settings.teams_openid_metadata_url or settings.teams_login_url:
+        # Any override switches botbuilder to its parameterized authentication, which needs
+        # every endpoint; those not overridden keep the public cloud's values.
+        constants = AuthenticationConstants
+        config.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = (
+            settings.teams_openid_metadata_url or constants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+        )
+        config.TO_CHANNEL_FROM_BOT_LOGIN_URL = (
+            settings.teams_login_url or constants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+        )
+        config.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = constants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+        config.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = constants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+        config.OAUTH_URL = constants.OAUTH_URL
+        config.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = (
+            constants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+        )
+        config.CALLER_ID = CallerIdConstants.public_azure_channel
+    return config
+
+
+def authentication(
+    settings: Settings, *, token_reuse: float = TOKEN_REUSE_SECONDS
+) -> ReusingAuthentication:
+    """The Bot Framework authentication for these settings; raises botbuilder's bare
+    Exception when a setting it needs is missing."""
+    config = bot_configuration(settings)
+    credentials = ReusedCredentials(
+        ConfigurationServiceClientCredentialFactory(config), token_reuse=token_reuse
+    )
+    return ReusingAuthentication(config, credentials_factory=credentials)
+
+
+class ReusedToken:
+    """Credentials (msrest `Authentication`, as botframework's AppCredentials) that sign
+    requests with the token MSAL last gave them.
+
+    msrest signs every request by asking the credentials for a token, and MSAL's cache lookup
+    costs more than the request itself on loopback. `refresh` (before a send, in a thread)
+    asks MSAL again once the token is `reuse` seconds old; signing uses the token while it is
+    younger than TOKEN_USABLE_SECONDS, so it never waits on MSAL in the event loop after a
+    refresh. Anything else is asked of the wrapped credentials (their app id, scope, …).
+    """
+
+    def __init__(self, inner: Any, reuse: float) -> None:
+        self._inner = inner
+        self._reuse = min(reuse, TOKEN_USABLE_SECONDS)
+        self._token: tuple[str, float] | None = None  # (token, fetched at, monotonic)
+        self._refreshing = asyncio.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _younger_than(self, seconds: float) -> str | None:
+        if self._token is None or time.monotonic() - self._token[1] >= seconds:
+            return None
+        return self._token[0]
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        """The token; from MSAL (which fetches or renews it, blocking) when it is too old."""
+        if force_refresh:
+            return self._fetch(force_refresh=True)
+        return self._younger_than(TOKEN_USABLE_SECONDS) or self._fetch()
+
+    def _fetch(self, *, force_refresh: bool = False) -> str:
+        token = str(self._inner.get_access_token(force_refresh))
+        self._token = (token, time.monotonic())
+        return token
+
+    async def refresh(self) -> None:
+        """Ask MSAL in a thread once the token is `reuse` seconds old: its fetch blocks, and
+        the event loop must not wait on the login server. One at a time; the rest reuse it."""
+        if not getattr(self._inner, "microsoft_app_id", None):
+            return  # no app id: requests go unsigned (the emulator)
+        async with self._refreshing:
+            if self._younger_than(self._reuse) is None:
+                await asyncio.to_thread(self._fetch)
+
+    def signed_session(self, session: requests.Session | None = None) -> requests.Session:
+        """What msrest calls before each request (AppCredentials.signed_session's rule)."""
+        session = session or requests.Session()
+        if self._inner._should_set_token(session):
+            session.headers["Authorization"] = f"Bearer {self.get_access_token()}"
+        else:
+            session.headers.pop("Authorization", None)
+        return session
+
+
+class ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    """One credentials object per (app id, scope, login endpoint), reusing its token.
+
+    botbuilder creates new credentials for every connector, each with a new MSAL app whose
+    token cache starts empty, so every send would fetch a token.
+    """
+
+    def __init__(self, inner: ServiceClientCredentialsFactory, *, token_reuse: float) -> None:
+        self._inner = inner
+        self._token_reuse = token_reuse
+        self._cache: dict[tuple[str, str, str, bool], ReusedToken] = {}
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return bool(await self._inner.is_valid_app_id(app_id))
+
+    async def is_authentication_disabled(self) -> bool:
+        return bool(await self._inner.is_authentication_disabled())
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> ReusedToken:
+        key = (app_id or "", oauth_scope or "", login_endpoint or "", bool(validate_authority))
+        if key not in self._cache:
+            inner = await self._inner.create_credentials(
+                app_id, oauth_scope, login_endpoint, validate_authority
+            )
+            self._cache[key] = ReusedToken(inner, self._token_reuse)
+        return self._cache[key]
+
+
+class ReusingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
+    """Bot Framework authentication whose connector factories hand out cached clients.
+
+    A ConnectorClient holds no state of a turn: its credentials, its service URL and a
+    `requests` session (whose connection pool is thread-safe; msrest sends from executor
+    threads). So one client per (app id, service URL, audience) serves every turn and send.
+    """
+
+    def __init__(
+        self, configuration: Any, *, credentials_factory: ServiceClientCredentialsFactory
+    ) -> None:
+        super().__init__(configuration, credentials_factory=credentials_factory)
+        self._connectors: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self._token_clients: dict[str, UserTokenClient] = {}
+
+    async def authenticate_request(
+        self, activity: Activity, auth_header: str | None
+    ) -> AuthenticateRequestResult:
+        result = await super().authenticate_request(activity, auth_header)
+        if result.connector_factory is not None and result.claims_identity is not None:
+            app_id = _app_id(result.claims_identity)
+            result.connector_factory = _Reusing(self, result.connector_factory, app_id)
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        inner = super().create_connector_factory(claims_identity)
+        return _Reusing(self, inner, _app_id(claims_identity))
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        # CloudAdapter builds one for every turn; this bot never uses it (no OAuth prompts).
+        app_id = _app_id(claims_identity)
+        if app_id not in self._token_clients:
+            client = await super().create_user_token_client(claims_identity)
+            self._token_clients[app_id] = client
+        return self._token_clients[app_id]
+
+    async def connector(
+        self, factory: ConnectorFactory, app_id: str, service_url: str, audience: str | None
+    ) -> Any:
+        key = (app_id, service_url, audience or self.get_originating_audience() or "")
+        client = self._connectors.get(key)
+        if client is not None:
+            self._connectors.move_to_end(key)
+            return client
+        client = _configured(await factory.create(service_url, audience))
+        self._connectors[key] = client
+        while len(self._connectors) > CONNECTOR_CACHE_SIZE:
+            self._connectors.popitem(last=False)
+        return client
+
+
+class _Reusing(ConnectorFactory):  # type: ignore[misc]
+    def __init__(self, auth: ReusingAuthentication, inner: ConnectorFactory, app_id: str) -> None:
+        self._auth = auth
+        self._inner = inner
+        self._app_id = app_id
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        return await self._auth.connector(self._inner, self._app_id, service_url, audience)
+
+
+def _configured(client: Any) -> Any:
+    """No hidden retries (the outbox retries, honouring Retry-After) and a timeout. Set before
+    the first request: msrest builds the client's session, with this retry policy, then."""
+    client.config.retry_policy.policy = Retry(total=0, raise_on_status=False)
+    client.config.connection.timeout = CONNECTOR_TIMEOUT_SECONDS
+    return client
+
+
+def _app_id(identity: ClaimsIdentity) -> str:
+    """The bot's app id as botbuilder reads it from the claims (audience, or the emulator's
+    appid claim)."""
+    value = identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    if value is None:
+        value = identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+    return str(value or "")

@@ -1,0 +1,101 @@
+"""The Teams adapter's connector plumbing (adapters/teams_connector.py): one connector client
+per service URL, and the bot's token reused for a while but renewed by MSAL before it expires —
+against the fake Bot Connector and its token endpoint (tests/fakes/bot_connector.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from adapters.teams import TeamsAdapter
+from bot.config import Settings
+from bot.engine import Engine
+from bot.messages import DeliveryError, Outgoing, Recipient
+from tests.fakes.bot_connector import FakeBotConnector
+
+APP_ID = "a1b2c3d4-0000-4000-8000-0000000000dd"
+APP_PASSWORD = "connector-password"
+TENANT = "72f988bf-0000-4000-8000-0000000000dd"
+
+
+def teams_settings(settings: Settings, connector: FakeBotConnector) -> Settings:
+    return settings.model_copy(
+        update={
+            "microsoft_app_id": APP_ID,
+            "microsoft_app_password": SecretStr(APP_PASSWORD),
+            "teams_login_url": connector.login_url,
+        }
+    )
+
+
+def reference(connector: FakeBotConnector, key: str) -> dict[str, object]:
+    return {
+        "bot": {"id": f"28:{APP_ID}"},
+        "user": {"id": f"29:{key}", "aadObjectId": f"aad-{key}"},
+        "conversation": {"id": f"a:personal-{key}", "conversationType": "personal",
+                         "tenantId": TENANT},
+        "channelId": "msteams",
+        "serviceUrl": connector.url,
+    }  # fmt: skip
+
+
+async def send_three(teams: TeamsAdapter, connector: FakeBotConnector) -> None:
+    rendered = teams.render(Outgoing("Nieuws"))
+    for key in ("emp0", "emp1", "emp2"):
+        result = await teams.send(Recipient(f"aad-{key}", reference(connector, key)), rendered)
+        (activity,) = connector.sent(f"a:personal-{key}")
+        assert result.platform_message_id == activity["_id"] and activity["_op"] == "send"
+
+
+async def test_one_connector_client_per_service_url_without_hidden_retries(
+    settings: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeBotConnector(APP_ID, APP_PASSWORD).serve(tmp_path) as connector:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", connector.ca_file)
+        teams = TeamsAdapter(teams_settings(settings, connector), engine)
+        identity = teams.cloud.create_claims_identity(APP_ID)
+        first = await teams.auth.create_connector_factory(identity).create(connector.url, None)
+        again = await teams.auth.create_connector_factory(identity).create(connector.url, None)
+        other = await teams.auth.create_connector_factory(identity).create(
+            "https://smba.trafficmanager.net/emea/", None
+        )
+        assert first is again and other is not first
+        assert first.config.retry_policy.policy.total == 0  # the outbox retries
+        assert first.config.connection.timeout == 30
+        connector.fail_next(503)
+        with pytest.raises(DeliveryError) as failed:
+            await teams.send(
+                Recipient("aad-x", reference(connector, "x")), teams.render(Outgoing("x"))
+            )
+        assert not failed.value.permanent and connector.sent() == []  # not retried here
+        await send_three(teams, connector)
+        await teams.close()
+    assert connector.refused == [503]
+    assert len(connector.token_requests) == 1
+
+
+async def test_a_token_is_reused_only_while_msal_would_hand_it_out(
+    settings: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tokens that live under MSAL's five-minute margin are renewed at every MSAL lookup.
+    fake = FakeBotConnector(APP_ID, APP_PASSWORD, token_lifetime=299)
+    with fake.serve(tmp_path) as connector:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", connector.ca_file)
+        cfg = teams_settings(settings, connector)
+        reused = TeamsAdapter(cfg, engine)  # reused for two minutes: one token
+        await send_three(reused, connector)
+        assert len(connector.token_requests) == 1
+        connector.activities.clear()
+        renewed = TeamsAdapter(cfg, engine, token_reuse=0.0)  # MSAL asked at every send
+        await send_three(renewed, connector)
+        assert len(connector.token_requests) == 1 + 3  # … and it renews every time
+        connector.activities.clear()
+        connector.token_lifetime = 3600
+        cached = TeamsAdapter(cfg, engine, token_reuse=0.0)
+        await send_three(cached, connector)
+        assert len(connector.token_requests) == 4 + 1  # a long-lived one comes from its cache
+        assert connector.refused == []
+        for teams in (reused, renewed, cached):
+            await teams.close()
