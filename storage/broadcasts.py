@@ -30,11 +30,10 @@ CHANNELS = ("slack", "teams", "whatsapp", "web", "console")
 CHUNK = 500
 # Delivery errors (outbox.last_error, as the adapters word them) that mean "this person cannot
 # be reached there" rather than a failure of the platform: counted as unreachable, with the
-# reason. First match wins. Teams without Graph installation: adapters/teams.py and
-# adapters/teams_graph.py.
+# reason. First match wins. Teams without Graph installation: adapters/teams.py; not in the
+# directory when installing through Graph: adapters/teams_graph.py.
 UNREACHABLE_ERRORS = {
     "teams_not_installed": "no Teams conversation reference%",
-    "teams_app_not_installed": "unreachable: app not installed%",
     "teams_not_in_directory": "unreachable on Teams: not in the directory%",
     "unreachable": "unreachable%",
 }
