@@ -72,6 +72,7 @@ SEND_TIMEOUT = 15.0
 # A 429 with a short Retry-After is waited out inline; a longer one goes back to the outbox,
 # which reschedules the message instead of holding a delivery worker.
 INLINE_RATE_LIMIT_WAIT = 5.0
+SDK_LOGGER = "slack_sdk.web.async_base_client"
 
 
 class _TtlCache(dict[str, tuple[float, Any]]):
@@ -119,8 +120,25 @@ def web_client(
     handlers.append(BoundedRateLimitRetry(rate_limit_wait, rate_limit_retries))
     token = settings.slack_bot_token.get_secret_value()
     return AsyncWebClient(
-        token=token, base_url=api_base_url(settings), session=session, retry_handlers=handlers
+        token=token,
+        base_url=api_base_url(settings),
+        session=session,
+        retry_handlers=handlers,
+        logger=sdk_logger(),
     )
+
+
+def sdk_logger() -> logging.Logger:
+    """slack_sdk's logger, with its level set to the one it has in effect.
+
+    slack_sdk formats a debug line of every request and response (headers and body) whenever
+    its logger's own level is at most DEBUG — it tests `logger.level`, not `isEnabledFor` —
+    and a logger nobody configured has level NOTSET (0). That costs more CPU than the request.
+    """
+    parent = logging.getLogger(SDK_LOGGER)
+    logger = logging.getLogger(SDK_LOGGER + ".achterban")
+    logger.setLevel(parent.getEffectiveLevel())
+    return logger
 
 
 def api_base_url(settings: Settings) -> str:
@@ -303,13 +321,15 @@ class SlackEvents:
             logger=_bolt_log,
         )
         self.app.middleware(_check_shape)
+        # Bolt tries listeners in this order, each at some cost: button presses (votes) are
+        # the bulk of the traffic, so their listener comes first.
+        self.app.action(re.compile(".*"))(self._on_action)
         self.app.event("message")(self._on_message)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("app_home_opened")(self._on_home)
         self.app.event("reaction_added")(self._on_reaction)
         self.app.event("reaction_removed")(self._on_reaction)
         self.app.command("/or")(self._on_command)
-        self.app.action(re.compile(".*"))(self._on_action)
         self.app.error(self._on_error)
 
     async def handle_request(self, request: web.Request) -> web.StreamResponse:

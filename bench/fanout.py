@@ -290,6 +290,10 @@ def report(paced: Run | None, ceiling: list[Run], people: int, load: tuple[str, 
                 f"{p['whatsapp']:>8.0f} {run.wall_s:>7.1f} {ratio:>6.2f} {run.duplicates:>4} "
                 f"{run.losses:>5}  {judged}"
             )
+            if run is not ceiling[0]:
+                bare = ceiling[0].per_platform
+                each = [f"{p[c] / bare[c]:.2f}" if bare[c] else "—" for c in CHANNELS]
+                lines.append(f"   {'':<13} {'÷ bare':>7} {each[0]:>7} {each[1]:>7} {each[2]:>8}")
     return "\n".join(lines)
 
 

@@ -145,8 +145,9 @@ async def cli(env: dict[str, str], *args: str) -> str:
 
 @asynccontextmanager
 async def servers(n: int, env: dict[str, str], logs: Path) -> AsyncIterator[Fleet]:
-    """N `achterban serve --no-worker` processes, one port each: serve has no SO_REUSEPORT
-    option, so the client spreads the load round-robin. SIGINT stops them as Ctrl-C does."""
+    """N `achterban serve --no-worker` processes, one port each, the client spreading the
+    load round-robin (what the kernel does for `serve --reuse-port`, but each process's share
+    is known). SIGINT stops them as Ctrl-C does."""
     procs: list[asyncio.subprocess.Process] = []
     urls = []
     try:

@@ -1,75 +1,50 @@
 """The delivery worker: claims outbox rows and sends them through their channel's adapter.
 
 Rows are claimed per channel and sent concurrently, one person's messages in order, paced to
-the platform's limits (bot/pacing.py); marks and results go in group commits. A row is marked
-`sending` right before its request leaves; rows of a worker that died come back after the
-lease, and a `sending` one (in doubt) is first looked up on the platform where the adapter can
+the platform's limits (bot/pacing.py). A row is marked `sending` in a committed transaction
+before its request leaves; the marks and results of many rows share one commit
+(storage/outbox_worker.py). Rows of a worker that died come back after the lease, and a
+`sending` one (in doubt) is first looked up on the platform where the adapter can
 (`Reconcilable`), else sent again — the one window left. See docs/delivery.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import random
 import time
 from collections import Counter as Tally
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
-
-from prometheus_client import Counter
+from typing import Any
 
 from adapters.base import Adapter
 from bot.config import Settings
+from bot.delivery_results import Reconcilable, Results, back, backoff, delivery_key
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
-from bot.metrics import SEND_FAILURES, SENT
-from bot.pacing import UNLIMITED, Pacer, pacers
+from bot.metrics import SENT
+from bot.pacing import UNLIMITED, Pacer, Slots, pacers
+from storage import outbox_worker
 from storage.db import Database
-from storage.models import OutboxMessage, utcnow
+from storage.models import utcnow
 from storage.notify import listen_outbox
-from storage.outbox import SENDING, Outbox, OutboxWriter, Outcome
-from storage.people import Accounts
+from storage.outbox import SENDING, Claim
+from storage.outbox_worker import OutboxWriter
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF = timedelta(hours=1)
 # Sends in flight per channel and worker: enough to fill Twilio's 80/s at 200 ms a request.
 DEFAULT_CONCURRENCY = 32
 # A pause (429) longer than this gives the rows back to the outbox rather than holding them.
 HOLD_PAUSE_SECONDS = 2.0
+# A row is sent only this early in its lease (counted from its mark); later it goes back.
+# The rest of the lease is for the request itself: only after the lease may another worker
+# take the row over and look it up.
+SEND_WITHIN_LEASE = 0.25
 # An empty channel is asked again at most this often when woken.
 WAKE_DEBOUNCE = 0.05
-IN_DOUBT = Counter(
-    "achterban_sends_in_doubt_total",
-    "Rows whose send may have reached the platform when its worker stopped",
-    ["channel", "outcome"],  # found | absent | resent (no lookup) | lookup_failed
-)
-
-
-@runtime_checkable
-class Reconcilable(Protocol):
-    """An adapter that tags each message with the outbox key and can look it up later."""
-
-    async def send(self, recipient: Recipient, rendered: Any, *, key: str) -> SendResult:
-        """Send, tagging the message with `key` where the platform keeps such a tag."""
-
-    async def reconcile(
-        self, recipient: Recipient, rendered: Any, key: str, since: datetime
-    ) -> SendResult | None:
-        """The message as the platform has it (sent at or after `since`), or None when the
-        platform has none of it. Raises DeliveryError when the lookup itself fails."""
-
-
-def delivery_key(row: OutboxMessage) -> str:
-    """Stable across attempts and unique across databases that reuse ids (a restore)."""
-    return f"{row.id}-{int(row.created_at.timestamp())}"
-
-
-def backoff(attempt: int, base_seconds: float) -> timedelta:
-    """Exponential backoff with jitter (50–150 %), capped at an hour."""
-    seconds = base_seconds * (2 ** max(0, attempt - 1)) * random.uniform(0.5, 1.5)
-    return min(timedelta(seconds=seconds), MAX_BACKOFF)
+__all__ = ["DEFAULT_CONCURRENCY", "DeliveryWorker", "Reconcilable", "backoff", "delivery_key"]
 
 
 class DeliveryWorker:
@@ -98,8 +73,12 @@ class DeliveryWorker:
         self.pacers = pacers(settings.rate_limits)
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.writer = OutboxWriter(db, lease=self.lease, clock=clock)
+        self.results = Results(self.writer, settings, clock, self._pacer)
         self.concurrency = concurrency
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        # Per channel: rows past the pacer and not yet sending (being marked, or waiting for
+        # a send slot); requests in flight. At most `concurrency` of each.
+        self._ahead: dict[str, Slots] = {}
+        self._slots: dict[str, Slots] = {}
         self._held: Tally[str] = Tally()  # rows in memory per channel
         self._progress = asyncio.Event()
 
@@ -110,8 +89,8 @@ class DeliveryWorker:
         channels = self._open_channels()
         if not channels:
             return 0
-        rows, recipients = await self._claim(channels, self.settings.delivery_batch_size)
-        await self._deliver_all(rows, recipients)
+        rows = await self._claim(channels, self.settings.delivery_batch_size)
+        await self._deliver_all(rows)
         return len(rows)
 
     async def drain(self) -> int:
@@ -124,33 +103,28 @@ class DeliveryWorker:
     def _open_channels(self) -> list[str]:
         return [c for c in self.adapters if not self._pacer(c).paused_for()]
 
-    async def _claim(
-        self, channels: Sequence[str], limit: int
-    ) -> tuple[list[OutboxMessage], dict[tuple[str, str], Recipient]]:
-        async with self.db.transaction() as session:
-            rows = await Outbox(session).claim(
-                channels, now=self.clock(), limit=limit, lease=self.lease, accounts=self.accounts
-            )
-            recipients = await Accounts(session).recipients([(r.channel, r.account) for r in rows])
+    async def _claim(self, channels: Sequence[str], limit: int) -> list[Claim]:
+        rows = await outbox_worker.claim(
+            self.db, channels, now=self.clock(), limit=limit, lease=self.lease,
+            accounts=self.accounts,
+        )  # fmt: skip
         for row in rows:
             self._held[row.channel] += 1
-        return rows, recipients
+        return rows
 
     # -- sending -------------------------------------------------------------------------
 
-    async def _deliver_all(
-        self, rows: Sequence[OutboxMessage], recipients: Mapping[tuple[str, str], Recipient]
-    ) -> None:
+    async def _deliver_all(self, rows: Sequence[Claim]) -> None:
         """One lane per person: their rows in order, the lanes side by side."""
-        lanes: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+        lanes: dict[tuple[str, str], list[Claim]] = defaultdict(list)
         for row in rows:
             lanes[(row.channel, row.account)].append(row)
-        await asyncio.gather(*(self._lane(lane, recipients.get(k)) for k, lane in lanes.items()))
+        await asyncio.gather(*(self._lane(lane) for lane in lanes.values()))
 
-    async def _lane(self, rows: list[OutboxMessage], recipient: Recipient | None) -> None:
+    async def _lane(self, rows: list[Claim]) -> None:
         for i, row in enumerate(rows):
             try:
-                go_on = await self._deliver(row, recipient)
+                go_on = await self._deliver(row)
             except Exception:
                 # The store failed: what this worker holds comes back after the lease.
                 log.exception(
@@ -161,144 +135,106 @@ class DeliveryWorker:
             self._forget([row])
             if not go_on:
                 rest = rows[i + 1 :]
-                try:
-                    await self._give_back(rest)
-                except Exception:
-                    log.exception("giving rows back failed", extra={"channel": row.channel})
+                if rest:
+                    pause = self._pacer(row.channel).paused_for(row.account)
+                    try:
+                        await self.results.give_back(rest, self.results.after(pause))
+                    except Exception:
+                        log.exception("giving rows back failed", extra={"channel": row.channel})
                 self._forget(rest)
                 return
 
-    def _forget(self, rows: Sequence[OutboxMessage]) -> None:
+    def _forget(self, rows: Sequence[Claim]) -> None:
         for row in rows:
             self._held[row.channel] -= 1
-        self._progress.set()
+        if rows and self._room(rows[0].channel):
+            self._progress.set()  # the loop may claim more
 
-    async def _give_back(self, rows: Sequence[OutboxMessage]) -> None:
-        """Rows of a lane that stopped (a pause, an earlier row in doubt) go back unsent."""
-        if rows:
-            pause = self._pacer(rows[0].channel).paused_for(rows[0].account)
-            at = self.clock() + timedelta(seconds=pause)
-            for row in rows:
-                await self.writer.finish(_back(row, at))
+    async def _deliver(self, row: Claim) -> bool:
+        """Send one row; False stops the rest of its lane (they are given back).
 
-    async def _deliver(self, row: OutboxMessage, recipient: Recipient | None) -> bool:
-        """Send one row; False stops the rest of its lane (they are given back)."""
+        The way out: the person's conversation limits; a place among the rows about to go;
+        the channel's pace; the `sending` mark (committed with other rows' marks and
+        results); a send slot; the request. Waiting for the mark holds no send slot.
+        """
         adapter = self.adapters[row.channel]
         reconciler = self.reconcilers.get(row.channel)
-        token = row.claimed_at
-        assert token is not None  # set by the claim
         try:
             if row.payload is None:
                 raise DeliveryError("message body missing", permanent=True)
             rendered = adapter.render(Outgoing.from_json(row.payload))
         except DeliveryError as exc:
-            return await self._failed(row, token, exc, keyed=False)
-        target = recipient or _fallback(row)
+            return await self.results.failed(row, row.claimed_at, exc, keyed=False)
+        target = row.recipient or _fallback(row)
         if row.status == SENDING:
-            settled = await self._reconcile(reconciler, row, token, target, rendered)
+            settled = await self.results.reconcile(reconciler, row, target, rendered)
             if settled is not None:
                 return settled
         pacer = self._pacer(row.channel)
+        token = row.claimed_at
         ready = await pacer.conversation_ready(row.account, give_up_after=HOLD_PAUSE_SECONDS)
-        async with self._slot(row.channel):
+        async with self._slots_of(self._ahead, row.channel, self.concurrency):
             if not (ready and await pacer.wait(row.account, give_up_after=HOLD_PAUSE_SECONDS)):
-                # The platform asked us to slow down: hand the row back rather than hold it.
-                await self.writer.finish(_back(row, self._after(pacer.paused_for(row.account))))
-                return False
+                return await self._hold_back(row, token, pacer)
             if row.status != SENDING:
-                new_token = await self.writer.start_sending(row.id, token)
-                if new_token is None:
+                marked = await self.writer.start_sending(row.id, token)
+                if marked is None:
                     return True  # another worker took it over, or it was withdrawn
-                token = new_token
-            try:
-                if reconciler is not None:
-                    result = await reconciler.send(target, rendered, key=delivery_key(row))
-                else:
-                    result = await adapter.send(target, rendered)
-            except DeliveryError as exc:
-                return await self._failed(row, token, exc, keyed=reconciler is not None)
-            except Exception as exc:  # a bug or network error in an adapter: retry, log once
-                what = {"channel": row.channel, "outbox_id": row.id, "error": type(exc).__name__}
-                log.warning("send failed", extra=what)
-                reason = f"{type(exc).__name__}: {exc}"[:300]
-                error = DeliveryError(reason, extra={"in_doubt": True})
-                return await self._failed(row, token, error, keyed=reconciler is not None)
-        SENT.labels(row.channel).inc()
-        await self.writer.finish(_result(row, token, result, self.clock()))
-        return True
-
-    async def _reconcile(
-        self,
-        reconciler: Reconcilable | None,
-        row: OutboxMessage,
-        token: datetime,
-        target: Recipient,
-        rendered: Any,
-    ) -> bool | None:
-        """A row in doubt: ask the platform where it can tell. None: (re)send it now."""
-        if reconciler is None:
-            IN_DOUBT.labels(row.channel, "resent").inc()
-            log.warning("in doubt and no lookup: sent again", extra={"outbox_id": row.id})
-            return None
+                token = marked
+            slot = self._slots_of(self._slots, row.channel, self.concurrency)
+            await slot.acquire()
         try:
-            found = await reconciler.reconcile(
-                target, rendered, delivery_key(row), row.next_attempt_at
-            )
+            # A 429 may have come in while the row was being marked.
+            go = await pacer.wait_out_pause(row.account, give_up_after=HOLD_PAUSE_SECONDS)
+            go = go and self.clock() - token < self.lease * SEND_WITHIN_LEASE
+            if go:
+                pacer.sending(row.account)
+                result = await self._send(row, target, rendered)
+        finally:
+            slot.release()
+        if not go:
+            return await self._hold_back(row, token, pacer)
+        if isinstance(result, DeliveryError):
+            return await self.results.failed(row, token, result, keyed=reconciler is not None)
+        _sent(row.channel).inc()
+        await self.results.sent(row, token, result)
+        return True
+
+    async def _send(
+        self, row: Claim, target: Recipient, rendered: Any
+    ) -> SendResult | DeliveryError:
+        reconciler = self.reconcilers.get(row.channel)
+        try:
+            if reconciler is not None:
+                return await reconciler.send(target, rendered, key=delivery_key(row))
+            return await self.adapters[row.channel].send(target, rendered)
         except DeliveryError as exc:
-            IN_DOUBT.labels(row.channel, "lookup_failed").inc()
-            SEND_FAILURES.labels(row.channel, str(exc.permanent).lower()).inc()
-            reason = f"in doubt, lookup failed: {exc.reason}"
-            if exc.permanent or row.attempts >= self.settings.delivery_max_attempts:
-                await self.writer.finish(Outcome("failed", row.id, token, error=reason))
-                return True
-            # Only the lookup was refused (its own rate limit): sending is not paused.
-            wait = exc.retry_after
-            at = self._after(wait) if wait is not None else self._backoff(row)
-            await self.writer.finish(Outcome("doubt", row.id, token, at=at, error=reason))
-            return False
-        if found is None:
-            IN_DOUBT.labels(row.channel, "absent").inc()
-            return None
-        IN_DOUBT.labels(row.channel, "found").inc()
-        await self.writer.finish(_result(row, token, found, self.clock()))
-        return True
+            return exc
+        except Exception as exc:  # a bug or network error in an adapter: retry
+            what = {"channel": row.channel, "outbox_id": row.id, "error": type(exc).__name__}
+            log.warning("send failed", extra=what)
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            return DeliveryError(reason, extra={"in_doubt": True})
 
-    async def _failed(
-        self, row: OutboxMessage, token: datetime, exc: DeliveryError, *, keyed: bool
-    ) -> bool:
-        """Record a failed attempt: permanent → failed with the reason; 429 → pause and
-        retry after Retry-After; otherwise retry with backoff — still in doubt when the
-        request may have arrived and the platform can be asked before the next attempt."""
-        SEND_FAILURES.labels(row.channel, str(exc.permanent).lower()).inc()
-        if exc.permanent or row.attempts >= self.settings.delivery_max_attempts:
-            await self.writer.finish(Outcome("failed", row.id, token, error=exc.reason))
-            return True
-        if exc.retry_after is not None:
-            scope = row.account if exc.extra.get("scope") == "conversation" else None
-            self._pacer(row.channel).pause(exc.retry_after, scope)
-            at = self._after(exc.retry_after)
-            await self.writer.finish(Outcome("retry", row.id, token, at=at, error=exc.reason))
-            return False
-        at = self._backoff(row)
-        if keyed and exc.extra.get("in_doubt"):
-            await self.writer.finish(Outcome("doubt", row.id, token, at=at, error=exc.reason))
-            return False  # the person's next messages wait until this one is settled
-        await self.writer.finish(Outcome("retry", row.id, token, at=at, error=exc.reason))
-        return True
-
-    def _after(self, seconds: float) -> datetime:
-        return self.clock() + timedelta(seconds=seconds)
-
-    def _backoff(self, row: OutboxMessage) -> datetime:
-        return self.clock() + backoff(row.attempts, self.settings.delivery_backoff_seconds)
+    async def _hold_back(self, row: Claim, token: datetime, pacer: Pacer) -> bool:
+        """Hand the row back unsent: the platform asked us to slow down for longer than we
+        hold rows, or its mark is too old to send it now."""
+        at = self.results.after(pacer.paused_for(row.account))
+        await self.writer.finish(back(row, token, at))
+        return False
 
     def _pacer(self, channel: str) -> Pacer:
-        return self.pacers.setdefault(channel, Pacer(UNLIMITED))
+        pacer = self.pacers.get(channel)
+        if pacer is None:
+            pacer = self.pacers[channel] = Pacer(UNLIMITED)
+        return pacer
 
-    def _slot(self, channel: str) -> asyncio.Semaphore:
-        if channel not in self._slots:
-            self._slots[channel] = asyncio.Semaphore(self.concurrency)
-        return self._slots[channel]
+    @staticmethod
+    def _slots_of(slots: dict[str, Slots], channel: str, size: int) -> Slots:
+        found = slots.get(channel)
+        if found is None:
+            found = slots[channel] = Slots(size)
+        return found
 
     # -- running -------------------------------------------------------------------------
 
@@ -309,13 +245,27 @@ class DeliveryWorker:
             await self._loop(stop, idle_seconds)
 
     async def _loop(self, stop: asyncio.Event, idle_seconds: float) -> None:
-        """Keep rows in hand per channel, claiming more when half are done, so a slow
-        channel never holds up a fast one. A channel found empty is asked again when woken
-        (at most every WAKE_DEBOUNCE seconds: on PostgreSQL every outbox write notifies) or
-        after `idle_seconds`."""
+        """Keep rows in hand per channel, claiming more when half are done; each channel
+        claims on its own, so a slow channel (or claim) never holds up a fast one. A channel
+        found empty is asked again when woken (at most every WAKE_DEBOUNCE seconds: on
+        PostgreSQL every outbox write notifies) or after `idle_seconds`."""
         tasks: set[asyncio.Task[None]] = set()
+        claiming: set[str] = set()
         drained: dict[str, float] = {}  # channel → when a claim found no more due rows
         woken_at = 0.0
+
+        async def claim_and_send(channel: str, room: int) -> None:
+            try:
+                rows = await self._claim([channel], room)
+            except Exception:
+                log.exception("claiming failed", extra={"channel": channel})
+                rows = []
+            if len(rows) < room:
+                drained[channel] = time.monotonic()
+            claiming.discard(channel)
+            self._progress.set()
+            await self._deliver_all(rows)
+
         try:
             while not stop.is_set():
                 self._progress.clear()
@@ -325,26 +275,14 @@ class DeliveryWorker:
                         woken_at >= since and now - since >= WAKE_DEBOUNCE
                     ):
                         del drained[channel]
-                claimed = 0
                 for channel in self._open_channels():
-                    cap = self._cap(channel)
-                    room = cap - self._held[channel]
-                    if channel in drained or room < max(1, cap // 2):
+                    room = self._room(channel)
+                    if channel in drained or channel in claiming or not room:
                         continue
-                    try:
-                        rows, recipients = await self._claim([channel], room)
-                    except Exception:
-                        log.exception("claiming failed", extra={"channel": channel})
-                        rows, recipients = [], {}
-                    if len(rows) < room:
-                        drained[channel] = time.monotonic()
-                    if rows:
-                        claimed += len(rows)
-                        task = asyncio.create_task(self._deliver_all(rows, recipients))
-                        tasks.add(task)
-                        task.add_done_callback(tasks.discard)
-                if claimed:
-                    continue
+                    claiming.add(channel)
+                    task = asyncio.create_task(claim_and_send(channel, room))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
                 await _first(
                     self.wake,
                     self._progress,
@@ -358,6 +296,12 @@ class DeliveryWorker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _room(self, channel: str) -> int:
+        """Rows to claim for a channel: none until half of what it holds is done."""
+        cap = self._cap(channel)
+        room = cap - self._held[channel]
+        return room if room >= max(1, cap // 2) else 0
 
     def _cap(self, channel: str) -> int:
         """Rows to hold for a channel: a batch, but no more than its pace sends in half a
@@ -387,7 +331,12 @@ async def _first(*events: asyncio.Event, seconds: float) -> None:
             w.cancel()
 
 
-def _fallback(row: OutboxMessage) -> Recipient:
+@functools.cache
+def _sent(channel: str) -> Any:
+    return SENT.labels(channel)
+
+
+def _fallback(row: Claim) -> Recipient:
     # No channel account: the engine's answer to a refused sender, written in the same
     # transaction as their message (so its time is when they last wrote), with the platform
     # reference it needs (Teams).
@@ -396,14 +345,3 @@ def _fallback(row: OutboxMessage) -> Recipient:
         conversation_ref=row.recipient_ref,
         last_inbound_at=row.created_at if row.person_id is None else None,
     )
-
-
-def _back(row: OutboxMessage, at: datetime) -> Outcome:
-    """Give a row back unsent; one in doubt stays in doubt (looked up again at `at`)."""
-    assert row.claimed_at is not None
-    return Outcome("doubt" if row.status == SENDING else "release", row.id, row.claimed_at, at=at)
-
-
-def _result(row: OutboxMessage, token: datetime, result: SendResult, now: datetime) -> Outcome:
-    kind = "held" if result.held else "sent"
-    return Outcome(kind, row.id, token, at=now, platform_message_id=result.platform_message_id)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dialogs  # noqa: F401  (registers the dialogs and actions)
@@ -30,14 +31,18 @@ from dialogs.home import open_for
 from storage.broadcast_responses import Responses
 from storage.conversations import lock_conversation
 from storage.db import Database
-from storage.inbound import record_event
+from storage.inbound import Freshness, arrive, touch_account
 from storage.media import MediaFetcher, MediaStore
-from storage.models import utcnow
+from storage.models import OutboxMessage, utcnow
+from storage.outbox import outbox_row
+from storage.unit import Store, raw
 
 log = logging.getLogger(__name__)
-LAST_INBOUND_GRANULARITY = timedelta(minutes=1)
-# Messages are only held when the person had not written for a day (WhatsApp's window).
-HELD_AFTER = timedelta(hours=23)
+# An account's last_inbound_at is rewritten when older than a minute: coarse on purpose, it
+# only picks the preferred channel and WhatsApp's 24-hour window, and skipping the write saves
+# work on most events. Messages held back while the platform's window was closed (only when
+# the person had not written for a day) go out when the person writes again.
+FRESHNESS = Freshness(touch_after=timedelta(minutes=1), release_after=timedelta(hours=23))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +72,9 @@ class Engine:
         # Set by the composition root to download through the channel's adapter.
         self.fetch_media: MediaFetcher | None = None
 
-    def services(self, session: object) -> Services:
+    def services(self, store: Store) -> Services:
         return Services(
-            session=session,  # type: ignore[arg-type]
+            store=store,
             now=self.clock(),
             timezone=self.timezone,
             membership=self.settings.membership,
@@ -86,8 +91,8 @@ class Engine:
     async def handle(self, incoming: Incoming) -> Outcome:
         """Handle one event exactly once. Raises StoreUnavailable when the database is down."""
         started = time.perf_counter()
-        async with self.db.transaction() as session:
-            outcome = await self._handle(self.services(session), incoming)
+        async with self.db.event() as unit:
+            outcome = await self._handle(self.services(unit), incoming)
         HANDLE_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
         if outcome.duplicate:
             DUPLICATES.labels(incoming.channel).inc()
@@ -124,30 +129,31 @@ class Engine:
             )  # fmt: skip
 
     async def _handle(self, services: Services, incoming: Incoming) -> Outcome:
-        if not await record_event(services.session, incoming.channel, incoming.event_id):
+        arrival = await arrive(
+            services.store, incoming.channel, incoming.event_id, incoming.account,
+            services.now, FRESHNESS,
+        )  # fmt: skip
+        if not arrival.new:
             return Outcome(duplicate=True)
-        found = await resolve_sender(services, incoming)
+        found = await resolve_sender(services, incoming, arrival.sender)
         if found is None:
             REFUSED.labels(incoming.channel).inc()
             lang = normalise_language(incoming.locale or self.settings.locale)
-            await services.outbox.add(
-                incoming.channel,
-                incoming.account,
-                None,
-                Outgoing(text=t(lang, "identity.not_on_roster")),
-                recipient_ref=incoming.conversation_ref,
+            refusal = Outgoing(text=t(lang, "identity.not_on_roster"))
+            row = outbox_row(incoming.channel, incoming.account, None, refusal)
+            await queue(
+                services, [row | {"prompt": None, "recipient_ref": incoming.conversation_ref}]
             )
             return Outcome(refused=True, replies=1)
         person, account, roles = found
         last = account.last_inbound_at
-        if last is None or services.now - last > LAST_INBOUND_GRANULARITY:
-            # Coarse on purpose: it only picks the preferred channel and WhatsApp's 24-hour
-            # window, and skipping the write saves a statement on most events.
-            account.last_inbound_at = services.now
-        if last is None or services.now - last > HELD_AFTER:
-            # Messages held back while the platform's window was closed can go now.
-            await services.outbox.release_held(incoming.channel, incoming.account, now=services.now)
-        conversation = await lock_conversation(services.session, person.id)
+        if not arrival.touched and FRESHNESS.touch(last, services.now):
+            # A newly linked account (the first statement did not know it).
+            held = FRESHNESS.release(last, services.now)
+            await touch_account(services.store, account, services.now, release_held=held)
+        conversation = arrival.conversation
+        if conversation is None or conversation.person_id != person.id:
+            conversation = await lock_conversation(services.store, person.id)
         turn = Turn(
             incoming=incoming,
             person=person,
@@ -164,8 +170,15 @@ class Engine:
                 "dialog failed", extra={"channel": incoming.channel, "dialog": conversation.dialog}
             )
             raise
-        for reply, prompt in turn.replies:
-            await services.outbox.add(
-                incoming.channel, incoming.account, person.id, reply, prompt=prompt
-            )
+        rows = [
+            outbox_row(incoming.channel, incoming.account, person.id, reply)
+            | {"prompt": prompt, "recipient_ref": None}
+            for reply, prompt in turn.replies
+        ]
+        await queue(services, rows)
         return Outcome(person_id=person.id, replies=len(turn.replies))
+
+
+async def queue(services: Services, rows: list[dict[str, Any]]) -> None:
+    """The event's replies as outbox rows, in one statement on the driver connection."""
+    await (await raw(services.store)).insert(OutboxMessage.__table__, rows)  # type: ignore[arg-type]

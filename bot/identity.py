@@ -9,15 +9,17 @@ from storage.models import ChannelAccount, Person
 
 
 async def resolve_sender(
-    services: Services, incoming: Incoming
+    services: Services,
+    incoming: Incoming,
+    known: tuple[ChannelAccount, Person, set[str]] | None,
 ) -> tuple[Person, ChannelAccount, set[str]] | None:
     """The sender's person, account and roles, linking a new account by e-mail or phone.
 
+    `known` is what the event's first statement found for the account (storage/inbound.py).
     One person may have accounts on several channels; they all resolve to the same person, so
     a vote counts once whatever channel it came from. Under membership `roster` an unknown
     sender gets None (the engine answers politely and stores nothing about them).
     """
-    known = await services.accounts.find_with_person(incoming.channel, incoming.account)
     if known is not None and known[1].forgotten_at is None:
         account, found, roles = known
         return found, _remember_reference(account, incoming), roles

@@ -31,3 +31,6 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # twilio's HTTP client logs every request and answer at INFO (about ten lines a message,
+    # with URLs that name phone numbers): only its warnings are ours to keep.
+    logging.getLogger("twilio").setLevel(logging.WARNING)

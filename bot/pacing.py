@@ -124,6 +124,11 @@ class Pacer:
         """
         if not await self.conversation_ready(account, give_up_after=give_up_after):
             return False
+        if self.limits.per_second <= 0 and self.paused_for() <= 0:
+            # No bucket to share: no lock to queue on.
+            if self.windows:
+                self._record(account)
+            return True
         async with self._lock:
             while True:
                 pause = self.paused_for()
@@ -147,6 +152,22 @@ class Pacer:
                 return False
             await self.sleep(delay)
         return True
+
+    async def wait_out_pause(self, account: str, *, give_up_after: float) -> bool:
+        """Wait out a pause (429) that came in after `wait`; False when it is longer than
+        `give_up_after` (the caller gives the message back)."""
+        while (pause := self.paused_for(account)) > 0:
+            if pause > give_up_after:
+                return False
+            await self.sleep(pause)
+        return True
+
+    def sending(self, account: str) -> None:
+        """The message `wait` let through leaves now: its conversation's windows count from
+        this moment (the worker marks it `sending` in between)."""
+        times = self.sent_to.get(account)
+        if times:
+            times[-1] = self.clock()
 
     def _record(self, account: str) -> None:
         times = self.sent_to.get(account)
@@ -174,6 +195,46 @@ class Pacer:
         )
         self.updated = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.limits.per_second
+
+
+class Slots:
+    """At most `size` holders at once, served in order.
+
+    asyncio.Semaphore would do, but in Python 3.11 each acquire walks all its waiters
+    (`locked()`), and a worker has hundreds of rows waiting for a slot.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.taken = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.taken < self.size and not self._waiters:
+            self.taken += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # release() hands its slot over: `taken` stays as it is
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.taken -= 1
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.release()
 
 
 def pacers(overrides: dict[str, float]) -> dict[str, Pacer]:

@@ -46,7 +46,7 @@ async def _typed_choice(turn: Turn) -> str | None:
     if turn.conversation.dialog:
         choices, multiple = turn.dialog_choices()
         return match_choice(turn.text, choices, multiple=multiple)
-    prompt = await latest_prompt(turn.services.session, turn.person.id)
+    prompt = await latest_prompt(turn.services.store, turn.person.id)
     if not prompt:
         return None
     choices = [Choice(label, payload) for label, payload in prompt.get("choices", [])]

@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
@@ -25,15 +26,20 @@ from storage.models import Conversation, Person
 from storage.outbox import Outbox, outbox_row
 from storage.people import Accounts, People
 from storage.polls import Polls
+from storage.unit import Store, session_of
 
 CONSOLE = "console"
 
 
 @dataclass
 class Services:
-    """The stores and settings a dialog may use, bound to one transaction."""
+    """The stores and settings a dialog may use, bound to one transaction.
 
-    session: AsyncSession
+    `store` is a session, or an event's Unit (storage/unit.py) whose ORM session is made the
+    first time `session` (or a repository that needs it) is used: a vote needs none.
+    """
+
+    store: Store
     now: datetime
     timezone: ZoneInfo
     membership: str = "roster"
@@ -47,16 +53,26 @@ class Services:
     media_retention_days: float = 30.0
     report_reminder_hours: float = 4.0
     report_discard_hours: float = 24.0
-    people: People = field(init=False)
-    accounts: Accounts = field(init=False)
-    polls: Polls = field(init=False)
-    outbox: Outbox = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.people = People(self.session)
-        self.accounts = Accounts(self.session)
-        self.polls = Polls(self.session)
-        self.outbox = Outbox(self.session)
+    @property
+    def session(self) -> AsyncSession:
+        return session_of(self.store)
+
+    @cached_property
+    def people(self) -> People:
+        return People(self.session)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(self.session)
+
+    @cached_property
+    def polls(self) -> Polls:
+        return Polls(self.store)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.session)
 
     async def audit(
         self,

@@ -87,11 +87,11 @@ async def on_poll_button(turn: Turn, payload: str) -> None:
 
 async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     services = turn.services
-    found = await services.polls.get_with_options(poll_id)
+    found = await services.polls.for_voter(poll_id, turn.person.id)
     if found is None:
         turn.reply(turn.t("poll.not_found", id=poll_id))
         return
-    poll, option_rows = found
+    poll, option_rows, before = found
     if poll.status == SCHEDULED:
         turn.reply(turn.t("poll.not_open_yet", id=poll.id))
         return
@@ -109,7 +109,14 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     if len(chosen) > 1 and not poll.multiple:
         turn.reply(turn.t("poll.only_one"))
         return
-    outcome = await services.polls.vote(poll, turn.person.id, chosen, turn.incoming.channel)
+    polls, person_id, channel = services.polls, turn.person.id, turn.incoming.channel
+    tally: Tally | None = None
+    if poll.hide_results:
+        outcome = await polls.vote(poll, person_id, chosen, channel, before=before)
+    else:
+        outcome, tally = await polls.vote_and_tally(
+            poll, person_id, chosen, channel, option_rows, before=before
+        )
     labels = ", ".join(options[o].label for o in chosen)
     if outcome is VoteOutcome.ALREADY_VOTED:
         turn.reply(turn.t("poll.anonymous_already"))
@@ -120,8 +127,7 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
         VoteOutcome.UNCHANGED: "poll.vote_unchanged",
     }[outcome]
     text = turn.t(key, id=poll.id, choice=labels)
-    if not poll.hide_results:
-        tally = await services.polls.tally(poll, option_rows)
+    if tally is not None:
         text += "\n\n" + results_text(poll, tally, turn.lang)
     turn.reply(text, replaces=turn.incoming.message_ref if turn.incoming.choice else None)
 

@@ -11,11 +11,14 @@ chat` terminals) wait on the busy timeout. PostgreSQL uses real row locks instea
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.errors import StoreUnavailable
+from storage.unit import Unit, driver_in_transaction
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _READ_ONLY = "achterban_read_only"
@@ -35,7 +39,22 @@ def _unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, (*_DRIVER_DISCONNECT, sqlite3.OperationalError)):
+        return True  # statements on the driver connection raise the driver's own errors
     return isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError)
+
+
+# What the driver (or SQLAlchemy's adapter of it, which starts the transaction for us) raises
+# when the connection broke; SQLAlchemy sees none of it (storage/raw.py).
+_DRIVER_DISCONNECT = (
+    asyncpg.exceptions.InterfaceError,  # the connection is closed
+    asyncpg.exceptions.InternalClientError,  # the protocol is in an unexpected state
+    asyncpg.PostgresConnectionError,  # class 08: the connection broke
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, cancelled, …
+    AsyncAdapt_asyncpg_dbapi.InterfaceError,
+    AsyncAdapt_asyncpg_dbapi.InternalClientError,
+    AsyncAdapt_asyncpg_dbapi.OperationalError,
+)
 
 
 class Database:
@@ -74,6 +93,43 @@ class Database:
                         # Set before the connection's BEGIN is emitted (see _on_begin).
                         await session.connection(execution_options={_READ_ONLY: True})
                     yield session
+            finally:
+                if lock is not None:
+                    lock.release()
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+            raise
+
+    @asynccontextmanager
+    async def event(self) -> AsyncIterator[Unit]:
+        """One event's transaction as a `Unit` (storage/unit.py): statements on the driver
+        connection, an ORM session only when something needs one. Committed when the block
+        ends, rolled back on any error; failures of the store surface as StoreUnavailable."""
+        lock = self._write_lock
+        try:
+            if lock is not None:
+                await lock.acquire()
+            try:
+                async with self.engine.connect() as connection:
+                    try:
+                        async with connection.begin():
+                            unit = Unit(connection, await driver_in_transaction(connection))
+                            try:
+                                yield unit
+                                await unit.flush()
+                            finally:
+                                await unit.close()
+                    except _DRIVER_DISCONNECT:
+                        # What SQLAlchemy does on a disconnect it sees: this connection is not
+                        # given back, and the pool's others (probably broken too: a restart)
+                        # are replaced as they come back.
+                        if not connection.invalidated:
+                            await connection.invalidate()
+                        await self.engine.dispose(close=False)
+                        raise
             finally:
                 if lock is not None:
                     lock.release()

@@ -17,21 +17,34 @@ written (or sent) by the first one again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    ScalarSelect,
+    Table,
+    Update,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from bot.messages import Outgoing
-from storage.db import Database
-from storage.models import OutboxMessage, utcnow
+from bot.messages import Outgoing, Recipient
+from storage.models import ChannelAccount, OutboxMessage
+from storage.sql import is_postgres
 
 PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
 SENT, FAILED, HELD = "sent", "failed", "held"
@@ -72,6 +85,55 @@ class Outcome:
     error: str | None = None
 
 
+@dataclass(slots=True)
+class Claim:
+    """A claimed row as the worker holds it: plain values, read once, no ORM session.
+
+    `status` is `claimed`, or `sending` when a worker died while sending it (in doubt);
+    `claimed_at` is the claim token that fences this worker's writes. `recipient`: the
+    delivery context of the channel account (None when there is none).
+    """
+
+    id: int
+    channel: str
+    account: str
+    person_id: int | None
+    payload: dict[str, Any] | None
+    recipient_ref: dict[str, Any] | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_at: datetime
+    created_at: datetime
+    recipient: Recipient | None = None
+
+
+# Rows looked at per claim beyond its limit: room for some of people waiting behind a held
+# row (they are passed by); more are read when needed.
+CLAIM_WINDOW_EXTRA = 32
+OUTBOX = cast(Table, OutboxMessage.__table__)
+_ACCOUNTS = cast(Table, ChannelAccount.__table__)
+
+
+def _of_account(column: Column[Any]) -> ScalarSelect[Any]:
+    """A column of the row's channel account (one probe of its unique index)."""
+    account = _ACCOUNTS.c
+    return (
+        select(column)
+        .where(account.channel == OUTBOX.c.channel, account.platform_id == OUTBOX.c.account)
+        .scalar_subquery()
+    )
+
+
+# The row, and the recipient's delivery context read in the same statement.
+_CLAIMED_COLUMNS = [
+    *(OUTBOX.c[f.name] for f in fields(Claim) if f.name != "recipient"),
+    _of_account(_ACCOUNTS.c.id),
+    _of_account(_ACCOUNTS.c.conversation_ref),
+    _of_account(_ACCOUNTS.c.last_inbound_at),
+]
+
+
 class Outbox:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -102,51 +164,77 @@ class Outbox:
         limit: int,
         lease: timedelta,
         accounts: Sequence[str] | None = None,
-    ) -> list[OutboxMessage]:
+    ) -> list[Claim]:
         """Claim due rows for sending; concurrent workers never get the same row.
 
         PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, then UPDATE those rows. SQLite: the
         transaction holds the write lock (BEGIN IMMEDIATE), so claims are serialised anyway.
-        Rows a dead worker held
-        come back after `lease`; those it was sending stay `sending` (in doubt). A row waits
-        while an older row to the same person is held by a worker, so one person's messages
-        go out in order.
+        Rows a dead worker held come back after `lease`; those it was sending stay `sending`
+        (in doubt). A row waits while an older row to the same person is held by a worker, so
+        one person's messages go out in order.
+
+        Which of the people picked have a row held is asked separately, and their newer
+        rows are passed by here: a NOT EXISTS per due row in the pick is planned as a nested
+        loop whenever the statistics miss a fan-out just queued (seconds per claim).
         """
-        row = OutboxMessage
+        t = OUTBOX
         expired = now - lease
         due = or_(
-            (row.status == PENDING) & (row.next_attempt_at <= now),
-            row.status.in_((CLAIMED, SENDING)) & (row.claimed_at < expired),
+            (t.c.status == PENDING) & (t.c.next_attempt_at <= now),
+            t.c.status.in_((CLAIMED, SENDING)) & (t.c.claimed_at < expired),
         )
-        older = aliased(OutboxMessage)
-        held_before = exists().where(
-            older.channel == row.channel,
-            older.account == row.account,
-            older.id < row.id,
-            older.status.in_((CLAIMED, SENDING)),
-            older.claimed_at >= expired,
+        pick = select(t.c.id, t.c.channel, t.c.account).where(
+            t.c.channel.in_(channels), due, t.c.id > bindparam("after")
         )
-        pick = select(row.id).where(row.channel.in_(channels), due, ~held_before)
         if accounts is not None:
-            pick = pick.where(row.account.in_(accounts))
-        pick = pick.order_by(row.id).limit(limit).with_for_update(of=row, skip_locked=True)
-        # Two statements: when nothing is due no UPDATE runs, so the outbox trigger's NOTIFY
-        # (PostgreSQL) does not wake every worker for a claim that found nothing.
-        ids = list((await self.session.execute(pick)).scalars())
+            pick = pick.where(t.c.account.in_(accounts))
+        window = limit + CLAIM_WINDOW_EXTRA
+        pick = pick.order_by(t.c.id).limit(window).with_for_update(of=t, skip_locked=True)
+        # Of the people picked, those with a row held: the oldest such row.
+        held = (
+            select(t.c.channel, t.c.account, func.min(t.c.id))
+            .where(
+                t.c.channel.in_(channels),
+                t.c.status.in_((CLAIMED, SENDING)),
+                t.c.claimed_at >= expired,
+                _in(self.session, t.c.account, "accounts"),
+            )
+            .group_by(t.c.channel, t.c.account)
+        )
+        ids: list[int] = []
+        after = 0
+        while len(ids) < limit:
+            found = (await self.session.execute(pick, {"after": after})).all()
+            if not found:
+                break
+            people = list({a for _, _, a in found})
+            first_held = {
+                (c, a): i for c, a, i in await self.session.execute(held, {"accounts": people})
+            }
+            ids += [i for i, c, a in found if first_held.get((c, a), i) >= i]
+            if len(found) < window:
+                break
+            after = found[-1][0]
         if not ids:
             return []
         stmt = (
-            update(row)
-            .where(row.id.in_(ids))
+            update(t)
+            .where(_in(self.session, t.c.id, "ids"))
             .values(
-                status=case((row.status == SENDING, SENDING), else_=CLAIMED),
+                status=case((t.c.status == SENDING, SENDING), else_=CLAIMED),
                 claimed_at=now,
-                attempts=row.attempts + 1,
+                attempts=t.c.attempts + 1,
             )
-            .returning(row)
-            .execution_options(synchronize_session=False)
+            .returning(*_CLAIMED_COLUMNS)
         )
-        rows = list((await self.session.execute(stmt)).scalars())
+        rows = []
+        for *values, account_id, ref, last_inbound_at in await self.session.execute(
+            stmt, {"ids": ids[:limit]}
+        ):
+            row = Claim(*values)
+            if account_id is not None:
+                row.recipient = Recipient(row.account, ref, last_inbound_at)
+            rows.append(row)
         rows.sort(key=lambda r: r.id)
         return rows
 
@@ -158,21 +246,26 @@ class Outbox:
         A row is marked only if it is still this worker's claim (status claimed, claimed_at
         as claimed): one taken over by another worker, or withdrawn, is not sent.
         `next_attempt_at` becomes the time the send started, from which a later lookup
-        searches the platform.
+        searches the platform. One statement per claim token (rows claimed together share
+        one).
         """
         by_token: dict[datetime, list[int]] = defaultdict(list)
         for row_id, token in claims:
             by_token[token].append(row_id)
+        t = OUTBOX
         marked: set[int] = set()
-        table = cast(Table, OutboxMessage.__table__)
         for token, ids in by_token.items():
             stmt = (
-                update(table)
-                .where(table.c.id.in_(ids), table.c.status == CLAIMED, table.c.claimed_at == token)
+                update(t)
+                .where(
+                    _in(self.session, t.c.id, "ids"),
+                    t.c.status == CLAIMED,
+                    t.c.claimed_at == token,
+                )
                 .values(status=SENDING, claimed_at=now, next_attempt_at=now)
-                .returning(table.c.id)
+                .returning(t.c.id)
             )
-            marked.update((await self.session.execute(stmt)).scalars())
+            marked.update((await self.session.execute(stmt, {"ids": ids})).scalars())
         return marked
 
     async def finish_many(
@@ -183,14 +276,8 @@ class Outbox:
         by_kind: dict[str, list[Outcome]] = defaultdict(list)
         for outcome in outcomes:
             by_kind[outcome.kind].append(outcome)
-        table = cast(Table, OutboxMessage.__table__)
         for kind, items in by_kind.items():
-            values, names = _FINISH[kind]
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("b_id"), table.c.claimed_at == bindparam("b_tok"))
-                .values(**values)
-            )
+            stmt, names = _FINISH[kind]
             params = []
             for o in items:
                 given = {
@@ -226,13 +313,21 @@ class Outbox:
         return {channel: n for channel, n in await self.session.execute(stmt)}
 
 
-def _finish_table() -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
-    """Per outcome kind: the columns it sets and the parameters it binds."""
-    c = OutboxMessage.__table__.c
+def _in(session: AsyncSession, column: Column[Any], name: str) -> ColumnElement[bool]:
+    """`column = ANY(:name)` on PostgreSQL: one statement text (prepared once) whatever the
+    number of values, where `IN (…)` is a new statement for every count."""
+    if is_postgres(session):
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _finish_table() -> dict[str, tuple[Update, tuple[str, ...]]]:
+    """Per outcome kind: its statement (built once) and the parameters it binds."""
+    c = OUTBOX.c
     at = bindparam("b_at", type_=c.sent_at.type)
     pmid = bindparam("b_pmid", type_=c.platform_message_id.type)
     error = bindparam("b_error", type_=c.last_error.type)
-    return {
+    sets: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
         # Message bodies do not outlive their delivery; a held one waits for the person.
         "sent": ({"status": SENT, "sent_at": at, "platform_message_id": pmid, "last_error": None,
                   "payload": None, "recipient_ref": None}, ("b_at", "b_pmid")),
@@ -248,70 +343,10 @@ def _finish_table() -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
         "doubt": ({"claimed_at": bindparam("b_until", type_=c.claimed_at.type),
                    "last_error": error}, ("b_until", "b_error")),
     }  # fmt: skip
+    fenced = update(OUTBOX).where(
+        c.id == bindparam("b_id"), c.claimed_at == bindparam("b_tok", type_=c.claimed_at.type)
+    )
+    return {kind: (fenced.values(**values), names) for kind, (values, names) in sets.items()}
 
 
 _FINISH = _finish_table()
-
-
-class OutboxWriter:
-    """Group commit for one worker: the marks and results of many concurrent sends share a
-    transaction (the next one starts as soon as the previous commits), so a busy worker
-    commits once per group rather than twice per message, and an idle one without delay."""
-
-    def __init__(
-        self, db: Database, *, lease: timedelta, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self.db = db
-        self.lease = lease
-        self.clock = clock
-        self._starts: list[tuple[int, datetime, asyncio.Future[datetime | None]]] = []
-        self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def start_sending(self, row_id: int, token: datetime) -> datetime | None:
-        """Mark the row `sending`; returns its new claim token, or None when it is no
-        longer this worker's to send."""
-        future: asyncio.Future[datetime | None] = asyncio.get_running_loop().create_future()
-        self._starts.append((row_id, token, future))
-        self._kick()
-        return await future
-
-    async def finish(self, outcome: Outcome) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((outcome, future))
-        self._kick()
-        await future
-
-    def _kick(self) -> None:
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-
-    async def _flush(self) -> None:
-        while self._starts or self._outcomes:
-            starts, self._starts = self._starts, []
-            outcomes, self._outcomes = self._outcomes, []
-            now = self.clock()
-            try:
-                async with self.db.transaction() as session:
-                    outbox = Outbox(session)
-                    marked = await outbox.start_sending([(i, t) for i, t, _ in starts], now=now)
-                    await outbox.finish_many([o for o, _ in outcomes], now=now, lease=self.lease)
-            except Exception as exc:  # the store failed: every waiter sees it
-                for *_, future in starts:
-                    _settle(future, exc)
-                for _, done in outcomes:
-                    _settle(done, exc)
-                continue
-            for row_id, _token, future in starts:
-                _settle(future, None, now if row_id in marked else None)
-            for _, done in outcomes:
-                _settle(done, None, None)
-
-
-def _settle(future: asyncio.Future[Any], exc: BaseException | None, value: Any = None) -> None:
-    if future.done():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(value)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Recipient
+from storage.inbound import find_sender
 from storage.models import ChannelAccount, Conversation, OutboxMessage, Person, Role, utcnow
 from storage.sql import insert_ignore
 
@@ -172,21 +173,9 @@ class Accounts:
     async def find_with_person(
         self, channel: str, platform_id: str
     ) -> tuple[ChannelAccount, Person, set[str]] | None:
-        """The account, its person and their roles in one query (the hot path of every event)."""
-        roles = (
-            select(func.aggregate_strings(Role.role, ","))
-            .where(Role.person_id == Person.id)
-            .scalar_subquery()
-        )
-        stmt = (
-            select(ChannelAccount, Person, roles)
-            .join(Person, Person.id == ChannelAccount.person_id)
-            .where(ChannelAccount.channel == channel, ChannelAccount.platform_id == platform_id)
-        )
-        row = (await self.session.execute(stmt)).first()
-        if row is None:
-            return None
-        return row[0], row[1], set(row[2].split(",")) if row[2] else set()
+        """The account, its person and their roles in one query (the hot path of every event:
+        storage/inbound.py runs it on the driver connection)."""
+        return await find_sender(self.session, channel, platform_id)
 
     async def link(self, person_id: int, channel: str, platform_id: str) -> ChannelAccount:
         """Link a platform account to a person; concurrent links of one account are safe."""

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Ballot, Participation, Person, Poll, PollOption
+from storage.models import Ballot, Participation, Person, Poll, PollOption, utcnow
 from storage.people import Audience
-from storage.sql import insert_ignore
+from storage.raw import Query, Shape
+from storage.unit import Store, raw, session_of
 
 SCHEDULED, OPEN, CLOSED = "scheduled", "open", "closed"
 
@@ -42,9 +43,68 @@ class Tally:
     participants: int
 
 
+_POLL = Shape.of(Poll.__table__)  # type: ignore[arg-type]
+_OPTION = Shape.of(PollOption.__table__)  # type: ignore[arg-type]
+_FOR_VOTER = (
+    f"SELECT {_POLL.select_list}, (SELECT string_agg(CAST(option_id AS TEXT), ',') FROM ballots"
+    " WHERE poll_id = $1 AND person_id = $2) FROM polls WHERE id = $1"
+)
+_POLL_FOR_VOTER = Query(
+    _FOR_VOTER,
+    params=(None, None),
+    columns=(*_POLL.types, None),
+    sqlite=_FOR_VOTER.replace("string_agg(", "group_concat("),
+)
+_OPTIONS_OF = Query(
+    f"SELECT {_OPTION.select_list} FROM poll_options WHERE poll_id = $1 ORDER BY position",
+    (None,),
+    _OPTION.types,
+)
+# Per (poll id, created_at): ids can come back after a restore, creation times do not.
+_OPTIONS: dict[tuple[int, datetime], tuple[PollOption, ...]] = {}
+_OPTIONS_KEPT = 256
+_TAKE_PART = Query(
+    "INSERT INTO participations (poll_id, person_id) VALUES ($1, $2) "
+    "ON CONFLICT (poll_id, person_id) DO NOTHING RETURNING poll_id"
+)
+_COUNT_ANONYMOUS = Query(
+    "UPDATE poll_options SET anonymous_count = anonymous_count + 1 WHERE poll_id = $1 AND id = $2"
+)
+_CHOICES = Query(
+    "SELECT option_id FROM ballots WHERE poll_id = $1 AND person_id = $2 ORDER BY option_id"
+)
+_WITHDRAW = Query("DELETE FROM ballots WHERE poll_id = $1 AND person_id = $2")
+_BALLOT_COUNTS = Query(
+    "SELECT option_id, count(*) FROM ballots WHERE poll_id = $1 GROUP BY option_id"
+)
+_CAST_AND_COUNT = Query(
+    "WITH added AS (INSERT INTO ballots (poll_id, person_id, option_id, channel, cast_at)"
+    " VALUES ($1, $2, $3, $4, $5) RETURNING option_id)"
+    " SELECT option_id, count(*) FROM (SELECT option_id FROM ballots WHERE poll_id = $1"
+    " UNION ALL SELECT option_id FROM added) AS b GROUP BY option_id",
+    params=(None, None, None, None, Ballot.__table__.c.cast_at.type),
+)
+_VOTERS = Query("SELECT count(DISTINCT person_id) FROM ballots WHERE poll_id = $1")
+_ANONYMOUS_COUNTS = Query("SELECT id, anonymous_count FROM poll_options WHERE poll_id = $1")
+_PARTICIPANTS = Query("SELECT count(*) FROM participations WHERE poll_id = $1")
+
+
+def _tally(options: Sequence[PollOption], counts: dict[int, int], participants: int) -> Tally:
+    return Tally(
+        options=[OptionCount(o.id, o.position, o.label, counts.get(o.id, 0)) for o in options],
+        participants=int(participants),
+    )
+
+
 class Polls:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, store: Store) -> None:
+        # Votes and tallies run on the driver connection and need no ORM session; the rest
+        # of the repository uses the session (made on first use in an event's Unit).
+        self.store = store
+
+    @property
+    def session(self) -> AsyncSession:
+        return session_of(self.store)
 
     async def create(
         self,
@@ -84,19 +144,30 @@ class Polls:
     async def get(self, poll_id: int) -> Poll | None:
         return await self.session.get(Poll, poll_id, populate_existing=True)
 
-    async def get_with_options(self, poll_id: int) -> tuple[Poll, list[PollOption]] | None:
-        """The poll and its options in one query (the hot path of every vote)."""
-        stmt = (
-            select(Poll, PollOption)
-            .join(PollOption, PollOption.poll_id == Poll.id)
-            .where(Poll.id == poll_id)
-            .order_by(PollOption.position)
-            .execution_options(populate_existing=True)
-        )
-        rows = (await self.session.execute(stmt)).all()
-        if not rows:
+    async def for_voter(
+        self, poll_id: int, person_id: int
+    ) -> tuple[Poll, list[PollOption], list[int]] | None:
+        """The poll as it is now, its options, and the person's current choice (option ids;
+        always empty for an anonymous poll): the hot path of every vote, one statement on the
+        driver connection. The options never change once created, so they are kept per
+        process, and their `anonymous_count` is not current (`tally` reads the counts). Poll
+        and options are snapshots outside the session: change a poll through the methods here.
+        """
+        sql = await raw(self.store)
+        row = await sql.fetchrow(_POLL_FOR_VOTER, poll_id, person_id)
+        if row is None:
             return None
-        return rows[0][0], [option for _, option in rows]
+        poll = Poll(**_POLL.values(row))
+        key = (poll.id, poll.created_at)
+        options = _OPTIONS.get(key)
+        if options is None:
+            rows = await sql.fetch(_OPTIONS_OF, poll_id)
+            options = tuple(PollOption(**_OPTION.values(r)) for r in rows)
+            if len(_OPTIONS) >= _OPTIONS_KEPT:
+                _OPTIONS.clear()
+            _OPTIONS[key] = options
+        chosen = row[-1]
+        return poll, list(options), sorted(int(o) for o in chosen.split(",")) if chosen else []
 
     async def options(self, poll_id: int) -> list[PollOption]:
         stmt = select(PollOption).where(PollOption.poll_id == poll_id).order_by(PollOption.position)
@@ -129,35 +200,32 @@ class Polls:
         return (await self.session.execute(stmt)).first() is not None
 
     async def vote(
-        self, poll: Poll, person_id: int, option_ids: Sequence[int], channel: str
+        self,
+        poll: Poll,
+        person_id: int,
+        option_ids: Sequence[int],
+        channel: str,
+        *,
+        before: Sequence[int] | None = None,
     ) -> VoteOutcome:
-        """Record a vote. The caller holds the person's conversation lock."""
+        """Record a vote. The caller holds the person's conversation lock; `before` is the
+        person's current choice when the caller read it under that lock (`for_voter`)."""
         chosen = sorted(set(option_ids))
+        sql = await raw(self.store)
         if poll.anonymous:
-            first = await insert_ignore(
-                self.session,
-                Participation.__table__,  # type: ignore[arg-type]
-                {"poll_id": poll.id, "person_id": person_id},
-                ["poll_id", "person_id"],
-            )
-            if not first:
+            if await sql.fetchrow(_TAKE_PART, poll.id, person_id) is None:
                 return VoteOutcome.ALREADY_VOTED
-            await self.session.execute(
-                update(PollOption)
-                .where(PollOption.poll_id == poll.id, PollOption.id.in_(chosen))
-                .values(anonymous_count=PollOption.anonymous_count + 1)
-                .execution_options(synchronize_session=False)
-            )
+            for option_id in chosen:
+                await sql.execute(_COUNT_ANONYMOUS, poll.id, option_id)
             return VoteOutcome.NEW
-        before = await self.choices_of(poll.id, person_id)
-        if before == chosen:
+        if before is None:
+            before = await self.choices_of(poll.id, person_id)
+        if list(before) == chosen:
             return VoteOutcome.UNCHANGED
         if before:
-            await self.session.execute(
-                delete(Ballot).where(Ballot.poll_id == poll.id, Ballot.person_id == person_id)
-            )
-        await self.session.execute(
-            insert(Ballot),
+            await sql.execute(_WITHDRAW, poll.id, person_id)
+        await sql.insert(
+            Ballot.__table__,  # type: ignore[arg-type]
             [
                 {"poll_id": poll.id, "person_id": person_id, "option_id": o, "channel": channel}
                 for o in chosen
@@ -165,14 +233,37 @@ class Polls:
         )
         return VoteOutcome.CHANGED if before else VoteOutcome.NEW
 
+    async def vote_and_tally(
+        self,
+        poll: Poll,
+        person_id: int,
+        option_ids: Sequence[int],
+        channel: str,
+        options: Sequence[PollOption],
+        *,
+        before: Sequence[int],
+    ) -> tuple[VoteOutcome, Tally]:
+        """`vote`, then `tally` (live results). A new single choice in a named poll on
+        PostgreSQL is one statement: the ballot's INSERT in a CTE, counted with the ballots
+        already there (a CTE's rows are not in the statement's snapshot, so none twice)."""
+        chosen = sorted(set(option_ids))
+        sql = await raw(self.store)
+        if poll.anonymous or poll.multiple or len(chosen) != 1 or not sql.is_postgres:
+            outcome = await self.vote(poll, person_id, chosen, channel, before=before)
+            return outcome, await self.tally(poll, options)
+        if list(before) == chosen:
+            return VoteOutcome.UNCHANGED, await self.tally(poll, options)
+        if before:
+            await sql.execute(_WITHDRAW, poll.id, person_id)
+        rows = await sql.fetch(_CAST_AND_COUNT, poll.id, person_id, chosen[0], channel, utcnow())
+        counts = {r[0]: r[1] for r in rows}
+        outcome = VoteOutcome.CHANGED if before else VoteOutcome.NEW
+        return outcome, _tally(options, counts, sum(counts.values()))
+
     async def choices_of(self, poll_id: int, person_id: int) -> list[int]:
         """A named voter's current choice (never available for anonymous polls)."""
-        stmt = (
-            select(Ballot.option_id)
-            .where(Ballot.poll_id == poll_id, Ballot.person_id == person_id)
-            .order_by(Ballot.option_id)
-        )
-        return list((await self.session.execute(stmt)).scalars())
+        rows = await (await raw(self.store)).fetch(_CHOICES, poll_id, person_id)
+        return [r[0] for r in rows]
 
     async def has_voted(self, poll: Poll, person_id: int) -> bool:
         table = Participation if poll.anonymous else Ballot
@@ -180,36 +271,21 @@ class Polls:
         return (await self.session.execute(stmt.limit(1))).first() is not None
 
     async def tally(self, poll: Poll, options: Sequence[PollOption] | None = None) -> Tally:
-        """Counts per option and participants; pass `options` when already loaded."""
+        """Counts per option and participants, as committed plus this transaction's changes;
+        pass `options` when already loaded (only their ids, positions and labels are used)."""
         if options is None:
             options = await self.options(poll.id)
+        sql = await raw(self.store)
         if poll.anonymous:
-            counts = {o.id: o.anonymous_count for o in options}
-            participants = await self._count(
-                select(func.count()).where(Participation.poll_id == poll.id)
-            )
+            counts = {r[0]: r[1] for r in await sql.fetch(_ANONYMOUS_COUNTS, poll.id)}
+            participants = (await sql.fetch(_PARTICIPANTS, poll.id))[0][0]
         else:
-            stmt = (
-                select(Ballot.option_id, func.count())
-                .where(Ballot.poll_id == poll.id)
-                .group_by(Ballot.option_id)
-            )
-            counts = {oid: n for oid, n in await self.session.execute(stmt)}
+            counts = {r[0]: r[1] for r in await sql.fetch(_BALLOT_COUNTS, poll.id)}
             if poll.multiple:
-                participants = await self._count(
-                    select(func.count(func.distinct(Ballot.person_id))).where(
-                        Ballot.poll_id == poll.id
-                    )
-                )
+                participants = (await sql.fetch(_VOTERS, poll.id))[0][0]
             else:  # one ballot per voter
                 participants = sum(counts.values())
-        return Tally(
-            options=[OptionCount(o.id, o.position, o.label, counts.get(o.id, 0)) for o in options],
-            participants=participants,
-        )
-
-    async def _count(self, stmt: object) -> int:
-        return int((await self.session.execute(stmt)).scalar_one())  # type: ignore[call-overload]
+        return _tally(options, counts, participants)
 
     async def voter_ids(self, poll: Poll) -> set[int]:
         table = Participation if poll.anonymous else Ballot

@@ -55,6 +55,16 @@ def prepare_database(cfg: Settings) -> None:
         upgrade(cfg.db_url)
 
 
+def fast_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (not on Windows): the long-running processes spend
+    noticeably less CPU per request and per send on it than on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)

@@ -189,3 +189,16 @@ async def test_a_command_word_beats_a_fragment_of_a_label(engine: Engine, org: O
     await org.say("emp0", "menu")
     assert await ballots(engine) == []
     assert "Wat je kunt doen" in (await org.last("emp0")).text
+
+
+async def test_live_results_count_the_vote_just_cast(engine: Engine, org: Org) -> None:
+    poll_id, opts = await create_poll(engine, ["A", "B"])
+    await org.say("emp0", choice=vote_payload(poll_id, opts[0]))
+    await org.say("emp2", choice=vote_payload(poll_id, opts[0]))
+    await org.say("emp0", choice=vote_payload(poll_id, opts[1]))  # changed: A → B
+    reply = (await org.last("emp0")).text
+    assert "1. A: 1 (50%)" in reply and "2. B: 1 (50%)" in reply
+    secret, secret_opts = await create_poll(engine, ["Ja", "Nee"], anonymous=True)
+    await org.say("emp4", choice=vote_payload(secret, secret_opts[1]))
+    reply = (await org.last("emp4")).text
+    assert "1. Ja: 0 (0%)" in reply and "2. Nee: 1 (100%)" in reply

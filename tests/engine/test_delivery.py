@@ -11,8 +11,9 @@ from sqlalchemy import select
 from bot.delivery import DeliveryWorker, backoff, delivery_key
 from bot.engine import Engine
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
+from storage import outbox_worker
 from storage.models import OutboxMessage, utcnow
-from storage.outbox import Outbox, Outcome
+from storage.outbox import Outbox, Outcome, outbox_row
 from tests.support.org import Org
 
 
@@ -275,3 +276,82 @@ async def test_an_adapter_error_that_may_have_arrived_is_in_doubt(
     await asyncio.sleep(0.05)
     assert await worker.drain() == 1
     assert len(channel.lookups) == 1 and len(channel.sent) == 1
+
+
+async def test_a_row_marked_too_long_before_its_send_slot_goes_back_unsent(
+    engine: Engine, org: Org, settings
+) -> None:
+    await org.say("emp0", "hallo")
+    await org.say("emp2", "hallo")
+    # One send at a time, taking 0.8 s: the second row is marked while the first is on its
+    # way, and its slot comes after a quarter of the lease (0.3 s) has passed.
+    short = settings.model_copy(update={"delivery_lease_seconds": 1.2})
+    channel = Channel(delay=0.8)
+    worker = DeliveryWorker(engine.db, short, {"console": channel}, concurrency=1)
+    assert await worker.run_once() == 2
+    first, second = await rows(engine)
+    assert [account for account, _ in channel.sent] == [first.account]
+    assert (first.status, second.status, second.attempts) == ("sent", "pending", 0)
+    assert await worker.drain() == 1
+    assert [account for account, _ in channel.sent] == [first.account, second.account]
+
+
+async def test_a_claim_passes_by_a_long_queue_behind_a_held_row(engine: Engine) -> None:
+    queue = [outbox_row("console", "busy", None, Outgoing(f"b{i}")) for i in range(60)]
+    async with engine.db.transaction() as session:
+        await Outbox(session).add_many(
+            [*queue, outbox_row("console", "other", None, Outgoing("o"))]
+        )
+    now, lease = utcnow(), timedelta(minutes=5)
+    (held,) = await outbox_worker.claim(engine.db, ["console"], now=now, limit=1, lease=lease)
+    assert held.account == "busy"
+    # The 59 rows behind it fill more than one window of the claim.
+    claimed = await outbox_worker.claim(engine.db, ["console"], now=now, limit=5, lease=lease)
+    assert [r.account for r in claimed] == ["other"]
+
+
+async def test_the_group_commit_writes_every_outcome_and_keeps_the_fence(engine: Engine) -> None:
+    """On PostgreSQL one statement writes a group (storage/outbox_worker.py), on SQLite
+    Outbox.start_sending and finish_many: the same rows either way."""
+    async with engine.db.transaction() as session:
+        await Outbox(session).add_many(
+            [outbox_row("console", f"p{i}", None, Outgoing(f"m{i}")) for i in range(7)]
+        )
+    now, lease = utcnow(), timedelta(minutes=5)
+    claimed = await outbox_worker.claim(engine.db, ["console"], now=now, limit=10, lease=lease)
+    assert [r.status for r in claimed] == ["claimed"] * 7 and claimed[0].recipient is None
+    stale = now - timedelta(seconds=9)
+    later = now + timedelta(seconds=1)
+    *mine, last = claimed
+    marks = [(r.id, r.claimed_at) for r in mine] + [(last.id, stale)]
+    marked = await outbox_worker.flush(engine.db, marks, [], now=later, lease=lease)
+    assert marked == {r.id for r in mine}  # not the one whose token is stale
+    at = later + timedelta(minutes=1)
+    kinds = ["sent", "held", "retry", "failed", "release", "doubt"]
+    outcomes = [
+        Outcome(k, r.id, later, at=at, platform_message_id=f"pm-{k}", error=f"e-{k}")
+        for k, r in zip(kinds, mine, strict=True)
+    ]
+    outcomes.append(Outcome("sent", last.id, stale, platform_message_id="stale"))
+    await outbox_worker.flush(engine.db, [], outcomes, now=later, lease=lease)
+    found = {r.id: r for r in await rows(engine)}
+    got = {
+        k: (found[r.id].status, found[r.id].sent_at, found[r.id].platform_message_id,
+            found[r.id].last_error, found[r.id].payload is None, found[r.id].next_attempt_at,
+            found[r.id].attempts, found[r.id].claimed_at)
+        for k, r in zip(kinds, mine, strict=True)
+    }  # fmt: skip
+    assert got == {
+        "sent": ("sent", at, "pm-sent", None, True, later, 1, later),
+        "held": ("held", at, "pm-held", None, False, later, 1, later),
+        "retry": ("pending", None, None, "e-retry", False, at, 1, later),
+        "failed": ("failed", None, None, "e-failed", True, later, 1, later),
+        "release": ("pending", None, None, None, False, at, 0, later),
+        "doubt": ("sending", None, None, "e-doubt", False, later, 1, at - lease),
+    }
+    untouched = found[last.id]
+    assert (untouched.status, untouched.claimed_at, untouched.platform_message_id) == (
+        "claimed",
+        now,
+        None,
+    )

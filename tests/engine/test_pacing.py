@@ -9,7 +9,7 @@ from collections import Counter
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
-from bot.pacing import DEFAULT_LIMITS, MARGIN, PUBLISHED, Limits, Pacer, pacers
+from bot.pacing import DEFAULT_LIMITS, MARGIN, PUBLISHED, Limits, Pacer, Slots, pacers
 from storage.notify import listen_outbox
 from storage.outbox import Outbox, outbox_row
 from tests.engine.test_delivery import Channel, rows
@@ -160,6 +160,35 @@ async def test_a_long_pause_is_not_waited_out() -> None:
     t.now = 31
     assert await pacer.wait("b", give_up_after=2) is False
     assert await pacer.wait("c", give_up_after=2) is True
+
+
+async def test_slots_go_in_order_and_a_cancelled_waiter_passes_its_turn_on() -> None:
+    slots = Slots(1)
+    await slots.acquire()
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await slots.acquire()
+        order.append(name)
+
+    a, b, c = (asyncio.create_task(take(n)) for n in "abc")
+    await asyncio.sleep(0)
+    b.cancel()  # while waiting
+    slots.release()
+    await asyncio.sleep(0)
+    slots.release()
+    await asyncio.sleep(0)
+    assert order == ["a", "c"] and b.cancelled()
+    d, e = (asyncio.create_task(take(n)) for n in "de")
+    await asyncio.sleep(0)
+    slots.release()  # handed to d …
+    d.cancel()  # … which is cancelled before it runs: e gets it
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert order == ["a", "c", "e"] and d.cancelled()
+    slots.release()
+    assert slots.taken == 0
+    await asyncio.gather(a, c, e)
 
 
 # -- the worker --------------------------------------------------------------------------------

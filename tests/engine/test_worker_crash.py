@@ -165,8 +165,12 @@ async def test_two_worker_processes_on_postgresql_send_no_duplicate(tmp_path: Pa
         async with running_fakes(tmp_path, chaos()) as fakes:
             engine = Engine(db, fakes.settings(base))
             where = await seed(db, fakes, PEOPLE)
+            # Neither dies: with a lease longer than any send (as docs/delivery.md asks), no
+            # row is taken over, and only the claims keep the two apart.
+            long_lease = {"ACHTERBAN_DELIVERY_LEASE_SECONDS": "60"}
             envs = [
                 worker_env(fakes, url, tmp_path, ACHTERBAN_PUBLIC_URL=f"https://w{i}.example")
+                | long_lease
                 for i in (1, 2)
             ]
             async with (
