@@ -140,7 +140,7 @@ class Engine:
             REFUSED.labels(incoming.channel).inc()
             lang = normalise_language(incoming.locale or self.settings.locale)
             refusal = Outgoing(text=t(lang, "identity.not_on_roster"))
-            row = outbox_row(incoming.channel, incoming.account, None, refusal)
+            row = outbox_row(incoming.channel, incoming.account, None, refusal, now=services.now)
             await queue(
                 services, [row | {"prompt": None, "recipient_ref": incoming.conversation_ref}]
             )
@@ -171,7 +171,7 @@ class Engine:
             )
             raise
         rows = [
-            outbox_row(incoming.channel, incoming.account, person.id, reply)
+            outbox_row(incoming.channel, incoming.account, person.id, reply, now=services.now)
             | {"prompt": prompt, "recipient_ref": None}
             for reply, prompt in turn.replies
         ]

@@ -124,7 +124,7 @@ class Services:
                     if not person.email:
                         continue
                     account = await self.accounts.link(pid, CONSOLE, person.email.lower())
-                row = outbox_row(account.channel, account.platform_id, pid, outgoing)
+                row = outbox_row(account.channel, account.platform_id, pid, outgoing, now=self.now)
                 if prompt and outgoing.choices:
                     row["prompt"] = prompt_of(outgoing)
                 rows.append(row)

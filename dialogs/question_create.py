@@ -136,6 +136,7 @@ class QuestionCreate:
             audience=Audience.from_dict(s.get("audience")),
             closes_at=datetime.fromisoformat(s["closes"]) if s.get("closes") else None,
             created_by=turn.person.id,
+            now=services.now,
         )
         turn.end()
         sent = await open_question.open_question(services, question, actor_id=turn.person.id)

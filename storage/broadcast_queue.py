@@ -108,7 +108,7 @@ async def expand(
         lang = person.language or "nl"
         if lang not in rendered:
             outgoing = build(lang)
-            rendered[lang] = (outbox_row("", "", None, outgoing), prompt(outgoing))
+            rendered[lang] = (outbox_row("", "", None, outgoing, now=now), prompt(outgoing))
         row, asked = rendered[lang]
         messages.append(
             {
@@ -117,8 +117,6 @@ async def expand(
                 "account": account.platform_id,
                 "person_id": person.id,
                 "prompt": asked,
-                "created_at": now,
-                "next_attempt_at": now,
             }
         )
     queued = 0

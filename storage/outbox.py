@@ -53,14 +53,18 @@ UNDELIVERED = (PENDING, CLAIMED, SENDING)
 
 
 def outbox_row(
-    channel: str, account: str, person_id: int | None, outgoing: Outgoing
+    channel: str, account: str, person_id: int | None, outgoing: Outgoing, *, now: datetime
 ) -> dict[str, Any]:
+    """An outbox row, due at `now`: the caller's clock, not the wall clock, so that a
+    scheduler or test with its own time sees the row as due when it is."""
     return {
         "channel": channel,
         "account": account,
         "person_id": person_id,
         "payload": _payload(outgoing),
         "purpose": str(outgoing.purpose),
+        "created_at": now,
+        "next_attempt_at": now,
     }
 
 
@@ -145,10 +149,11 @@ class Outbox:
         person_id: int | None,
         outgoing: Outgoing,
         *,
+        now: datetime,
         prompt: dict[str, Any] | None = None,
         recipient_ref: dict[str, Any] | None = None,
     ) -> None:
-        row = outbox_row(channel, account, person_id, outgoing)
+        row = outbox_row(channel, account, person_id, outgoing, now=now)
         self.session.add(OutboxMessage(**row, prompt=prompt, recipient_ref=recipient_ref))
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:

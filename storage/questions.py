@@ -52,8 +52,10 @@ class Questions:
         audience: Audience,
         closes_at: datetime | None,
         created_by: int | None,
+        now: datetime,
     ) -> OpenQuestion:
         question = OpenQuestion(
+            created_at=now,
             text=text,
             anonymous=anonymous,
             audience=audience.to_dict(),

@@ -118,7 +118,7 @@ async def test_broadcasts_questions_campaigns_and_the_trend(engine: Engine, big:
         services = engine.services(session)
         question = await Questions(session).create(
             text="Wat moet beter?", anonymous=False, audience=Audience(),
-            closes_at=None, created_by=None,
+            closes_at=None, created_by=None, now=services.now,
         )  # fmt: skip
         await open_question(services, question, actor_id=None)
         campaign = await Nominations(session).create_campaign(

@@ -65,6 +65,7 @@ def question_create(
             audience=segment,
             closes_at=closes_at,
             created_by=creator.id if creator else None,
+            now=services.now,
         )
         actor = creator.id if creator else None
         sent = await open_question.open_question(services, question, actor_id=actor)

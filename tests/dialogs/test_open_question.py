@@ -34,6 +34,7 @@ async def make_question(
             audience=audience or Audience(),
             closes_at=None,
             created_by=None,
+            now=services.now,
         )
         await open_question(services, question, actor_id=None)
         return question.id

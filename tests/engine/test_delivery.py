@@ -297,12 +297,12 @@ async def test_a_row_marked_too_long_before_its_send_slot_goes_back_unsent(
 
 
 async def test_a_claim_passes_by_a_long_queue_behind_a_held_row(engine: Engine) -> None:
-    queue = [outbox_row("console", "busy", None, Outgoing(f"b{i}")) for i in range(60)]
+    now, lease = utcnow(), timedelta(minutes=5)
+    queue = [outbox_row("console", "busy", None, Outgoing(f"b{i}"), now=now) for i in range(60)]
     async with engine.db.transaction() as session:
         await Outbox(session).add_many(
-            [*queue, outbox_row("console", "other", None, Outgoing("o"))]
+            [*queue, outbox_row("console", "other", None, Outgoing("o"), now=now)]
         )
-    now, lease = utcnow(), timedelta(minutes=5)
     (held,) = await outbox_worker.claim(engine.db, ["console"], now=now, limit=1, lease=lease)
     assert held.account == "busy"
     # The 59 rows behind it fill more than one window of the claim.
@@ -313,11 +313,11 @@ async def test_a_claim_passes_by_a_long_queue_behind_a_held_row(engine: Engine) 
 async def test_the_group_commit_writes_every_outcome_and_keeps_the_fence(engine: Engine) -> None:
     """On PostgreSQL one statement writes a group (storage/outbox_worker.py), on SQLite
     Outbox.start_sending and finish_many: the same rows either way."""
+    now, lease = utcnow(), timedelta(minutes=5)
     async with engine.db.transaction() as session:
         await Outbox(session).add_many(
-            [outbox_row("console", f"p{i}", None, Outgoing(f"m{i}")) for i in range(7)]
+            [outbox_row("console", f"p{i}", None, Outgoing(f"m{i}"), now=now) for i in range(7)]
         )
-    now, lease = utcnow(), timedelta(minutes=5)
     claimed = await outbox_worker.claim(engine.db, ["console"], now=now, limit=10, lease=lease)
     assert [r.status for r in claimed] == ["claimed"] * 7 and claimed[0].recipient is None
     stale = now - timedelta(seconds=9)

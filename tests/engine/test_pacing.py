@@ -10,6 +10,7 @@ from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
 from bot.pacing import DEFAULT_LIMITS, MARGIN, PUBLISHED, Limits, Pacer, Slots, pacers
+from storage.models import utcnow
 from storage.notify import listen_outbox
 from storage.outbox import Outbox, outbox_row
 from tests.engine.test_delivery import Channel, rows
@@ -230,7 +231,10 @@ async def test_one_persons_messages_go_one_at_a_time_in_order(
 async def test_the_channel_rate_is_kept(engine: Engine, settings) -> None:
     async with engine.db.transaction() as session:
         await Outbox(session).add_many(
-            [outbox_row("whatsapp", f"+3160000{i:04d}", None, Outgoing("x")) for i in range(20)]
+            [
+                outbox_row("whatsapp", f"+3160000{i:04d}", None, Outgoing("x"), now=utcnow())
+                for i in range(20)
+            ]
         )
     slow = settings.model_copy(update={"rate_limits": {"whatsapp": 10}})
     sink = Channel()

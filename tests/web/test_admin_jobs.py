@@ -34,11 +34,11 @@ async def client(settings: Settings) -> AsyncIterator[TestClient]:
 async def _question(engine: Engine, org: Org, *, anonymous: bool) -> int:
     async with engine.db.transaction() as session:
         questions = Questions(session)
+        now = utcnow()
         question = await questions.create(
             text="Wat kan beter?", anonymous=anonymous, audience=Audience(), closes_at=None,
-            created_by=org.people["olga"].id,
+            created_by=org.people["olga"].id, now=now,
         )  # fmt: skip
-        now = utcnow()
         await questions.answer(question, org.people["emp0"].id, "Meer pauzes", now)
         await questions.answer(question, org.people["emp1"].id, f"Koffie {EVIL}", now)
         await questions.answer(question, org.people["emp2"].id, "Idioot antwoord", now)

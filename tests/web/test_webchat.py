@@ -20,7 +20,7 @@ from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import DeliveryError, MediaRef, Outgoing, Recipient
 from storage.media import ORIGINAL, PROCESSED, MediaStore
-from storage.models import Ballot, ChannelAccount, InboundEvent
+from storage.models import Ballot, ChannelAccount, InboundEvent, utcnow
 from storage.web_models import WebMessage
 from tests.e2e.support import client_for, form_csrf, invite_link, join_chat
 from tests.support.org import Org
@@ -211,7 +211,7 @@ async def test_the_delivery_worker_fills_the_mailbox(
     adapter = WebAdapter(engine.db, settings)
     async with engine.db.transaction() as session:
         await engine.services(session).outbox.add(
-            "web", "person-1", None, Outgoing(text="Hallo", choices=())
+            "web", "person-1", None, Outgoing(text="Hallo", choices=()), now=utcnow()
         )
     assert await DeliveryWorker(engine.db, settings, {"web": adapter}).drain() == 1
     async with engine.db.transaction(read_only=True) as session:
@@ -233,7 +233,11 @@ async def test_photos_in_messages_are_shown(
     account = account_of(org.people["emp0"].id)
     async with engine.db.transaction() as session:
         await engine.services(session).outbox.add(
-            "web", account, org.people["emp0"].id, Outgoing(text="Kijk", images=(processed,))
+            "web",
+            account,
+            org.people["emp0"].id,
+            Outgoing(text="Kijk", images=(processed,)),
+            now=utcnow(),
         )
     html = await (await client.get("/chat")).text()
     assert f'src="/chat/media/{processed}"' in html and 'alt="Foto 1 in dit bericht"' in html
