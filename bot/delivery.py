@@ -176,11 +176,12 @@ class DeliveryWorker:
         async with self._slots_of(self._ahead, row.channel, self.concurrency):
             if not (ready and await pacer.wait(row.account, give_up_after=HOLD_PAUSE_SECONDS)):
                 return await self._hold_back(row, token, pacer)
-            if row.status != SENDING:
-                marked = await self.writer.start_sending(row.id, token)
-                if marked is None:
-                    return True  # another worker took it over, or it was withdrawn
-                token = marked
+            # Also a row in doubt that the lookup found absent: its lease starts again here,
+            # however long the lookup and the pace took.
+            marked = await self.writer.start_sending(row.id, token)
+            if marked is None:
+                return True  # another worker took it over, or it was withdrawn
+            token = marked
             slot = self._slots_of(self._slots, row.channel, self.concurrency)
             await slot.acquire()
         try:

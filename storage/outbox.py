@@ -248,8 +248,10 @@ class Outbox:
     ) -> set[int]:
         """Mark claimed rows `sending` just before their send; returns the ids marked.
 
-        A row is marked only if it is still this worker's claim (status claimed, claimed_at
-        as claimed): one taken over by another worker, or withdrawn, is not sent.
+        A row is marked only if it is still this worker's claim (claimed_at as claimed): one
+        taken over by another worker, or withdrawn, is not sent. A row already `sending` (in
+        doubt, and found absent on the platform) is marked again: its lease starts anew, so
+        a slow lookup does not leave too little of it for the send.
         `next_attempt_at` becomes the time the send started, from which a later lookup
         searches the platform. One statement per claim token (rows claimed together share
         one).
@@ -264,7 +266,7 @@ class Outbox:
                 update(t)
                 .where(
                     _in(self.session, t.c.id, "ids"),
-                    t.c.status == CLAIMED,
+                    t.c.status.in_((CLAIMED, SENDING)),
                     t.c.claimed_at == token,
                 )
                 .values(status=SENDING, claimed_at=now, next_attempt_at=now)

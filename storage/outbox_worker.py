@@ -61,7 +61,7 @@ FLUSH = """
 WITH marks AS (
     UPDATE outbox AS o SET status = 'sending', claimed_at = $1, next_attempt_at = $1
     FROM unnest($2::bigint[], $3::timestamptz[]) AS m(id, token)
-    WHERE o.id = m.id AND o.claimed_at = m.token AND o.status = 'claimed'
+    WHERE o.id = m.id AND o.claimed_at = m.token AND o.status IN ('claimed', 'sending')
     RETURNING o.id
 ), results AS (
     UPDATE outbox AS o SET

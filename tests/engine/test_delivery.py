@@ -141,6 +141,7 @@ class Looking(Channel):
         self.keys: list[str] = []
         self.lookups: list[tuple[str, datetime]] = []
         self.lookup_failure: DeliveryError | None = None
+        self.lookup_delay = 0.0
 
     async def send(self, recipient: Recipient, rendered: str, *, key: str = "") -> SendResult:
         self.keys.append(key)
@@ -150,6 +151,7 @@ class Looking(Channel):
         self, recipient: Recipient, rendered: str, key: str, since: datetime
     ) -> SendResult | None:
         self.lookups.append((key, since))
+        await asyncio.sleep(self.lookup_delay)
         if self.lookup_failure is not None:
             raise self.lookup_failure
         return self.has.get(key)
@@ -208,6 +210,24 @@ async def test_a_row_in_doubt_is_looked_up_first(engine: Engine, org: Org, setti
         ("sent", "m-first"),
         ("sent", "m1"),
     ]
+
+
+async def test_a_slow_lookup_that_finds_nothing_still_leaves_time_to_send(
+    engine: Engine, org: Org, settings
+) -> None:
+    """The lookup took longer than the part of the lease a send may start in: the row is
+    marked again after it, and sent, not handed back to be looked up for ever."""
+    await org.say("emp0", "hallo")
+    await claimed_by_a_dead_worker(engine, sending=True)
+    short = settings.model_copy(update={"delivery_lease_seconds": 1.2})
+    channel = Looking()
+    channel.lookup_delay = 0.5  # more than a quarter of the lease
+    worker = DeliveryWorker(
+        engine.db, short, {"console": channel}, clock=lambda: utcnow() + timedelta(minutes=6)
+    )
+    assert await asyncio.wait_for(worker.run_once(), 10) == 1
+    [row] = await rows(engine)
+    assert row.status == "sent" and len(channel.lookups) == 1 and len(channel.sent) == 1
 
 
 async def test_a_failed_lookup_leaves_the_row_in_doubt_and_the_channel_open(
