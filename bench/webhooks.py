@@ -361,6 +361,22 @@ async def cpu_used(
     return result, used
 
 
+@asynccontextmanager
+async def profiling(command: str | None, pid: int) -> AsyncIterator[None]:
+    """Run `command` (with {pid}: the first server's) while the block runs, e.g. a sampling
+    profiler; it is stopped with SIGINT afterwards, as py-spy expects."""
+    if not command:
+        yield
+        return
+    proc = await asyncio.create_subprocess_shell(command.format(pid=pid), start_new_session=True)
+    try:
+        yield
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGINT)  # the shell and what it started
+        await proc.wait()
+
+
 # --- one backend -------------------------------------------------------------------------------
 
 
@@ -413,7 +429,8 @@ async def measure(
             health = await run_concurrently(count, conc, client.healthz, bar("/healthz", count))
             load, before, calls = [os.getloadavg()[0]], await client.metrics(), len(slack.calls)
             work = closed_loop(client, votes, conc, bar(f"votes, {conc} in flight", len(votes)))
-            (seconds, latencies), cpu = await cpu_used(fleet.pids, db_pids, work)
+            async with profiling(args.profile, fleet.pids[0]):
+                (seconds, latencies), cpu = await cpu_used(fleet.pids, db_pids, work)
             after, calls = await client.metrics(), len(slack.calls) - calls
             load.append(os.getloadavg()[0])
             await client.redeliver(conc)
@@ -545,6 +562,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--rate", type=float, default=TARGET_RATE, help="open-loop requests/s (default 200)")
     add("--seed", type=int, default=1, help="order of the votes and retries")
     add("--json", action="store_true", help="print one JSON document")
+    add("--profile", help="shell command run during the closed loop; {pid}: the first server")
     add(
         "--pg-admin",
         default=os.environ.get("ACHTERBAN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
