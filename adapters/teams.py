@@ -339,6 +339,7 @@ class TeamsAdapter:
         return str(await asyncio.to_thread(client.config.credentials.get_access_token))
 
     async def close(self) -> None:
+        await self.auth.close()
         if self.installer is not None:
             await self.installer.close()
         if self._session is not None:

@@ -4,7 +4,11 @@ against the fake Bot Connector and its token endpoint (tests/fakes/bot_connector
 
 from __future__ import annotations
 
+import asyncio
+import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -99,3 +103,35 @@ async def test_a_token_is_reused_only_while_msal_would_hand_it_out(
         assert connector.refused == []
         for teams in (reused, renewed, cached):
             await teams.close()
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """The loop's default executor, counting what is run in its threads."""
+
+    submitted = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        type(self).submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_connector_requests_go_out_on_the_event_loop_signed_and_intact(
+    settings: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No executor thread per send (msrest's default transport runs `requests` in one), the
+    token on every request, and a Dutch text with accents arriving whole."""
+    asyncio.get_running_loop().set_default_executor(CountingExecutor(max_workers=2))
+    with FakeBotConnector(APP_ID, APP_PASSWORD).serve(tmp_path) as connector:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", connector.ca_file)
+        teams = TeamsAdapter(teams_settings(settings, connector), engine)
+        text = "Één vraag over de kantine: café of thee? ☕"
+        rendered = teams.render(Outgoing(text))
+        await teams.send(Recipient("aad-first", reference(connector, "first")), rendered)
+        threads_before = CountingExecutor.submitted  # the first token comes from MSAL, in one
+        await send_three(teams, connector)
+        assert CountingExecutor.submitted == threads_before
+        (first,) = connector.sent("a:personal-first")
+        body = first["attachments"][0]["content"]["body"]
+        assert text in json.dumps(body, ensure_ascii=False)
+        await teams.close()
+    assert connector.refused == [] and len(connector.token_requests) == 1
