@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fakes live with the tests
 
 from adapters import slack_render, teams_cards  # noqa: E402
+from bot.cli.common import fast_event_loop  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.delivery import DEFAULT_CONCURRENCY  # noqa: E402
 from bot.engine import Engine  # noqa: E402
@@ -349,4 +350,6 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    # The event loop of `achterban worker`, for the bench, its fakes and the bare client alike.
+    with asyncio.Runner(loop_factory=fast_event_loop) as runner:
+        sys.exit(runner.run(main()))

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from adapters.reconcile import ReconcilingSlackAdapter, ReconcilingWhatsAppAdapter
 from adapters.teams import TeamsAdapter
 from bot.app import build_runtime
+from bot.cli.common import fast_event_loop
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
@@ -58,7 +59,8 @@ def worker_main() -> None:
         print("ready", flush=True)
         await worker.run(asyncio.Event(), idle_seconds=0.2)
 
-    asyncio.run(work())
+    with asyncio.Runner(loop_factory=fast_event_loop) as runner:  # as `achterban worker`
+        runner.run(work())
 
 
 @asynccontextmanager
