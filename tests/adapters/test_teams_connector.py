@@ -108,10 +108,12 @@ async def test_a_token_is_reused_only_while_msal_would_hand_it_out(
 class CountingExecutor(ThreadPoolExecutor):
     """The loop's default executor, counting what is run in its threads."""
 
-    submitted = 0
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.submitted = 0
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        type(self).submitted += 1
+        self.submitted += 1
         return super().submit(fn, *args, **kwargs)
 
 
@@ -120,18 +122,34 @@ async def test_connector_requests_go_out_on_the_event_loop_signed_and_intact(
 ) -> None:
     """No executor thread per send (msrest's default transport runs `requests` in one), the
     token on every request, and a Dutch text with accents arriving whole."""
-    asyncio.get_running_loop().set_default_executor(CountingExecutor(max_workers=2))
-    with FakeBotConnector(APP_ID, APP_PASSWORD).serve(tmp_path) as connector:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", connector.ca_file)
-        teams = TeamsAdapter(teams_settings(settings, connector), engine)
-        text = "Één vraag over de kantine: café of thee? ☕"
-        rendered = teams.render(Outgoing(text))
-        await teams.send(Recipient("aad-first", reference(connector, "first")), rendered)
-        threads_before = CountingExecutor.submitted  # the first token comes from MSAL, in one
-        await send_three(teams, connector)
-        assert CountingExecutor.submitted == threads_before
-        (first,) = connector.sent("a:personal-first")
-        body = first["attachments"][0]["content"]["body"]
-        assert text in json.dumps(body, ensure_ascii=False)
-        await teams.close()
+    loop, counting = asyncio.get_running_loop(), CountingExecutor()
+    loop.set_default_executor(counting)
+    try:
+        with FakeBotConnector(APP_ID, APP_PASSWORD).serve(tmp_path) as connector:
+            await _send_on_the_loop(settings, engine, connector, monkeypatch, counting)
+    finally:
+        loop.set_default_executor(ThreadPoolExecutor())  # the loop outlives this test
+        counting.shutdown(wait=False)
     assert connector.refused == [] and len(connector.token_requests) == 1
+
+
+async def _send_on_the_loop(
+    settings: Settings,
+    engine: Engine,
+    connector: FakeBotConnector,
+    monkeypatch: pytest.MonkeyPatch,
+    counting: CountingExecutor,
+) -> None:
+    """A first send (MSAL's token fetch runs in a thread), then three that use none."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", connector.ca_file)
+    teams = TeamsAdapter(teams_settings(settings, connector), engine)
+    text = "Één vraag over de kantine: café of thee? ☕"
+    rendered = teams.render(Outgoing(text))
+    await teams.send(Recipient("aad-first", reference(connector, "first")), rendered)
+    threads_before = counting.submitted  # the first token comes from MSAL, in one
+    await send_three(teams, connector)
+    assert counting.submitted == threads_before
+    (first,) = connector.sent("a:personal-first")
+    body = first["attachments"][0]["content"]["body"]
+    assert text in json.dumps(body, ensure_ascii=False)
+    await teams.close()
