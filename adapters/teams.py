@@ -34,14 +34,20 @@ from aiohttp import web
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ConversationReference, ErrorResponseException
+from botbuilder.schema import Activity, ErrorResponseException
 from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
 from msrest.exceptions import ClientRequestError
 
 from adapters import teams_cards
 from adapters.base import Mount
 from adapters.media import fetch_capped, host_allowed
-from adapters.teams_connector import TOKEN_REUSE_SECONDS, ReusedToken, authentication
+from adapters.teams_connector import (
+    TOKEN_REUSE_SECONDS,
+    ReusedToken,
+    WireActivity,
+    addressed,
+    authentication,
+)
 from adapters.teams_graph import GraphConfig, TeamsInstaller
 from bot.config import Settings
 from bot.engine import Engine
@@ -252,14 +258,11 @@ class TeamsAdapter:
 
     async def send(self, recipient: Recipient, rendered: dict[str, Any]) -> SendResult:
         stored = recipient.conversation_ref or await self._reach(recipient.account)
-        reference = ConversationReference().deserialize(stored)
-        activity = TurnContext.apply_conversation_reference(
-            Activity().deserialize(rendered["activity"]), reference
-        )
+        activity = addressed(rendered["activity"], stored)
         replaces: str | None = rendered.get("replaces")
         try:
             async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                message_id = await self._post(reference, activity, replaces)
+                message_id = await self._post(activity, replaces)
         except ErrorResponseException as exc:
             raise _delivery_error(exc) from None
         except (ClientRequestError, PermissionError, TimeoutError) as exc:
@@ -267,13 +270,11 @@ class TeamsAdapter:
             raise DeliveryError(f"Teams connector: {type(exc).__name__}") from None
         return SendResult(platform_message_id=message_id)
 
-    async def _post(
-        self, reference: ConversationReference, activity: Activity, replaces: str | None
-    ) -> str | None:
+    async def _post(self, activity: WireActivity, replaces: str | None) -> str | None:
         """What CloudAdapter.continue_conversation ends in (the connector's send or update of
         one activity), without building a turn around it for every message."""
-        client = await self._connector(reference.service_url)
-        conversation = reference.conversation.id
+        client = await self._connector(activity["serviceUrl"])
+        conversation = activity["conversation"]["id"]
         if replaces:
             try:
                 await client.conversations.update_activity(conversation, replaces, activity)
@@ -282,7 +283,7 @@ class TeamsAdapter:
                 if _status(exc) not in (400, 404):
                     raise
                 # The card is gone or fixed: answer in a new message.
-        activity.id = None
+        activity.pop("id", None)
         response = await client.conversations.send_to_conversation(conversation, activity)
         return response.id if response else None
 

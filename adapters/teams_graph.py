@@ -205,7 +205,7 @@ class TeamsInstaller:
             "conversation": {
                 "id": chat_id,
                 "conversationType": "personal",
-                "tenantId": self.config.tenant_id,
+                "tenantID": self.config.tenant_id,  # the SDK's key (ConversationAccount)
             },
             "channelId": "msteams",
             "serviceUrl": self.config.service_url,

@@ -11,12 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity, ConversationReference
+from botframework.connector import models as connector_models
+from msrest.serialization import Serializer
 from pydantic import SecretStr
 
+from adapters import teams_cards
 from adapters.teams import TeamsAdapter
+from adapters.teams_connector import WireActivity, WireSerializer, addressed
+from adapters.teams_graph import GraphConfig, TeamsInstaller
 from bot.config import Settings
 from bot.engine import Engine
-from bot.messages import DeliveryError, Outgoing, Recipient
+from bot.messages import Choice, DeliveryError, Outgoing, Purpose, Recipient
 from tests.fakes.bot_connector import FakeBotConnector
 
 APP_ID = "a1b2c3d4-0000-4000-8000-0000000000dd"
@@ -39,7 +46,7 @@ def reference(connector: FakeBotConnector, key: str) -> dict[str, object]:
         "bot": {"id": f"28:{APP_ID}"},
         "user": {"id": f"29:{key}", "aadObjectId": f"aad-{key}"},
         "conversation": {"id": f"a:personal-{key}", "conversationType": "personal",
-                         "tenantId": TENANT},
+                         "tenantID": TENANT},
         "channelId": "msteams",
         "serviceUrl": connector.url,
     }  # fmt: skip
@@ -153,3 +160,51 @@ async def _send_on_the_loop(
     body = first["attachments"][0]["content"]["body"]
     assert text in json.dumps(body, ensure_ascii=False)
     await teams.close()
+
+
+# What the outbox sends (texts, buttons, more buttons than a card's actions, a multi-select,
+# images, an update of a card) to the references it stores (from a Teams message, with and
+# without the activity it answers, and from a Graph installation).
+CHOICES = tuple(Choice(f"Optie {n}", f"vote:7:{n}") for n in range(1, 8))
+SENT = [
+    Outgoing("Nieuws van de OR: **maandag** weer open.\nLees meer.", purpose=Purpose.BROADCAST),
+    Outgoing("Kantine of thuis?", choices=CHOICES[:2]),
+    Outgoing("Kies er één", choices=CHOICES),
+    Outgoing("Wat vind je belangrijk?", choices=CHOICES[:4], multiple=True, submit_label="Klaar"),
+    Outgoing("Onveilig: ladder", images=("m1", "m2"), replaces="1:card"),
+]
+INCOMING = {
+    "type": "message", "id": "1:incoming", "channelId": "msteams", "locale": "nl-NL",
+    "serviceUrl": "https://smba.trafficmanager.net/emea/",
+    "from": {"id": "29:emp", "name": "Emp", "aadObjectId": "aad-emp"},
+    "recipient": {"id": f"28:{APP_ID}", "name": "achterban"},
+    "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": "a:personal-emp"},
+}  # fmt: skip
+
+
+def stored_references() -> list[dict[str, Any]]:
+    answered = TurnContext.get_conversation_reference(Activity().deserialize(INCOMING))
+    first = TurnContext.get_conversation_reference(Activity().deserialize(INCOMING))
+    first.activity_id = None
+    graph = TeamsInstaller(GraphConfig(TENANT, APP_ID, "secret")).reference("aad-emp", "19:chat")
+    return [answered.serialize(), first.serialize(), graph]
+
+
+@pytest.mark.parametrize("outgoing", SENT, ids=lambda o: o.text.split()[0])
+def test_a_sent_activity_is_what_the_sdk_would_make_of_it(outgoing: Outgoing) -> None:
+    """`addressed` against the SDK's own path: the rendered activity and the stored reference
+    as models, TurnContext.apply_conversation_reference, msrest's serialization."""
+    models = {k: v for k, v in connector_models.__dict__.items() if isinstance(v, type)}
+    sdk, ours = Serializer(models), WireSerializer(models)
+    rendered = teams_cards.render(outgoing, lambda media_id: f"https://or.example/m/{media_id}")
+    for stored in stored_references():
+        activity = TurnContext.apply_conversation_reference(
+            Activity().deserialize(rendered["activity"]),
+            ConversationReference().deserialize(stored),
+        )
+        expected = sdk.body(activity, "Activity")
+        wire = addressed(rendered["activity"], stored)
+        assert isinstance(wire, WireActivity) and wire == expected
+        assert ours.body(wire, "Activity") == expected
+        assert ours.body(activity, "Activity") == expected  # models still go through msrest
+    assert "replyToId" in addressed(rendered["activity"], stored_references()[0])

@@ -91,7 +91,7 @@ async def test_a_colleague_who_never_wrote_is_installed_and_reached(
     assert token["scope"] == "https://graph.microsoft.com/.default"
     ref = reach.conversation_ref
     assert ref["conversation"] == {
-        "id": graph.chat_of(EMP0), "conversationType": "personal", "tenantId": TENANT,
+        "id": graph.chat_of(EMP0), "conversationType": "personal", "tenantID": TENANT,
     }  # fmt: skip
     assert ref["bot"]["id"] == f"28:{APP_ID}" and ref["serviceUrl"] == connector.url
 

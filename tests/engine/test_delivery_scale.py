@@ -67,7 +67,7 @@ def teams_reference(service_url: str, person_id: int) -> dict[str, Any]:
         "bot": {"id": f"28:{APP_ID}", "name": "achterban"},
         "user": {"id": f"29:{person_id}", "aadObjectId": f"aad-{person_id}"},
         "conversation": {"id": f"a:personal-{person_id}", "conversationType": "personal",
-                         "tenantId": TENANT},
+                         "tenantID": TENANT},
         "channelId": "msteams",
         "serviceUrl": service_url,
     }  # fmt: skip
