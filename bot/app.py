@@ -86,7 +86,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, pool_size=settings.db_pool_size)
     runtime = Runtime(settings=settings, db=db, engine=Engine(db, settings))
     for channel, why_off in settings.channel_status().items():
         module_name = CHANNEL_MODULES[channel]

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # PostgreSQL connections per process, all kept open (see storage/db.py).
+    db_pool_size: int = Field(default=30, ge=1, le=500)
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8080"
     locale: Literal["nl", "en"] = "nl"

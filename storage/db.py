@@ -31,6 +31,7 @@ from bot.errors import StoreUnavailable
 from storage.unit import Unit, driver_in_transaction
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_SIZE = 30
 _READ_ONLY = "achterban_read_only"
 
 
@@ -60,7 +61,7 @@ _DRIVER_DISCONNECT = (
 class Database:
     """Owns the engine; `transaction()` is the unit of work for one event or job."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -70,8 +71,12 @@ class Database:
         else:
             # No pre-ping (three round trips per transaction): a dead connection fails the
             # transaction with StoreUnavailable (503, the platform retries) and SQLAlchemy
-            # invalidates the pool on disconnect errors.
-            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800, pool_timeout=10)
+            # invalidates the pool on disconnect errors. No overflow: under a steady load
+            # above the pool's size, overflow connections are opened and closed again every
+            # few events (a new backend each time), which cost more CPU than the votes
+            # (bench/webhooks.py: 260 → 420 votes/s without them); events wait for one of
+            # the pool's connections instead.
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=1800, pool_timeout=10)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)

@@ -75,7 +75,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 @asynccontextmanager
 async def database(cfg: Settings) -> AsyncIterator[Database]:
-    db = Database(cfg.db_url)
+    db = Database(cfg.db_url, pool_size=cfg.db_pool_size)
     try:
         yield db
     finally:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import Incoming, Profile, SendResult
 from dialogs.poll import vote_payload
+from storage.db import Database
 from storage.models import Ballot, ChannelAccount, InboundEvent, OutboxMessage, Person
 from tests.support.org import Org
 from tests.support.polls import create_poll
@@ -57,6 +59,30 @@ async def test_two_hundred_concurrent_voters_make_two_hundred_votes(engine: Engi
     outcomes = await asyncio.gather(*(engine.handle(e) for e in events))
     assert not any(o.duplicate or o.refused for o in outcomes)
     assert await count(engine, Ballot) == 200
+
+
+async def test_more_events_than_connections_wait_for_the_pool_without_opening_more(
+    db: Database, settings: Settings
+) -> None:
+    """Connections opened beyond the pool for a burst and closed again after it cost a new
+    PostgreSQL backend each (storage/db.py): events wait for the pool's own instead. (On
+    SQLite events queue for the one writer, on one connection.)"""
+    small = Database(db.url, pool_size=3)
+    opened = []
+    event.listen(small.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    engine = Engine(small, settings)
+    try:
+        org = await Org.create(engine, employees=60)
+        poll_id, options = await create_poll(engine, ["A", "B"])
+        events = [
+            org.incoming(f"emp{i}", choice=vote_payload(poll_id, options[i % 2])) for i in range(60)
+        ]
+        outcomes = await asyncio.gather(*(engine.handle(e) for e in events))
+        assert not any(o.duplicate or o.refused for o in outcomes)
+        assert await count(engine, Ballot) == 60
+        assert len(opened) <= (1 if small.is_sqlite else 3)
+    finally:
+        await small.dispose()
 
 
 async def test_crash_after_commit_before_send_delivers_after_restart(
