@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 
 import typer
 
@@ -18,6 +17,7 @@ from bot.cli.common import (
     print_json,
     run,
     settings,
+    settle_garbage_collector,
 )
 from bot.cli.nominations import nominations_app
 from bot.cli.photo import photo_app
@@ -107,14 +107,7 @@ def serve(
     err.print(f"  admin     {base}/admin  (link: achterban admin login-link EMAIL)")
     err.print("  terminal  achterban chat --as EMAIL")
     web_app = create_web_app(runtime, background=not no_worker)
-    # What start-up loaded lives as long as the process: out of the collector's sight, a full
-    # collection no longer walks it (tens of milliseconds, several times a minute under load).
-    # Young collections every 20,000 allocations instead of 700: with fifty requests in
-    # flight most young objects are still alive, and walking them again and again was 6 % of
-    # a serve process's CPU in bench/webhooks.py.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    settle_garbage_collector()
     web.run_app(
         web_app,
         host=host,
@@ -147,6 +140,7 @@ def worker() -> None:
             raise fail(str(exc), 2) from exc
         for channel, note in runtime.channel_notes.items():
             err.print(f"  {channel:<9} {note}")
+        settle_garbage_collector()
         runtime.start_background()
         try:
             await asyncio.Event().wait()

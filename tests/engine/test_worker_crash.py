@@ -26,7 +26,7 @@ from sqlalchemy import select
 from adapters.reconcile import ReconcilingSlackAdapter, ReconcilingWhatsAppAdapter
 from adapters.teams import TeamsAdapter
 from bot.app import build_runtime
-from bot.cli.common import fast_event_loop
+from bot.cli.common import fast_event_loop, settle_garbage_collector
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
@@ -56,6 +56,7 @@ def worker_main() -> None:
         settings = Settings()
         runtime = build_runtime(settings)
         worker = DeliveryWorker(runtime.db, settings, reconciling(runtime.adapters, settings))
+        settle_garbage_collector()
         print("ready", flush=True)
         await worker.run(asyncio.Event(), idle_seconds=0.2)
 
