@@ -1,4 +1,5 @@
-"""The engine: one inbound event, one transaction (see DESIGN.md, "The flow of one event").
+"""The engine: one inbound event, handled whole in one transaction (see DESIGN.md, "The flow of
+one event"), which events arriving at the same moment share (bot/group_commit.py).
 
 1. remember (channel, event_id) — a platform retry stops here
 2. resolve the sender to a roster person (or refuse politely)
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import dialogs  # noqa: F401  (registers the dialogs and actions)
 from bot.config import Settings
+from bot.group_commit import GroupCommit
 from bot.i18n import normalise_language, t
 from bot.identity import resolve_sender
 from bot.messages import Incoming, Outgoing
@@ -35,7 +37,7 @@ from storage.inbound import Freshness, arrive, touch_account
 from storage.media import MediaFetcher, MediaStore
 from storage.models import OutboxMessage, utcnow
 from storage.outbox import outbox_row
-from storage.unit import Store, raw
+from storage.unit import Store, Unit, raw
 
 log = logging.getLogger(__name__)
 # An account's last_inbound_at is rewritten when older than a minute: coarse on purpose, it
@@ -71,6 +73,10 @@ class Engine:
         self.media_store = MediaStore(settings.data_dir / "media")
         # Set by the composition root to download through the channel's adapter.
         self.fetch_media: MediaFetcher | None = None
+        self._events = GroupCommit(db, self._in_unit)
+
+    async def _in_unit(self, unit: Unit, incoming: Incoming) -> Outcome:
+        return await self._handle(self.services(unit), incoming)
 
     def services(self, store: Store) -> Services:
         return Services(
@@ -91,8 +97,11 @@ class Engine:
     async def handle(self, incoming: Incoming) -> Outcome:
         """Handle one event exactly once. Raises StoreUnavailable when the database is down."""
         started = time.perf_counter()
-        async with self.db.event() as unit:
-            outcome = await self._handle(self.services(unit), incoming)
+        if incoming.attachments:
+            # Their downloads run inside the transaction: no group waits for them.
+            outcome = await self._events.alone(incoming)
+        else:
+            outcome = await self._events.submit(incoming)
         HANDLE_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
         if outcome.duplicate:
             DUPLICATES.labels(incoming.channel).inc()

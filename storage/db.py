@@ -21,6 +21,7 @@ from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -56,6 +57,24 @@ _DRIVER_DISCONNECT = (
     AsyncAdapt_asyncpg_dbapi.InternalClientError,
     AsyncAdapt_asyncpg_dbapi.OperationalError,
 )
+
+
+class SharedTransaction:
+    """A transaction that events use one after the other, each through its own `Unit`."""
+
+    def __init__(self, connection: AsyncConnection, driver: Any) -> None:
+        self._connection = connection
+        self._driver = driver
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """One event's part: its changes flushed when the block ends (not committed)."""
+        unit = Unit(self._connection, self._driver)
+        try:
+            yield unit
+            await unit.flush()
+        finally:
+            await unit.close()
 
 
 class Database:
@@ -113,6 +132,14 @@ class Database:
         """One event's transaction as a `Unit` (storage/unit.py): statements on the driver
         connection, an ORM session only when something needs one. Committed when the block
         ends, rolled back on any error; failures of the store surface as StoreUnavailable."""
+        async with self.shared() as shared, shared.unit() as unit:
+            yield unit
+
+    @asynccontextmanager
+    async def shared(self) -> AsyncIterator[SharedTransaction]:
+        """One transaction for several events, one `Unit` after the other (group commit, see
+        bot/group_commit.py). Committed when the block ends, rolled back on any error;
+        failures of the store surface as StoreUnavailable."""
         lock = self._write_lock
         try:
             if lock is not None:
@@ -121,12 +148,8 @@ class Database:
                 async with self.engine.connect() as connection:
                     try:
                         async with connection.begin():
-                            unit = Unit(connection, await driver_in_transaction(connection))
-                            try:
-                                yield unit
-                                await unit.flush()
-                            finally:
-                                await unit.close()
+                            driver = await driver_in_transaction(connection)
+                            yield SharedTransaction(connection, driver)
                     except _DRIVER_DISCONNECT:
                         # What SQLAlchemy does on a disconnect it sees: this connection is not
                         # given back, and the pool's others (probably broken too: a restart)
