@@ -74,6 +74,8 @@ class Engine:
         # Set by the composition root to download through the channel's adapter.
         self.fetch_media: MediaFetcher | None = None
         self._events = GroupCommit(db, self._in_unit)
+        # Events being handled, by (channel, event id): True once committed.
+        self._in_flight: dict[tuple[str, str], asyncio.Future[bool]] = {}
 
     async def _in_unit(self, unit: Unit, incoming: Incoming) -> Outcome:
         return await self._handle(self.services(unit), incoming)
@@ -97,17 +99,37 @@ class Engine:
     async def handle(self, incoming: Incoming) -> Outcome:
         """Handle one event exactly once. Raises StoreUnavailable when the database is down."""
         started = time.perf_counter()
-        if incoming.attachments:
-            # Their downloads run inside the transaction: no group waits for them.
-            outcome = await self._events.alone(incoming)
+        key = (incoming.channel, incoming.event_id)
+        first = self._in_flight.get(key)
+        if first is not None and await asyncio.shield(first):
+            # A platform retry while this process still handles the first delivery: it waits
+            # for that one here, not for its row in inbound_events (which would hold up the
+            # retry's whole group until the first's group commits).
+            outcome = Outcome(duplicate=True)
         else:
-            outcome = await self._events.submit(incoming)
+            outcome = await self._once(key, incoming)
         HANDLE_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
         if outcome.duplicate:
             DUPLICATES.labels(incoming.channel).inc()
         else:
             INBOUND.labels(incoming.channel).inc()
             self.outbox_changed.set()
+        return outcome
+
+    async def _once(self, key: tuple[str, str], incoming: Incoming) -> Outcome:
+        handled = self._in_flight[key] = asyncio.get_running_loop().create_future()
+        committed = False
+        try:
+            if incoming.attachments:
+                # Their downloads run inside the transaction: no group waits for them.
+                outcome = await self._events.alone(incoming)
+            else:
+                outcome = await self._events.submit(incoming)
+            committed = True
+        finally:
+            handled.set_result(committed)  # if not, a retry waiting for it tries again
+            if self._in_flight.get(key) is handled:
+                del self._in_flight[key]
         return outcome
 
     async def home(self, channel: str, account: str) -> Outgoing | None:

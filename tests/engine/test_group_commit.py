@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import event, func, select
 
-from bot.engine import Engine
+from bot.config import Settings
+from bot.engine import Engine, Outcome
 from bot.group_commit import GroupCommit
-from bot.messages import MediaRef
+from bot.messages import Incoming, MediaRef
 from dialogs.poll import vote_payload
 from storage.db import Database
 from storage.models import Ballot, InboundEvent, utcnow
@@ -139,3 +140,45 @@ def jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 120, 40)).save(out, "JPEG")
     return out.getvalue()
+
+
+async def test_retries_during_the_first_delivery_wait_for_it_and_count_once(
+    engine: Engine, org: Org
+) -> None:
+    poll_id, options = await create_poll(engine, ["Ja", "Nee"])
+    vote = org.incoming("emp0", choice=vote_payload(poll_id, options[0]), event_id="Ev-r")
+    counted = commits(engine.db)
+    outcomes = await asyncio.gather(*(engine.handle(vote) for _ in range(5)))
+    assert sorted(o.duplicate for o in outcomes) == [False, True, True, True, True]
+    assert len(counted) == 1  # the retries never reached the database
+    async with engine.db.transaction(read_only=True) as session:
+        assert (await session.execute(select(func.count()).select_from(Ballot))).scalar() == 1
+
+
+class FailsOnce(Engine):
+    """An engine whose first event fails (a bug, a broken connection)."""
+
+    failed = False
+
+    async def _in_unit(self, unit: Unit, incoming: Incoming) -> Outcome:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the first delivery failed")
+        return await super()._in_unit(unit, incoming)
+
+
+async def test_a_retry_waiting_for_a_first_delivery_that_fails_is_handled(
+    db: Database, settings: Settings
+) -> None:
+    engine = FailsOnce(db, settings)
+    org = await Org.create(engine)
+    engine.failed = False
+    poll_id, options = await create_poll(engine, ["Ja", "Nee"])
+    vote = org.incoming("emp0", choice=vote_payload(poll_id, options[1]), event_id="Ev-f")
+    first, retry = await asyncio.gather(
+        engine.handle(vote), engine.handle(vote), return_exceptions=True
+    )
+    assert isinstance(first, RuntimeError)
+    assert isinstance(retry, Outcome) and not retry.duplicate and retry.replies == 1
+    async with engine.db.transaction(read_only=True) as session:
+        assert (await session.execute(select(func.count()).select_from(Ballot))).scalar() == 1
