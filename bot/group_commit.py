@@ -35,6 +35,9 @@ MAX_EVENTS = 16
 
 
 class GroupCommit(Generic[E, T]):
+    """Hands events of type E to `handle`, each in its own Unit, committed in groups (see
+    the module docstring); `submit` returns what `handle` returned for the event."""
+
     def __init__(
         self,
         db: Database,
@@ -86,6 +89,10 @@ class GroupCommit(Generic[E, T]):
                 for event, _ in group:
                     async with shared.unit() as unit:
                         results.append(await self.handle(unit, event))
+        except asyncio.CancelledError:
+            for _, done in group:
+                done.cancel()  # stopping: unacknowledged, the platform delivers them again
+            raise
         except Exception as exc:
             if len(group) == 1:
                 _settle(group[0][1], exc)
