@@ -14,7 +14,7 @@ from dialogs.poll import vote_payload
 from storage.db import Database
 from storage.models import Ballot, ChannelAccount, InboundEvent, OutboxMessage, Person
 from tests.support.org import Org
-from tests.support.polls import create_poll
+from tests.support.polls import create_poll, everyone_votes_at_once
 
 
 async def count(engine: Engine, model: type, *where: object) -> int:
@@ -51,13 +51,7 @@ async def test_twenty_concurrent_answers_of_one_person_make_one_vote(
 
 
 async def test_two_hundred_concurrent_voters_make_two_hundred_votes(engine: Engine) -> None:
-    org = await Org.create(engine, employees=200)
-    poll_id, options = await create_poll(engine, ["A", "B"])
-    events = [
-        org.incoming(f"emp{i}", choice=vote_payload(poll_id, options[i % 2])) for i in range(200)
-    ]
-    outcomes = await asyncio.gather(*(engine.handle(e) for e in events))
-    assert not any(o.duplicate or o.refused for o in outcomes)
+    await everyone_votes_at_once(engine, 200)
     assert await count(engine, Ballot) == 200
 
 
@@ -72,13 +66,7 @@ async def test_more_events_than_connections_wait_for_the_pool_without_opening_mo
     event.listen(small.engine.sync_engine, "connect", lambda *_: opened.append(1))
     engine = Engine(small, settings)
     try:
-        org = await Org.create(engine, employees=60)
-        poll_id, options = await create_poll(engine, ["A", "B"])
-        events = [
-            org.incoming(f"emp{i}", choice=vote_payload(poll_id, options[i % 2])) for i in range(60)
-        ]
-        outcomes = await asyncio.gather(*(engine.handle(e) for e in events))
-        assert not any(o.duplicate or o.refused for o in outcomes)
+        await everyone_votes_at_once(engine, 60)
         assert await count(engine, Ballot) == 60
         assert len(opened) <= (1 if small.is_sqlite else 3)
     finally:

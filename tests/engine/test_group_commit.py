@@ -23,7 +23,7 @@ from storage.models import Ballot, InboundEvent, utcnow
 from storage.raw import Query
 from storage.unit import Unit, raw
 from tests.support.org import Org
-from tests.support.polls import create_poll
+from tests.support.polls import create_poll, everyone_votes_at_once
 
 _REMEMBER = Query(
     "INSERT INTO inbound_events (channel, event_id, received_at) VALUES ($1, $2, $3)",
@@ -43,18 +43,11 @@ async def event_ids(db: Database) -> set[str]:
 
 
 async def test_votes_arriving_together_share_commits_and_all_count(engine: Engine) -> None:
-    org = await Org.create(engine, employees=60)
-    poll_id, options = await create_poll(engine, ["A", "B"])
     counted = commits(engine.db)
-    events = [
-        org.incoming(f"emp{i}", choice=vote_payload(poll_id, options[i % 2])) for i in range(60)
-    ]
-    outcomes = await asyncio.gather(*(engine.handle(e) for e in events))
-    assert not any(o.duplicate or o.refused for o in outcomes)
-    assert all(o.replies == 1 for o in outcomes)
+    await everyone_votes_at_once(engine, 60)
     async with engine.db.transaction(read_only=True) as session:
         assert (await session.execute(select(func.count()).select_from(Ballot))).scalar() == 60
-    assert len(counted) < 60 / 2  # the reads above add one
+    assert len(counted) < 60 / 2  # the org and the poll are made in a few, the read adds one
 
 
 async def test_an_error_in_one_event_rolls_back_that_event_only(db: Database) -> None:
