@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from adapters.media import MediaRefused
@@ -47,6 +47,7 @@ from tests.fakes.slack_api import (
     signed_headers,
     slack_settings,
 )
+from tests.support.databases import count
 from tests.support.org import Org
 from tests.support.polls import create_poll
 
@@ -69,12 +70,6 @@ async def slack(org: Org, settings: Settings, slack_api: FakeSlackApi) -> AsyncI
     async with aiohttp.ClientSession() as http:
         yield Slack(slack_api, runtime, str(server.make_url("")).rstrip("/"), http)
     await server.close()  # closes the runtime: adapter sessions, database
-
-
-async def count(db: Database, model: type, *where: Any) -> int:
-    async with db.transaction(read_only=True) as session:
-        stmt = select(func.count()).select_from(model).where(*where)
-        return int((await session.execute(stmt)).scalar_one())
 
 
 async def outbox_rows(db: Database, *where: Any) -> list[OutboxMessage]:

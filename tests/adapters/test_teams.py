@@ -20,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from botbuilder.schema import Activity
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from adapters import teams_cards
 from adapters.base import Mount
@@ -38,6 +38,7 @@ from dialogs.poll import vote_payload
 from storage.models import Ballot, ChannelAccount, InboundEvent, OutboxMessage, utcnow
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.openid_keys import OpenIdKeys, new_key
+from tests.support.databases import count
 from tests.support.org import Org
 from tests.support.polls import create_poll
 
@@ -193,12 +194,6 @@ async def bot(
         yield running
 
 
-async def count(engine: Engine, model: type, *where: object) -> int:
-    async with engine.db.transaction(read_only=True) as session:
-        stmt = select(func.count()).select_from(model).where(*where)  # type: ignore[arg-type]
-        return int((await session.execute(stmt)).scalar_one())
-
-
 async def outbox_rows(engine: Engine) -> list[OutboxMessage]:
     async with engine.db.transaction(read_only=True) as session:
         stmt = select(OutboxMessage).where(OutboxMessage.channel == "teams")
@@ -273,9 +268,9 @@ async def test_poll_card_submit_counts_once_and_updates_the_card(
     submit.pop("text")
     assert (await bot.post(submit)).status == 200
     assert (await bot.post(submit)).status == 200  # the Bot Connector retried
-    assert await count(engine, Ballot, Ballot.poll_id == poll_id) == 1
-    assert await count(engine, Ballot, Ballot.option_id == option_ids[1]) == 1
-    assert await count(engine, InboundEvent, InboundEvent.channel == "teams") == 2
+    assert await count(engine.db, Ballot, Ballot.poll_id == poll_id) == 1
+    assert await count(engine.db, Ballot, Ballot.option_id == option_ids[1]) == 1
+    assert await count(engine.db, InboundEvent, InboundEvent.channel == "teams") == 2
 
     assert await bot.deliver() == 1
     update = connector.activities[-1]
@@ -344,7 +339,7 @@ async def test_forged_tokens_are_refused_and_nothing_is_stored(
         claims["key"] = new_key()  # same kid, but not the published key
     resp = await bot.post(bot.message("emp0", "hallo"), token=bot.token(**claims))
     assert resp.status == 401
-    assert await count(engine, InboundEvent) == 0
+    assert await count(engine.db, InboundEvent) == 0
     assert connector.member_lookups == []
 
 
@@ -359,14 +354,14 @@ async def test_missing_or_malformed_authorization_is_401(
 ) -> None:
     resp = await bot.post(bot.message("emp0", "hallo"), headers=headers)
     assert resp.status == 401
-    assert await count(engine, InboundEvent) == 0
+    assert await count(engine.db, InboundEvent) == 0
 
 
 async def test_an_activity_for_another_channel_is_refused(bot: Bot, engine: Engine) -> None:
     # The signing key is endorsed for msteams (and the Emulator) only, as in production.
     resp = await bot.post(bot.message("emp0", "hallo", channelId="webchat"))
     assert resp.status == 401
-    assert await count(engine, InboundEvent) == 0
+    assert await count(engine.db, InboundEvent) == 0
 
 
 async def test_bad_content_type_malformed_json_and_unknown_types(
@@ -392,7 +387,7 @@ async def test_bad_content_type_malformed_json_and_unknown_types(
     in_team = bot.install("emp0")
     in_team["conversation"] = {"conversationType": "channel", "id": "19:x@thread.tacv2"}
     assert (await bot.post(in_team)).status == 200
-    assert await count(engine, InboundEvent) == 0
+    assert await count(engine.db, InboundEvent) == 0
     assert connector.member_lookups == []
     assert (await bot.post(bot.message("emp0", "x" * (1024 * 1024)))).status == 413
 
@@ -409,9 +404,9 @@ async def test_single_tenant_refuses_other_tenants(
         foreign["channelData"] = {"tenant": {"id": "another-tenant"}}
         foreign["conversation"]["tenantId"] = "another-tenant"
         assert (await bot.post(foreign)).status == 403
-        assert await count(engine, InboundEvent) == 0
+        assert await count(engine.db, InboundEvent) == 0
         assert (await bot.post(bot.message("emp0", "hallo"))).status == 200
-        assert await count(engine, InboundEvent) == 1
+        assert await count(engine.db, InboundEvent) == 1
 
 
 async def test_store_unavailable_answers_503(
@@ -449,7 +444,7 @@ async def test_unknown_member_under_roster_is_refused_without_a_profile(
     connector.members.clear()  # get_member answers 404: continue without a profile
     assert (await bot.post(stranger)).status == 200
     assert connector.member_lookups == ["29:stranger"]
-    assert await count(engine, ChannelAccount, ChannelAccount.channel == "teams") == 0
+    assert await count(engine.db, ChannelAccount, ChannelAccount.channel == "teams") == 0
     # The polite refusal travels with the activity's reference; nothing else is stored.
     await bot.deliver()
     (row,) = await outbox_rows(engine)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from adapters.media import MediaRefused
@@ -39,6 +39,7 @@ from storage.people import People
 from tests.adapters.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SENDER
 from tests.fakes.twilio_api import FakeTwilio, inbound_form, signature_headers
 from tests.fakes.twilio_api import status_form as twilio_status_form
+from tests.support.databases import count
 from tests.support.org import Org
 from tests.support.polls import create_poll
 
@@ -129,12 +130,6 @@ async def give_phone(engine: Engine, person: Person, phone: str = PHONE) -> None
         found.phone = phone
 
 
-async def count(engine: Engine, model: type, *where: object) -> int:
-    async with engine.db.transaction(read_only=True) as session:
-        stmt = select(func.count()).select_from(model).where(*where)  # type: ignore[arg-type]
-        return int((await session.execute(stmt)).scalar_one())
-
-
 async def outbox_rows(engine: Engine) -> list[OutboxMessage]:
     async with engine.db.transaction(read_only=True) as session:
         stmt = select(OutboxMessage).where(OutboxMessage.channel == "whatsapp")
@@ -174,9 +169,9 @@ async def test_greeting_poll_typed_number_vote_and_confirmation(
     answer_sid = sid()
     assert (await bot.message("2", message_sid=answer_sid)).status == 200
     assert await bot.deliver() == 1
-    ballots = await count(engine, Ballot, Ballot.poll_id == poll_id)
+    ballots = await count(engine.db, Ballot, Ballot.poll_id == poll_id)
     assert ballots == 1
-    assert await count(engine, Ballot, Ballot.option_id == option_ids[1]) == 1
+    assert await count(engine.db, Ballot, Ballot.option_id == option_ids[1]) == 1
     confirmation = twilio.sent[-1]["Body"]
     assert confirmation.startswith(t("nl", "poll.voted", id=poll_id, choice="Nee"))
 
@@ -184,8 +179,8 @@ async def test_greeting_poll_typed_number_vote_and_confirmation(
     sent_before = len(await outbox_rows(engine))
     assert (await bot.message("2", message_sid=answer_sid)).status == 200
     assert len(await outbox_rows(engine)) == sent_before
-    assert await count(engine, Ballot, Ballot.poll_id == poll_id) == 1
-    assert await count(engine, InboundEvent, InboundEvent.event_id == answer_sid) == 1
+    assert await count(engine.db, Ballot, Ballot.poll_id == poll_id) == 1
+    assert await count(engine.db, InboundEvent, InboundEvent.event_id == answer_sid) == 1
 
 
 async def test_quick_reply_button_payload_is_the_choice(
@@ -197,7 +192,7 @@ async def test_quick_reply_button_payload_is_the_choice(
     payload = f"poll:{poll_id}:vote:{option_ids[0]}"
     resp = await bot.message("Ja", ButtonPayload=payload, ButtonText="Ja", MessageType="button")
     assert resp.status == 200
-    assert await count(engine, Ballot, Ballot.option_id == option_ids[0]) == 1
+    assert await count(engine.db, Ballot, Ballot.option_id == option_ids[0]) == 1
 
 
 async def test_stop_is_plain_text_for_the_engine(
@@ -265,8 +260,8 @@ async def test_forged_or_missing_signature_is_refused_and_nothing_stored(
     )
     tampered = {**form, "Body": "2"}
     assert (await bot.post("/twilio/whatsapp", tampered, signature=tampered_sig)).status == 403
-    assert await count(engine, InboundEvent) == 0
-    assert await count(engine, ChannelAccount, ChannelAccount.channel == "whatsapp") == 0
+    assert await count(engine.db, InboundEvent) == 0
+    assert await count(engine.db, ChannelAccount, ChannelAccount.channel == "whatsapp") == 0
     assert await outbox_rows(engine) == []
 
 
@@ -281,10 +276,10 @@ async def test_signature_for_another_url_is_refused(bot: Bot, engine: Engine, or
         PUBLIC_URL + "/twilio/whatsapp/",
     ):
         assert (await bot.post("/twilio/whatsapp", form, signed_url=url)).status == 403, url
-    assert await count(engine, InboundEvent) == 0
+    assert await count(engine.db, InboundEvent) == 0
     # The same form signed for the public URL is accepted.
     assert (await bot.post("/twilio/whatsapp", form)).status == 200
-    assert await count(engine, InboundEvent) == 1
+    assert await count(engine.db, InboundEvent) == 1
 
 
 async def test_malformed_and_oversized_bodies(bot: Bot, engine: Engine) -> None:
@@ -306,13 +301,13 @@ async def test_malformed_and_oversized_bodies(bot: Bot, engine: Engine) -> None:
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     async with bot.http.post(url, data=huge, headers=headers) as resp:
         assert resp.status == 413
-    assert await count(engine, InboundEvent) == 0
+    assert await count(engine.db, InboundEvent) == 0
 
 
 async def test_sms_to_the_webhook_is_acknowledged_and_ignored(bot: Bot, engine: Engine) -> None:
     resp = await bot.post("/twilio/whatsapp", webhook("hallo", PHONE, From=PHONE))
     assert resp.status == 200
-    assert await count(engine, InboundEvent) == 0
+    assert await count(engine.db, InboundEvent) == 0
 
 
 async def test_unknown_sender_gets_one_polite_answer_and_is_not_stored(
@@ -327,8 +322,8 @@ async def test_unknown_sender_gets_one_polite_answer_and_is_not_stored(
     assert [(r.account, r.person_id) for r in rows] == [(stranger, None)]
     assert rows[0].payload is not None
     assert rows[0].payload["text"] == t("nl", "identity.not_on_roster")
-    assert await count(engine, Person, Person.phone == stranger) == 0
-    assert await count(engine, ChannelAccount, ChannelAccount.channel == "whatsapp") == 0
+    assert await count(engine.db, Person, Person.phone == stranger) == 0
+    assert await count(engine.db, ChannelAccount, ChannelAccount.channel == "whatsapp") == 0
     await bot.deliver()
     assert twilio.sent[-1]["Body"] == t("nl", "identity.not_on_roster")
     assert twilio.sent[-1]["To"] == "whatsapp:" + stranger

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import typer
 from PIL import Image
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from bot.cli.nominations import nominations_app
@@ -28,6 +28,7 @@ from bot.cli.report import report_app
 from bot.engine import Engine
 from storage.models import Nomination, NomineeResponse, OpenAnswer, Report, ReportPhoto
 from storage.reports import NewPhoto, Reports, new_code
+from tests.support.databases import count
 from tests.support.org import Org
 from tests.test_photos import astronaut_jpeg, scene, with_gps
 
@@ -62,11 +63,6 @@ def cli(org: Org, settings, tmp_path: Path) -> Cli:  # type: ignore[no-untyped-d
 async def add(engine: Engine, *rows: object) -> None:
     async with engine.db.transaction() as session:
         session.add_all(rows)
-
-
-async def count(engine: Engine, model: type) -> int:
-    async with engine.db.transaction(read_only=True) as session:
-        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
 async def test_question_create_answers_and_exports(cli: Cli, org: Org, engine: Engine) -> None:
@@ -164,7 +160,7 @@ async def test_report_list_show_and_status(cli: Cli, org: Org, engine: Engine) -
     ).exit_code == 2
     [new] = await cli.json("report", "list", "--status", "new")
     assert new["id"] == anonymous.id
-    assert await count(engine, ReportPhoto) == 1 and await count(engine, Report) == 2
+    assert await count(engine.db, ReportPhoto) == 1 and await count(engine.db, Report) == 2
 
 
 async def test_nominations_open_close_results_candidates(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
@@ -13,14 +13,9 @@ from bot.messages import Incoming, Profile, SendResult
 from dialogs.poll import vote_payload
 from storage.db import Database
 from storage.models import Ballot, ChannelAccount, InboundEvent, OutboxMessage, Person
+from tests.support.databases import count
 from tests.support.org import Org
 from tests.support.polls import create_poll, everyone_votes_at_once
-
-
-async def count(engine: Engine, model: type, *where: object) -> int:
-    async with engine.db.transaction(read_only=True) as session:
-        stmt = select(func.count()).select_from(model).where(*where)  # type: ignore[arg-type]
-        return int((await session.execute(stmt)).scalar_one())
 
 
 async def test_duplicate_event_is_handled_once(engine: Engine, org: Org) -> None:
@@ -29,8 +24,8 @@ async def test_duplicate_event_is_handled_once(engine: Engine, org: Org) -> None
     first = await engine.handle(event)
     again = await engine.handle(event)
     assert not first.duplicate and again.duplicate
-    assert await count(engine, Ballot) == 1
-    assert await count(engine, InboundEvent) == 1
+    assert await count(engine.db, Ballot) == 1
+    assert await count(engine.db, InboundEvent) == 1
     replies = [m for m in await org.outbox("emp0") if "Ja" in m.text and "Dank" in m.text]
     assert len(replies) == 1
 
@@ -47,12 +42,12 @@ async def test_twenty_concurrent_answers_of_one_person_make_one_vote(
     poll_id, options = await create_poll(engine, ["A", "B", "C"])
     events = [org.incoming("emp2", choice=vote_payload(poll_id, options[i % 3])) for i in range(20)]
     await asyncio.gather(*(engine.handle(e) for e in events))
-    assert await count(engine, Ballot) == 1
+    assert await count(engine.db, Ballot) == 1
 
 
 async def test_two_hundred_concurrent_voters_make_two_hundred_votes(engine: Engine) -> None:
     await everyone_votes_at_once(engine, 200)
-    assert await count(engine, Ballot) == 200
+    assert await count(engine.db, Ballot) == 200
 
 
 async def test_more_events_than_connections_wait_for_the_pool_without_opening_more(
@@ -67,7 +62,7 @@ async def test_more_events_than_connections_wait_for_the_pool_without_opening_mo
     engine = Engine(small, settings)
     try:
         await everyone_votes_at_once(engine, 60)
-        assert await count(engine, Ballot) == 60
+        assert await count(engine.db, Ballot) == 60
         assert len(opened) <= (1 if small.is_sqlite else 3)
     finally:
         await small.dispose()
@@ -77,7 +72,7 @@ async def test_crash_after_commit_before_send_delivers_after_restart(
     engine: Engine, org: Org, settings
 ) -> None:
     await org.say("emp0", "hallo")  # committed; the process "dies" before any delivery
-    assert await count(engine, OutboxMessage, OutboxMessage.status == "pending") >= 1
+    assert await count(engine.db, OutboxMessage, OutboxMessage.status == "pending") >= 1
 
     class Recorder:
         channel = "console"
@@ -99,7 +94,7 @@ async def test_crash_after_commit_before_send_delivers_after_restart(
     restarted = DeliveryWorker(engine.db, settings, {"console": recorder})
     assert await restarted.drain() >= 1
     assert any("Hallo Emp0" in text for text in recorder.sent)
-    assert await count(engine, OutboxMessage, OutboxMessage.status == "pending") == 0
+    assert await count(engine.db, OutboxMessage, OutboxMessage.status == "pending") == 0
     assert await restarted.drain() == 0  # nothing is sent twice
 
 
@@ -110,8 +105,8 @@ async def test_unknown_sender_under_roster_policy_is_refused_politely(engine: En
     )  # fmt: skip
     outcome = await engine.handle(event)
     assert outcome.refused
-    assert await count(engine, Person) == 0
-    assert await count(engine, ChannelAccount) == 0
+    assert await count(engine.db, Person) == 0
+    assert await count(engine.db, ChannelAccount) == 0
     async with engine.db.transaction(read_only=True) as session:
         row = (await session.execute(select(OutboxMessage))).scalar_one()
     assert row.account == "stranger@x.org" and "personeelsbestand" in row.payload["text"]
@@ -138,9 +133,10 @@ async def test_one_person_on_two_channels_votes_once(engine: Engine, org: Org) -
             "emp3", choice=vote_payload(poll_id, options[1]), channel="slack", account="U999"
         )
     )
-    assert await count(engine, Ballot) == 1
+    assert await count(engine.db, Ballot) == 1
     assert (
-        await count(engine, ChannelAccount, ChannelAccount.person_id == org.people["emp3"].id) == 2
+        await count(engine.db, ChannelAccount, ChannelAccount.person_id == org.people["emp3"].id)
+        == 2
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from bot.config import Settings
 from bot.engine import Engine, Outcome
@@ -22,6 +22,7 @@ from storage.db import Database
 from storage.models import Ballot, InboundEvent, utcnow
 from storage.raw import Query
 from storage.unit import Unit, raw
+from tests.support.databases import count
 from tests.support.org import Org
 from tests.support.polls import create_poll, everyone_votes_at_once
 
@@ -45,8 +46,7 @@ async def event_ids(db: Database) -> set[str]:
 async def test_votes_arriving_together_share_commits_and_all_count(engine: Engine) -> None:
     counted = commits(engine.db)
     await everyone_votes_at_once(engine, 60)
-    async with engine.db.transaction(read_only=True) as session:
-        assert (await session.execute(select(func.count()).select_from(Ballot))).scalar() == 60
+    assert await count(engine.db, Ballot) == 60
     assert len(counted) < 60 / 2  # the org and the poll are made in a few, the read adds one
 
 
@@ -144,8 +144,7 @@ async def test_retries_during_the_first_delivery_wait_for_it_and_count_once(
     outcomes = await asyncio.gather(*(engine.handle(vote) for _ in range(5)))
     assert sorted(o.duplicate for o in outcomes) == [False, True, True, True, True]
     assert len(counted) == 1  # the retries never reached the database
-    async with engine.db.transaction(read_only=True) as session:
-        assert (await session.execute(select(func.count()).select_from(Ballot))).scalar() == 1
+    assert await count(engine.db, Ballot) == 1
 
 
 class FailsOnce(Engine):
@@ -165,7 +164,6 @@ async def test_a_retry_waiting_for_a_first_delivery_that_fails_is_handled(
 ) -> None:
     engine = FailsOnce(db, settings)
     org = await Org.create(engine)
-    engine.failed = False
     poll_id, options = await create_poll(engine, ["Ja", "Nee"])
     vote = org.incoming("emp0", choice=vote_payload(poll_id, options[1]), event_id="Ev-f")
     first, retry = await asyncio.gather(
@@ -173,5 +171,4 @@ async def test_a_retry_waiting_for_a_first_delivery_that_fails_is_handled(
     )
     assert isinstance(first, RuntimeError)
     assert isinstance(retry, Outcome) and not retry.duplicate and retry.replies == 1
-    async with engine.db.transaction(read_only=True) as session:
-        assert (await session.execute(select(func.count()).select_from(Ballot))).scalar() == 1
+    assert await count(engine.db, Ballot) == 1

@@ -10,7 +10,7 @@ import os
 import uuid
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from storage.db import Database
 from storage.schema import Base
@@ -56,3 +56,10 @@ async def clean(db: Database) -> None:
         else:
             names = ", ".join(f'"{t}"' for t in tables)
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+async def count(db: Database, model: type, *where: object) -> int:
+    """Rows of `model` (matching `where`), as committed."""
+    async with db.transaction(read_only=True) as session:
+        stmt = select(func.count()).select_from(model).where(*where)  # type: ignore[arg-type]
+        return int((await session.execute(stmt)).scalar_one())
