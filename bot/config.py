@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from storage.db import POOL_SIZE
 
 
 def _platform(name: str) -> AliasChoices:
@@ -26,7 +27,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     # PostgreSQL connections per process, all kept open (see storage/db.py).
-    db_pool_size: int = Field(default=30, ge=1, le=500)
+    db_pool_size: int = Field(default=POOL_SIZE, ge=1, le=500)
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8080"
     locale: Literal["nl", "en"] = "nl"
