@@ -18,8 +18,9 @@ from bot.engine import Engine
 from bot.messages import Choice, Outgoing, Recipient
 from storage.models import Ballot, utcnow
 from tests.adapters.conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER
-from tests.adapters.test_whatsapp import PHONE, Bot, count, give_phone, serving
+from tests.adapters.test_whatsapp import PHONE, Bot, give_phone, serving
 from tests.fakes.twilio_api import FakeTwilio
+from tests.support.databases import count
 from tests.support.org import Org
 from tests.support.polls import create_poll
 
@@ -128,8 +129,8 @@ async def test_poll_as_buttons_and_a_tapped_button_counts(
         "Nee", ButtonPayload=sent["5"], ButtonText="Nee", MessageType="button"
     )
     assert resp.status == 200
-    assert await count(engine, Ballot, Ballot.option_id == option_ids[1]) == 1
-    assert await count(engine, Ballot, Ballot.poll_id == poll_id) == 1
+    assert await count(engine.db, Ballot, Ballot.option_id == option_ids[1]) == 1
+    assert await count(engine.db, Ballot, Ballot.poll_id == poll_id) == 1
 
 
 def quick_replies_cli(twilio: FakeTwilio, *args: str) -> Any:
