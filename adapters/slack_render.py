@@ -303,8 +303,8 @@ def incoming_from_action(body: Mapping[str, Any]) -> Incoming | None:
     return Incoming(
         channel=CHANNEL,
         # One press is one action_ts; a double click is two presses, which the vote makes
-        # idempotent anyway.
-        event_id=f"action:{user_id}:{stamp}:{action['action_id']}",
+        # idempotent anyway. Never the action_id: it names the button, i.e. the choice.
+        event_id=f"action:{user_id}:{stamp}",
         account=user_id,
         choice=choice,
         message_ref=ref,

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 from storage.db import POOL_SIZE
+from storage.retention import Retention
 
 
 def _platform(name: str) -> AliasChoices:
@@ -59,6 +60,10 @@ class Settings(BaseSettings):
     media_retention_days: float = Field(default=30.0, gt=0)
     report_reminder_hours: float = Field(default=4.0, gt=0)
     report_discard_hours: float = Field(default=24.0, gt=0)
+    # What docs/privacy.md promises about retention (see storage/retention.py).
+    inbound_key_retention_hours: float = Field(default=24.0, gt=0)
+    held_message_retention_days: float = Field(default=14.0, gt=0)
+    web_mailbox_retention_days: float = Field(default=30.0, gt=0)
 
     delivery_max_attempts: int = Field(default=8, ge=1, le=50)
     delivery_backoff_seconds: float = Field(default=2.0, gt=0)
@@ -103,6 +108,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'achterban.db').resolve()}"
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(
+            inbound_key_hours=self.inbound_key_retention_hours,
+            held_message_days=self.held_message_retention_days,
+            web_mailbox_days=self.web_mailbox_retention_days,
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -26,6 +26,7 @@ from bot.delivery_results import Reconcilable, Results, back, backoff, delivery_
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
 from bot.metrics import SENT
 from bot.pacing import UNLIMITED, Pacer, Slots, pacers
+from bot.seal import Sealer
 from storage import outbox_worker
 from storage.db import Database
 from storage.models import utcnow
@@ -62,6 +63,7 @@ class DeliveryWorker:
         self.db = db
         self.settings = settings
         self.adapters = dict(adapters)
+        self.sealer = Sealer(settings.secret)
         # Checked once: a runtime-checkable Protocol's isinstance is slow.
         self.reconcilers: dict[str, Reconcilable] = {}
         for channel, adapter in adapters.items():
@@ -162,7 +164,11 @@ class DeliveryWorker:
         try:
             if row.payload is None:
                 raise DeliveryError("message body missing", permanent=True)
-            rendered = adapter.render(Outgoing.from_json(row.payload))
+            try:
+                payload = self.sealer.open(row.payload)
+            except ValueError as exc:
+                raise DeliveryError(str(exc), permanent=True) from exc
+            rendered = adapter.render(Outgoing.from_json(payload))
         except DeliveryError as exc:
             return await self.results.failed(row, row.claimed_at, exc, keyed=False)
         target = row.recipient or _fallback(row)

@@ -27,7 +27,9 @@ from bot.i18n import normalise_language, t
 from bot.identity import resolve_sender
 from bot.messages import Incoming, Outgoing
 from bot.metrics import DUPLICATES, HANDLE_SECONDS, INBOUND, REFUSED
+from bot.privacy import dedupe_key
 from bot.router import route
+from bot.seal import Sealer
 from dialogs.base import Services, Turn
 from dialogs.home import open_for
 from storage.broadcast_responses import Responses
@@ -73,6 +75,7 @@ class Engine:
         self.media_store = MediaStore(settings.data_dir / "media")
         # Set by the composition root to download through the channel's adapter.
         self.fetch_media: MediaFetcher | None = None
+        self.sealer = Sealer(settings.secret)
         self._events = GroupCommit(db, self._in_unit)
         # Events being handled, by (channel, event id): True once committed.
         self._in_flight: dict[tuple[str, str], asyncio.Future[bool]] = {}
@@ -94,7 +97,13 @@ class Engine:
             media_retention_days=self.settings.media_retention_days,
             report_reminder_hours=self.settings.report_reminder_hours,
             report_discard_hours=self.settings.report_discard_hours,
+            retention=self.settings.retention,
         )
+
+    def _sealed(self, row: dict[str, Any], reply: Outgoing) -> dict[str, Any]:
+        if reply.sealed:
+            row["payload"] = self.sealer.seal(row["payload"])
+        return row
 
     async def handle(self, incoming: Incoming) -> Outcome:
         """Handle one event exactly once. Raises StoreUnavailable when the database is down."""
@@ -160,10 +169,10 @@ class Engine:
             )  # fmt: skip
 
     async def _handle(self, services: Services, incoming: Incoming) -> Outcome:
+        key = dedupe_key(self.settings.secret, incoming.channel, incoming.event_id)
         arrival = await arrive(
-            services.store, incoming.channel, incoming.event_id, incoming.account,
-            services.now, FRESHNESS,
-        )  # fmt: skip
+            services.store, incoming.channel, key, incoming.account, services.now, FRESHNESS
+        )
         if not arrival.new:
             return Outcome(duplicate=True)
         found = await resolve_sender(services, incoming, arrival.sender)
@@ -202,8 +211,11 @@ class Engine:
             )
             raise
         rows = [
-            outbox_row(incoming.channel, incoming.account, person.id, reply, now=services.now)
-            | {"prompt": prompt, "recipient_ref": None}
+            self._sealed(
+                outbox_row(incoming.channel, incoming.account, person.id, reply, now=services.now)
+                | {"prompt": prompt, "recipient_ref": None},
+                reply,
+            )
             for reply, prompt in turn.replies
         ]
         await queue(services, rows)

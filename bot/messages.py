@@ -79,7 +79,7 @@ class Outgoing:
     `multiple` asks for a multi-select (checkboxes + submit labelled `submit_label`); the
     submitted payload is the payloads of the selected choices joined by `PAYLOAD_JOIN`.
     `replaces` is an Incoming.message_ref whose message may be updated instead of sending
-    a new one, on platforms that can.
+    a new one, on platforms that can. `sealed` keeps it encrypted while it waits.
     """
 
     text: str
@@ -89,6 +89,8 @@ class Outgoing:
     multiple: bool = False
     submit_label: str | None = None
     replaces: str | None = None
+    # Repeats an anonymous act to its author: stored only encrypted (bot/seal.py).
+    sealed: bool = False
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -106,6 +108,7 @@ class Outgoing:
             multiple=bool(data.get("multiple", False)),
             submit_label=data.get("submit_label"),
             replaces=data.get("replaces"),
+            sealed=bool(data.get("sealed", False)),
         )
 
 

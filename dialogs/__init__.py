@@ -15,6 +15,7 @@ from dialogs import (
     question_create,
     report_jobs,
     report_moderation,
+    retention,
     unsafe_report,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "question_create",
     "report_jobs",
     "report_moderation",
+    "retention",
     "unsafe_report",
 ]

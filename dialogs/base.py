@@ -26,6 +26,7 @@ from storage.models import Conversation, Person
 from storage.outbox import Outbox, outbox_row
 from storage.people import Accounts, People
 from storage.polls import Polls
+from storage.retention import Retention
 from storage.unit import Store, session_of
 
 CONSOLE = "console"
@@ -53,6 +54,7 @@ class Services:
     media_retention_days: float = 30.0
     report_reminder_hours: float = 4.0
     report_discard_hours: float = 24.0
+    retention: Retention = field(default_factory=Retention)
 
     @property
     def session(self) -> AsyncSession:
@@ -197,6 +199,8 @@ class Turn:
     choice: str | None = None
     # Each reply with, for a question outside any dialog, the prompt typed answers match.
     replies: list[tuple[Outgoing, dict[str, Any] | None]] = field(default_factory=list)
+    # Set by a dialog whose replies repeat an anonymous act (bot/seal.py).
+    sealed: bool = False
 
     @property
     def lang(self) -> str:
@@ -237,6 +241,7 @@ class Turn:
             purpose=purpose,
             replaces=replaces,
             images=tuple(images),
+            sealed=self.sealed,
         )
         prompt = bool(choices) and self.conversation.dialog is None
         self.replies.append((outgoing, prompt_of(outgoing) if prompt else None))

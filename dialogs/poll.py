@@ -111,7 +111,9 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
         return
     polls, person_id, channel = services.polls, turn.person.id, turn.incoming.channel
     tally: Tally | None = None
-    if poll.hide_results:
+    if poll.hide_results or poll.anonymous:
+        # No tally after an anonymous vote: this message is stored under the voter's account
+        # until it is sent, and its difference from the previous voter's would be the vote.
         outcome = await polls.vote(poll, person_id, chosen, channel, before=before)
     else:
         outcome, tally = await polls.vote_and_tally(

@@ -73,6 +73,9 @@ class UnsafeReport:
 
     async def ask(self, turn: Turn) -> None:
         """Ask the question of the current step."""
+        # Once fully anonymous, what the report says must not wait in the outbox readable
+        # under the reporter's account.
+        turn.sealed = turn.state.get("privacy") == ANONYMOUS
         step = turn.state.get("step", PHOTOS)
         back = steps.back_choice(turn, P)
         if step == PHOTOS:
@@ -344,11 +347,15 @@ async def submit(turn: Turn) -> None:
     )
     turn.end()
     if code is not None:
-        # No audit entry and no immediate notice: both would carry the precise time.
-        turn.reply(turn.t("report.submitted_anonymous", id=report.id, code=code))
+        # No audit entry and no immediate notice: both would carry the precise time. No report
+        # number either: this message waits in the outbox under the reporter's account.
+        turn.sealed = True  # the code leads to the report: encrypted until it is sent
+        turn.reply(turn.t("report.submitted_anonymous", code=code))
         return
     turn.reply(turn.t("report.submitted", id=report.id))
-    await services.audit("report.submitted", actor_id=turn.person.id, subject=f"report:{report.id}")
+    # A name-hidden report keeps its reporter only to tell them the outcome: not in the log.
+    actor = turn.person.id if privacy == NAMED else None
+    await services.audit("report.submitted", actor_id=actor, subject=f"report:{report.id}")
     await notify_moderators(services, report)
 
 

@@ -24,20 +24,21 @@ from storage.unit import Store, adopt, raw
 
 _COLUMNS = InboundEvent.__table__.c
 _RECORD = Query(
-    "INSERT INTO inbound_events (channel, event_id, received_at) VALUES ($1, $2, $3) "
-    "ON CONFLICT (channel, event_id) DO NOTHING RETURNING id",
+    "INSERT INTO inbound_events (channel, event_key, received_at) VALUES ($1, $2, $3) "
+    "ON CONFLICT (channel, event_key) DO NOTHING RETURNING id",
     params=(None, None, _COLUMNS.received_at.type),
 )
 
 
-async def record_event(store: Store, channel: str, event_id: str) -> bool:
-    """Remember (channel, event_id); False when it was seen before (a platform retry).
+async def record_event(store: Store, channel: str, event_key: str) -> bool:
+    """Remember (channel, event_key); False when it was seen before (a platform retry).
+    `event_key` is the keyed hash of the platform's event id (bot/privacy.py).
 
     Concurrent deliveries of one event are safe on both backends: on PostgreSQL the second
     waits for the first to commit and then inserts nothing.
     """
     sql = await raw(store)
-    return await sql.fetchrow(_RECORD, channel, event_id[:255], utcnow()) is not None
+    return await sql.fetchrow(_RECORD, channel, event_key[:64], utcnow()) is not None
 
 
 _ACCOUNT = Shape.of(ChannelAccount.__table__, "a")  # type: ignore[arg-type]
@@ -104,8 +105,8 @@ class Freshness:
 # the account's UPDATE re-checks last_inbound_at on the row as it is when it gets the lock.
 _ARRIVE = Query(
     "WITH ev AS ("
-    " INSERT INTO inbound_events (channel, event_id, received_at) VALUES ($1, $2, $3)"
-    " ON CONFLICT (channel, event_id) DO NOTHING RETURNING id"
+    " INSERT INTO inbound_events (channel, event_key, received_at) VALUES ($1, $2, $3)"
+    " ON CONFLICT (channel, event_key) DO NOTHING RETURNING id"
     "), s AS ("
     f" SELECT {_ACCOUNT.select_as('a')}, {_PERSON.select_as('p')},"
     " (SELECT string_agg(r.role, ',') FROM roles r WHERE r.person_id = p.id) AS roles"
@@ -136,9 +137,9 @@ _ARRIVE = Query(
 
 
 async def arrive(
-    store: Store, channel: str, event_id: str, account: str, now: datetime, fresh: Freshness
+    store: Store, channel: str, event_key: str, account: str, now: datetime, fresh: Freshness
 ) -> Arrival:
-    """The first steps of every event: remember (channel, event_id) — a platform retry stops
+    """The first steps of every event: remember (channel, event_key) — a platform retry stops
     here —, find the sender's account, person and roles, lock their conversation, and note
     that they wrote (`touch_account`, as `fresh` says).
 
@@ -147,7 +148,7 @@ async def arrive(
     """
     sql = await raw(store)
     if not sql.is_postgres:
-        if not await record_event(store, channel, event_id):
+        if not await record_event(store, channel, event_key):
             return Arrival(new=False)
         sender = await find_sender(store, channel, account)
         if sender is None or sender[1].forgotten_at is not None:
@@ -159,7 +160,7 @@ async def arrive(
             await touch_account(store, sender[0], now, release_held=fresh.release(last, now))
         return Arrival(True, sender, conversation, touched)
     row = await sql.fetchrow(
-        _ARRIVE, channel, event_id[:255], now, account, {}, fresh.touch_after, fresh.release_after
+        _ARRIVE, channel, event_key[:64], now, account, {}, fresh.touch_after, fresh.release_after
     )
     assert row is not None
     if not row[0]:

@@ -124,14 +124,19 @@ class Conversation(Base):
 
 
 class InboundEvent(Base):
-    """Seen platform events; the unique key makes a platform retry a no-op."""
+    """Seen platform events; the unique key makes a platform retry a no-op.
+
+    `event_key` is a keyed hash of the platform's event id (bot/privacy.py), never the id:
+    a platform may build that id from what the person chose. Rows are purged once platforms
+    have stopped retrying (ACHTERBAN_INBOUND_KEY_RETENTION_HOURS).
+    """
 
     __tablename__ = "inbound_events"
-    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+    __table_args__ = (UniqueConstraint("channel", "event_key"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    event_id: Mapped[str] = mapped_column(String(255))
+    event_key: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

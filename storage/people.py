@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Recipient
 from storage.inbound import find_sender
-from storage.models import ChannelAccount, Conversation, OutboxMessage, Person, Role, utcnow
+from storage.models import ChannelAccount, Conversation, OutboxMessage, Person, Role
 from storage.sql import insert_ignore
+from storage.web import WEB_CHANNEL
+from storage.web_models import LoginLink, WebMessage, WebSession
 
 ROLES = ("admin", "or_member", "moderator")
 
@@ -129,21 +133,43 @@ class People:
         )
         return [v for v in (await self.session.execute(stmt)).scalars() if v]
 
-    async def forget(self, person: Person) -> None:
-        """Erase what identifies the person; keep the row so anonymous counts stay right.
+    async def forget(self, person: Person, *, now: datetime) -> None:
+        """Erase what identifies the person; keep the row so that counts stay right.
 
-        Named ballots stay attached to the now nameless row, so results do not change; channel
-        accounts, conversation state and undelivered messages go.
+        Named ballots, answers and reports stay attached to the now nameless row, so results
+        do not change. Everything that names them or a platform id of theirs goes: channel
+        accounts, conversation state, every message to or from any of their accounts (web
+        chat greetings carry the name), browser sessions and links. The dedupe register holds
+        only keyed hashes and is purged within a day (storage/retention.py).
         """
         person_id = person.id
-        await self.session.execute(
-            delete(ChannelAccount).where(ChannelAccount.person_id == person_id)
-        )
-        await self.session.execute(delete(Conversation).where(Conversation.person_id == person_id))
-        await self.session.execute(
-            delete(OutboxMessage).where(OutboxMessage.person_id == person_id)
-        )
-        await self.session.execute(delete(Role).where(Role.person_id == person_id))
+        accounts = (
+            await self.session.execute(
+                select(ChannelAccount.channel, ChannelAccount.platform_id).where(
+                    ChannelAccount.person_id == person_id
+                )
+            )
+        ).all()
+        pairs = [tuple(a) for a in accounts]
+        web_accounts = [platform_id for channel, platform_id in pairs if channel == WEB_CHANNEL]
+        statements: list[Any] = [
+            delete(OutboxMessage).where(OutboxMessage.person_id == person_id),
+            delete(Conversation).where(Conversation.person_id == person_id),
+            delete(Role).where(Role.person_id == person_id),
+            delete(LoginLink).where(LoginLink.person_id == person_id),
+            delete(WebSession).where(WebSession.person_id == person_id),
+            delete(ChannelAccount).where(ChannelAccount.person_id == person_id),
+        ]
+        if pairs:
+            statements.append(
+                delete(OutboxMessage).where(
+                    tuple_(OutboxMessage.channel, OutboxMessage.account).in_(pairs)
+                )
+            )
+        if web_accounts:
+            statements.append(delete(WebMessage).where(WebMessage.account.in_(web_accounts)))
+        for statement in statements:
+            await self.session.execute(statement.execution_options(synchronize_session=False))
         await self.session.execute(
             update(Person)
             .where(Person.id == person_id)
@@ -153,8 +179,9 @@ class People:
                 phone=None,
                 department=None,
                 location=None,
-                forgotten_at=utcnow(),
+                forgotten_at=now,
             )
+            .execution_options(synchronize_session=False)
         )
 
 

@@ -95,7 +95,7 @@ def person_forget(
         person = await services.people.by_email(email)
         if person is None:
             raise fail(f"No person with e-mail {email}.")
-        await services.people.forget(person)
+        await services.people.forget(person, now=services.now)
         await services.audit("person.forgotten", subject=f"person:{person.id}")
 
     with_services(go, cfg=cfg)

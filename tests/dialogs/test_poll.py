@@ -198,7 +198,15 @@ async def test_live_results_count_the_vote_just_cast(engine: Engine, org: Org) -
     await org.say("emp0", choice=vote_payload(poll_id, opts[1]))  # changed: A → B
     reply = (await org.last("emp0")).text
     assert "1. A: 1 (50%)" in reply and "2. B: 1 (50%)" in reply
+
+
+async def test_an_anonymous_vote_is_confirmed_without_the_choice_or_the_tally(
+    engine: Engine, org: Org
+) -> None:
+    """The confirmation waits in the outbox under the voter's account: neither the choice nor
+    the tally just after the vote (its difference from the last one is the vote) is in it."""
     secret, secret_opts = await create_poll(engine, ["Ja", "Nee"], anonymous=True)
     await org.say("emp4", choice=vote_payload(secret, secret_opts[1]))
     reply = (await org.last("emp4")).text
-    assert "1. Ja: 0 (0%)" in reply and "2. Nee: 1 (100%)" in reply
+    assert "geteld" in reply
+    assert "Nee" not in reply and "100%" not in reply and ": 1" not in reply

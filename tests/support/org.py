@@ -74,7 +74,8 @@ class Org:
             if key is not None:
                 stmt = stmt.where(OutboxMessage.person_id == self.people[key].id)
             rows = (await session.execute(stmt)).scalars().all()
-        return [Outgoing.from_json(r.payload) for r in rows if r.payload is not None]
+        sealer = self.engine.sealer  # as the delivery worker reads them
+        return [Outgoing.from_json(sealer.open(r.payload)) for r in rows if r.payload is not None]
 
     async def last(self, key: str) -> Outgoing:
         messages = await self.outbox(key)

@@ -1,0 +1,23 @@
+"""The retention job: the scheduler deletes what the privacy notice says is deleted, when it
+says so (docs/privacy.md). Report photos and web chat links have their own jobs
+(report_jobs.purge_media, dashboard.purge_web)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dialogs.base import Services
+from dialogs.jobs import periodic
+from storage.retention import expire_held_messages, purge_inbound_keys
+
+
+@periodic("retention")
+async def enforce_retention(services: Services) -> int:
+    now, retention = services.now, services.retention
+    removed = await purge_inbound_keys(
+        services.session, before=now - timedelta(hours=retention.inbound_key_hours)
+    )
+    removed += await expire_held_messages(
+        services.session, before=now - timedelta(days=retention.held_message_days)
+    )
+    return removed

@@ -1,0 +1,52 @@
+"""inbound_events keeps a keyed hash of each platform event id, never the id itself
+
+A Slack button press's id named the user and the button, so the register could tell how
+someone voted in an anonymous poll. The old rows are only a guard against platform retries
+of the last minutes, so the table is recreated empty rather than converted.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-04 13:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _create(key_column: str, length: int) -> None:
+    op.create_table(
+        "inbound_events",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column(key_column, sa.String(length=length), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_events")),
+        sa.UniqueConstraint("channel", key_column, name=op.f("uq_inbound_events_channel")),
+    )
+    op.create_index(
+        op.f("ix_inbound_events_received_at"), "inbound_events", ["received_at"], unique=False
+    )
+
+
+def _drop() -> None:
+    op.drop_index(op.f("ix_inbound_events_received_at"), table_name="inbound_events")
+    op.drop_table("inbound_events")
+
+
+def upgrade() -> None:
+    _drop()
+    _create("event_key", 64)
+
+
+def downgrade() -> None:
+    _drop()
+    _create("event_id", 255)
