@@ -30,7 +30,9 @@ _RECORD = Query(
 )
 
 
-async def record_event(store: Store, channel: str, event_key: str) -> bool:
+async def record_event(
+    store: Store, channel: str, event_key: str, now: datetime | None = None
+) -> bool:
     """Remember (channel, event_key); False when it was seen before (a platform retry).
     `event_key` is the keyed hash of the platform's event id (bot/privacy.py).
 
@@ -38,7 +40,8 @@ async def record_event(store: Store, channel: str, event_key: str) -> bool:
     waits for the first to commit and then inserts nothing.
     """
     sql = await raw(store)
-    return await sql.fetchrow(_RECORD, channel, event_key[:64], utcnow()) is not None
+    received = now or utcnow()
+    return await sql.fetchrow(_RECORD, channel, event_key[:64], received) is not None
 
 
 _ACCOUNT = Shape.of(ChannelAccount.__table__, "a")  # type: ignore[arg-type]
@@ -148,7 +151,7 @@ async def arrive(
     """
     sql = await raw(store)
     if not sql.is_postgres:
-        if not await record_event(store, channel, event_key):
+        if not await record_event(store, channel, event_key, now):
             return Arrival(new=False)
         sender = await find_sender(store, channel, account)
         if sender is None or sender[1].forgotten_at is not None:
