@@ -24,10 +24,6 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_bolt.logger.messages import (
-    warning_client_prioritized_and_token_skipped,
-    warning_token_skipped,
-)
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -58,6 +54,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import ConfigError, StoreUnavailable
 from bot.i18n import normalise_language, t
+from bot.log_privacy import pseudonym
 from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
 
@@ -245,7 +242,8 @@ class SlackAdapter:
             async with asyncio.timeout(USERS_INFO_TIMEOUT):
                 resp = await self.client.users_info(user=user_id, include_locale=True)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("slack users.info failed", extra={"error": _error_name(exc)})
+            what = {"error": _error_name(exc), "user": pseudonym(user_id)}
+            log.warning("slack users.info failed", extra=what)
             return SlackUser(None)
         data = resp.get("user") or {}
         profile = data.get("profile") or {}
@@ -440,18 +438,8 @@ async def _check_shape(body: dict[str, Any], next: Callable[[], Awaitable[None]]
     return await next()
 
 
-class _KnownNotes(logging.Filter):
-    """bolt warns at start-up that SLACK_BOT_TOKEN from the environment goes unused: on
-    purpose, `authorize` hands it over. Say nothing rather than confuse an operator."""
-
-    notes = frozenset({warning_client_prioritized_and_token_skipped(), warning_token_skipped()})
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() not in self.notes
-
-
+# What bolt logs is filtered where all logs are: bot/logs.py (QuietNotes, JsonFormatter).
 _bolt_log = logging.getLogger("slack_bolt")
-_bolt_log.addFilter(_KnownNotes())
 
 
 def _authorize_with(token: str) -> Callable[..., Awaitable[AuthorizeResult]]:

@@ -92,7 +92,7 @@ def serve(
     except Exception as exc:
         raise fail(str(exc), 2) from exc
     prepare_database(cfg)
-    setup_logging()
+    setup_logging(secret=cfg.secret)
     try:
         runtime = build_runtime(cfg)
     except ConfigError as exc:
@@ -131,7 +131,7 @@ def worker() -> None:
     except Exception as exc:
         raise fail(str(exc), 2) from exc
     prepare_database(cfg)
-    setup_logging()
+    setup_logging(secret=cfg.secret)
 
     async def go() -> None:
         try:
