@@ -30,7 +30,9 @@ async def store_unavailable(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except StoreUnavailable as exc:
-        log.warning("store unavailable", extra={"path": request.path, "error": str(exc)[:200]})
+        # The route, not the path: a path can hold a login or invitation token.
+        route = getattr(request.match_info.route.resource, "canonical", "?")
+        log.warning("store unavailable", extra={"route": route, "error": str(exc)[:200]})
         return web.json_response({"error": "service unavailable"}, status=503)
 
 

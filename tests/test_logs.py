@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 
@@ -182,6 +182,21 @@ async def test_a_database_error_is_logged_without_the_values(
     text = log.getvalue()
     assert "IntegrityError" in text
     assert leaks(text) == []
+
+
+async def test_an_outage_logs_the_route_not_a_token_in_the_path(settings: Settings) -> None:
+    """A login or invitation link in the log would let its readers act as that person."""
+    down = settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://postgres@127.0.0.1:1/none"}
+    )
+    token = "Zq8Invitation0Token0Of0Someone0Else0xYz"
+    server = TestServer(create_web_app(build_runtime(down), background=False), host="127.0.0.1")
+    with captured_logs(secret=settings.secret) as log:
+        async with TestClient(server) as client:
+            assert (await client.get(f"/chat/join/{token}")).status == 503
+    text = log.getvalue()
+    assert "/chat/join/{token}" in text
+    assert token not in text
 
 
 # --- the formatter on its own ---------------------------------------------------------------
