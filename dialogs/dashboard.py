@@ -2,8 +2,10 @@
 
 `dashboard` in any channel gives an OR member, moderator or admin a link that opens the admin
 dashboard once, within ten minutes: no passwords to manage, and a link that leaks later (chat
-history, a forwarded message) is worth nothing. The CLI and the dashboard use the same
-functions, so the rules live here once.
+history, a forwarded message) is worth nothing. The link goes to the person who asked, in
+their own chat; nobody can ask for someone else's. Web chat invitations are made and handed
+out by dialogs/invitations.py (through the person's own channel, or printed by an admin). The
+CLI and the dashboard use the same functions, so the rules live here once.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ async def issue_login_link(
 async def issue_invite(
     session: AsyncSession, person_id: int, *, now: datetime, base_url: str
 ) -> str:
-    """A personal, one-time web chat invitation."""
+    """A personal, one-time web chat invitation, with no audit entry and no announcement.
+
+    Whoever holds it chats as the person: hand it out only through dialogs/invitations.py."""
     token = await LoginLinks(session).create(person_id, CHAT, now=now, ttl=INVITE_TTL)
     return invite_url(base_url, token)
 

@@ -29,6 +29,11 @@ NEW, PUBLISHED, FORWARDED, RESOLVED, REJECTED = (
 STATUSES = (NEW, PUBLISHED, FORWARDED, RESOLVED, REJECTED)
 FINAL = frozenset({RESOLVED, REJECTED})
 NAMED, HIDDEN, ANONYMOUS = "named", "hidden", "anonymous"
+# Audit actions a reporter performs on their own report. For a report that is not named they
+# are logged without an actor (the link to a "hidden" reporter is kept on the report only to
+# tell them the outcome); the dashboard shows a name for them only where the report itself
+# does: a named reporter, to moderators (bot/web/queries.py audit_page).
+REPORTER_ACTIONS = frozenset({"report.submitted"})
 
 # No 0/O, 1/I/L, U: codes are read aloud and typed on phones.
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"

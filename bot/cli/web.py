@@ -1,21 +1,22 @@
 """`achterban web invite EMAIL` and `achterban admin login-link EMAIL`.
 
-Both print one URL as their last line (scripts take it from there); explanations go to
-stderr. The links are built from ACHTERBAN_PUBLIC_URL, the address people's browsers use.
+Both are the server operator's tools (who holds the database anyway), and are audited as the
+operator's acts, never as the person's. `web invite` sends the invitation through the person's
+own channel when they have one (dialogs/invitations.py) and prints it only when they have
+none; whoever opens a printed one is told it was made by the server's administrator. A
+printed link is the last line of output (scripts take it from there); explanations go to
+stderr. Links are built from ACHTERBAN_PUBLIC_URL, the address people's browsers use.
 """
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import typer
 
 from bot.cli.common import database, err, fail, prepare_database, run, settings
-from dialogs.dashboard import (
-    INVITE_TTL,
-    LOGIN_LINK_TTL,
-    issue_invite,
-    issue_login_link,
-    may_use_dashboard,
-)
+from dialogs.dashboard import INVITE_TTL, LOGIN_LINK_TTL, issue_login_link, may_use_dashboard
+from dialogs.invitations import Invitation, invite
 from storage.audit import audit
 from storage.models import utcnow
 from storage.people import People
@@ -26,25 +27,39 @@ admin_app = typer.Typer(help="The admin dashboard (/admin).", no_args_is_help=Tr
 
 @web_app.command("invite")
 def web_invite(email: str = typer.Argument(..., metavar="EMAIL")) -> None:
-    """Print a personal web chat invitation for EMAIL (one use, valid 14 days)."""
+    """Send EMAIL a web chat invitation on their own channel; print it if they have none."""
     cfg = settings()
     prepare_database(cfg)
 
-    async def go() -> str:
+    async def go() -> Invitation:
         async with database(cfg) as db, db.transaction() as session:
             person = await People(session).by_email(email)
             if person is None or person.forgotten_at is not None:
                 raise fail(f"No person with e-mail {email} on the roster.")
-            url = await issue_invite(session, person.id, now=utcnow(), base_url=cfg.public_url)
-            await audit(session, "web.invite_created", subject=f"person:{person.id}", via="cli")
-            return url
+            return await invite(
+                session,
+                person,
+                actor_id=None,
+                now=utcnow(),
+                base_url=cfg.public_url,
+                timezone=ZoneInfo(cfg.timezone),
+                via="cli",
+            )
 
-    url = run(go())
+    sent = run(go())
+    if sent.url is None:
+        err.print(
+            f"Web chat invitation for {email} queued on {sent.channel}: only they see the link.",
+            markup=False,
+        )
+        return
     err.print(
-        f"Web chat invitation for {email}: works once, valid {INVITE_TTL.days} days.",
+        f"Web chat invitation for {email} (no Teams, Slack or WhatsApp): works once, valid "
+        f"{INVITE_TTL.days} days. Hand it to them in person; it says it was made by the "
+        "server's administrator.",
         markup=False,
     )
-    typer.echo(url)
+    typer.echo(sent.url)
 
 
 @admin_app.command("login-link")
@@ -62,7 +77,8 @@ def admin_login_link(email: str = typer.Argument(..., metavar="EMAIL")) -> None:
             if not may_use_dashboard(await people.roles(person.id)):
                 raise fail(f"{email} is not an OR member, moderator or admin.")
             url = await issue_login_link(session, person.id, now=utcnow(), base_url=cfg.public_url)
-            await audit(session, "web.login_link_created", actor_id=person.id, via="cli")
+            # The operator made it, not the person: no actor, the person as the subject.
+            await audit(session, "web.login_link_created", subject=f"person:{person.id}", via="cli")
             return url
 
     url = run(go())

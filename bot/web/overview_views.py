@@ -1,4 +1,7 @@
-"""The overview (what is going on now) and the audit log (who did what, when)."""
+"""The overview (what is going on now) and the audit log (who did what, when).
+
+The audit log shows who filed a report only to those who may see it on the report itself
+(bot/web/queries.py audit_page)."""
 
 from __future__ import annotations
 
@@ -38,7 +41,9 @@ class OverviewViews:
             report_counts = await Reports(session).counts()
             campaign = await Nominations(session).current(self.site.now())
             recent, _more = (
-                await queries.audit_page(session, before=None, limit=8)
+                await queries.audit_page(
+                    session, before=None, limit=8, moderator=visitor.is_moderator
+                )
                 if visitor.is_or_member
                 else ([], False)
             )
@@ -67,7 +72,9 @@ class OverviewViews:
         raw = request.query.get("before", "")
         before = int(raw) if raw.isdigit() and len(raw) < 18 else None
         async with self.site.db.transaction(read_only=True) as session:
-            rows, more = await queries.audit_page(session, before=before, limit=AUDIT_PAGE)
+            rows, more = await queries.audit_page(
+                session, before=before, limit=AUDIT_PAGE, moderator=visitor.is_moderator
+            )
         return self.site.render(
             "audit.html",
             visitor,

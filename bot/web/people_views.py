@@ -1,9 +1,11 @@
 """People: the roster (search, CSV upload), roles, and personal web chat invitations.
 
 The roster upload uses the CLI's own check and import (bot/roster.py): every line is checked
-first, and a file with any invalid line imports nothing; the page lists each bad line. Roles
-and the roster are an admin's job (a role gives access to unblurred photos and to this
-dashboard); OR members may look people up and hand out web chat invitations.
+first, and a file with any invalid line imports nothing; the page lists each bad line. Roles,
+the roster and web chat invitations are an admin's job (a role gives access to unblurred
+photos and to this dashboard; an invitation lets its holder chat as the person); OR members
+may look people up. An invitation goes to the person through their own channel and only a
+person without one gets a printed invitation (dialogs/invitations.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from bot.web.auth import Visitor
 from bot.web.forms import read_upload
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
-from dialogs.dashboard import INVITE_TTL, issue_invite
+from dialogs.dashboard import INVITE_TTL
+from dialogs.invitations import VOUCHED_CHANNELS, invite
 from storage.audit import audit
 from storage.people import ROLES, People
 
@@ -35,7 +38,7 @@ class PeopleViews:
             web.post("/admin/people/roster", guard("admin", self.upload, check_form=False)),
             web.get("/admin/people/{id}", guard("or", self.detail)),
             web.post("/admin/people/{id}/roles", guard("admin", self.roles)),
-            web.post("/admin/people/{id}/invite", guard("or", self.invite)),
+            web.post("/admin/people/{id}/invite", guard("admin", self.invite)),
         ]
 
     async def list(
@@ -114,6 +117,7 @@ class PeopleViews:
                 return self.site.refuse(request, visitor, 404)
             roles = await People(session).roles(person_id)
             channels = (await queries.channels_of(session, [person_id])).get(person_id, set())
+        own = sorted(channels & set(VOUCHED_CHANNELS))
         return self.site.render(
             "person.html",
             visitor,
@@ -122,7 +126,9 @@ class PeopleViews:
             roles=roles,
             all_roles=ROLES,
             channels=sorted(channels),
+            own_channels=own,
             saved=request.query.get("saved") == "1",
+            invited=_channel(request.query.get("invited")),
             refused=request.query.get("refused") == "1",
         )
 
@@ -152,26 +158,35 @@ class PeopleViews:
         raise see_other(f"/admin/people/{person_id}?saved=1")
 
     async def invite(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        """Send the person their invitation, or, when they have no channel, one to print."""
         person_id = int_param(request, "id")
         site = self.site
         async with site.db.transaction() as session:
             person = await People(session).get(person_id)
             if person is None or person.forgotten_at is not None:
                 return site.refuse(request, visitor, 404)
-            url = await issue_invite(
-                session, person_id, now=site.now(), base_url=site.settings.public_url
-            )
-            await audit(
+            sent = await invite(
                 session,
-                "web.invite_created",
+                person,
                 actor_id=visitor.person.id,
-                subject=f"person:{person_id}",
+                now=site.now(),
+                base_url=site.settings.public_url,
+                timezone=site.timezone,
+                via="dashboard",
             )
+        site.engine.outbox_changed.set()
+        if sent.url is None:
+            raise see_other(f"/admin/people/{person_id}?invited={sent.channel}")
         return site.render(
             "invite.html",
             visitor,
             nav="people",
             person=person,
-            url=url,
+            url=sent.url,
             days=INVITE_TTL.days,
         )
+
+
+def _channel(value: str | None) -> str | None:
+    """A channel named in the query string, only when it is one invitations go to."""
+    return value if value in VOUCHED_CHANNELS else None

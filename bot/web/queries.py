@@ -14,8 +14,18 @@ from typing import Any, Literal
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, Ballot, ChannelAccount, Participation, Person, Poll, Role
+from storage.models import (
+    AuditEntry,
+    Ballot,
+    ChannelAccount,
+    Participation,
+    Person,
+    Poll,
+    Report,
+    Role,
+)
 from storage.polls import OPEN
+from storage.reports import NAMED, REPORTER_ACTIONS
 
 MIN_GROUP = 5
 Dimension = Literal["department", "location", "channel"]
@@ -164,14 +174,22 @@ async def channels_of(session: AsyncSession, person_ids: Sequence[int]) -> dict[
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
+    """An audit entry as the dashboard shows it. `hidden`: a reporter's act whose name this
+    visitor may not see; `actor` is then None whatever the entry holds."""
+
     entry: AuditEntry
     actor: str | None
+    hidden: bool = False
 
 
 async def audit_page(
-    session: AsyncSession, *, before: int | None, limit: int
+    session: AsyncSession, *, before: int | None, limit: int, moderator: bool = False
 ) -> tuple[list[AuditRow], bool]:
-    """Newest first; `before` is the id to continue from (keyset paging)."""
+    """Newest first; `before` is the id to continue from (keyset paging).
+
+    Who filed a report is shown as on the report itself: a named reporter to moderators
+    only, a name-hidden or anonymous one to nobody (also for entries written before such
+    acts were logged without an actor)."""
     stmt = (
         select(AuditEntry, Person.name)
         .outerjoin(Person, Person.id == AuditEntry.actor_id)
@@ -180,5 +198,37 @@ async def audit_page(
     )
     if before is not None:
         stmt = stmt.where(AuditEntry.id < before)
-    rows = [AuditRow(entry, name) for entry, name in await session.execute(stmt)]
+    found = list(await session.execute(stmt))
+    ids = {rid for rid in (_report_id(entry) for entry, _name in found) if rid is not None}
+    masked = await _unnamed_reports(session, ids) if moderator else ids
+    rows = [
+        AuditRow(entry, None, True) if _reporters_act(entry, masked) else AuditRow(entry, name)
+        for entry, name in found
+    ]
     return rows[:limit], len(rows) > limit
+
+
+def _report_id(entry: AuditEntry) -> int | None:
+    """The report a reporter's act is about, or None for any other entry."""
+    if entry.action not in REPORTER_ACTIONS or not entry.subject:
+        return None
+    raw = entry.subject.removeprefix("report:")
+    if raw == entry.subject or not (raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw)
+
+
+def _reporters_act(entry: AuditEntry, masked: set[int]) -> bool:
+    report_id = _report_id(entry)
+    return report_id is not None and report_id in masked
+
+
+async def _unnamed_reports(session: AsyncSession, ids: set[int]) -> set[int]:
+    """Those of `ids` whose report does not name its reporter.
+
+    A report that cannot be found counts as unnamed: hiding a name is never a misread."""
+    if not ids:
+        return set()
+    stmt = select(Report.id).where(Report.id.in_(ids), Report.privacy == NAMED)
+    named = set((await session.execute(stmt)).scalars())
+    return ids - named
