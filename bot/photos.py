@@ -6,9 +6,12 @@ Steps, each for a reason:
    DecompressionBombWarning raised as an error — a tiny PNG can declare gigapixels;
 3. HEIC (iPhones) is recognised by its `ftyp` brand and refused with a clear message, since
    no HEIF decoder is installed;
-4. the EXIF orientation is applied, then the picture is rebuilt from raw pixels: that drops
-   EXIF (GPS above all), XMP, ICC profiles and comments, which `exif_transpose` alone keeps;
-5. the long side is limited (2,048 px);
+4. the cost is bounded by pixels, not bytes: from the header alone (Pillow opens lazily) a
+   file is refused if decoding it would cost too much, a JPEG is decoded at a reduced scale
+   (`draft`), and a large picture is shrunk (long side 2,048 px) straight after decoding;
+   `inspect` runs these checks without decoding, so an upload can be refused before it is kept;
+5. the EXIF orientation is applied, then the picture is rebuilt from raw pixels: that drops
+   EXIF (GPS above all), XMP, ICC profiles and comments;
 6. faces are found with OpenCV's Haar cascades (frontal, and profile both ways) and, where
    consent is missing, blurred beyond recognition with a margin around each face.
 
@@ -21,11 +24,12 @@ import io
 import math
 import threading
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFile, ImageFilter, ImageFont
 
 from bot.errors import UserError
 
@@ -35,9 +39,22 @@ if TYPE_CHECKING:  # imported where used: OpenCV and numpy add ~0.2 s to every C
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_SIDE = 2048
-# 40 megapixels: more than any phone's default mode; Pillow's own default is ~89 MP.
+# The size a file may declare: 40 megapixels, more than any phone's default mode (Pillow's own
+# default is ~89 MP). A JPEG this large still decodes cheaply, at a reduced scale (`draft`).
 MAX_PIXELS = 40_000_000
+# The pixels that may actually be decoded: a JPEG after `draft`, a PNG or WebP in full (they
+# cannot decode at a smaller scale). 9.5 MP holds a 4K screenshot (8.3 MP), a phone's (~4 MP)
+# and any JPEG up to MAX_PIXELS once drafted (at most 3,071² px), and costs at most ~0.3 s and
+# ~120 MB; a 40 MP PNG of 5 KB cost 1.5 s and 0.5 GB before it was refused.
+MAX_DECODE_PIXELS = 9_500_000
+# Images decoded at the same time, per process: with MAX_DECODE_PIXELS this bounds the memory
+# that decoding can take, however many photos arrive at once.
+DECODE_SLOTS = 2
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")  # JPEG includes multi-picture (MPO) files
+JPEG_FORMATS = ("JPEG", "MPO")
+CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
+CONTENT_TYPES["WEBP"] = "image/webp"
+ORIENTATION = 0x0112
 JPEG_QUALITY = 85
 DETECT_SIDE = 1024  # faces are searched on a copy this size: fast, and enough for the cascades
 FACE_MARGIN = 0.25  # of the face size, on every side (hair, ears, chin)
@@ -48,6 +65,17 @@ Image.init()
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
 _HEIF_BRANDS |= {b"msf1"}
+# EXIF orientation → the transposition that makes the picture upright (as ImageOps does).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_decoding = threading.BoundedSemaphore(DECODE_SLOTS)
 
 
 class PhotoRefused(UserError):
@@ -63,6 +91,16 @@ class Face:
 
     def as_list(self) -> list[int]:
         return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What a file's header says: its format, the content type that goes with it, its size."""
+
+    format: str
+    content_type: str
+    width: int
+    height: int
 
 
 @dataclass(slots=True)
@@ -86,37 +124,88 @@ def is_heif(data: bytes) -> bool:
     return len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
-def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -> Image.Image:
-    """Untrusted bytes → an upright RGB image without any metadata, long side ≤ max_side."""
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Pillow's complaints as PhotoRefused, its bomb warning raised as an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            yield
+        except PhotoRefused:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise PhotoRefused("photo.too_many_pixels") from exc
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            # UnidentifiedImageError is an OSError; truncated or corrupt files raise the others.
+            raise PhotoRefused("photo.not_an_image") from exc
+
+
+def _open(data: bytes, max_bytes: int) -> ImageFile.ImageFile:
+    """The file opened lazily: Pillow has read the header (format, size), not the pixels."""
     if len(data) > max_bytes:
         raise PhotoRefused("photo.too_large", max_mb=max_bytes // (1024 * 1024))
     if is_heif(data):
         raise PhotoRefused("photo.heic")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise PhotoRefused("photo.too_many_pixels")
-                if max(im.size) > max_side:
-                    # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: several times faster and
-                    # smaller for phone photos. Asking for 3/4 of the limit lets a 4032 px
-                    # photo decode at half scale (2016 px) instead of in full.
-                    ratio = 0.75 * max_side / max(im.size)
-                    im.draft("RGB", (math.ceil(im.width * ratio), math.ceil(im.height * ratio)))
-                upright = ImageOps.exif_transpose(im)
-                rgb = _to_rgb(upright)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise PhotoRefused("photo.too_many_pixels") from exc
-        except PhotoRefused:
-            raise
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            # UnidentifiedImageError is an OSError; truncated or corrupt files raise the others.
-            raise PhotoRefused("photo.not_an_image") from exc
-    if max(rgb.size) > max_side:
-        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    im = Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+    if im.width * im.height > MAX_PIXELS:
+        im.close()
+        raise PhotoRefused("photo.too_many_pixels")
+    return im
+
+
+def _plan(im: ImageFile.ImageFile, max_side: int) -> None:
+    """Decide how the pixels will be decoded, and refuse before a pixel is decoded if that
+    costs too much. A JPEG decodes at 1/2, 1/4 or 1/8 scale directly (several times faster and
+    smaller for phone photos); asking for 3/4 of the limit lets a 4032 px photo decode at half
+    scale (2016 px) instead of in full. PNG and WebP can only decode in full, so their declared
+    size is what they cost."""
+    if im.format in JPEG_FORMATS and max(im.size) > max_side:
+        ratio = 0.75 * max_side / max(im.size)
+        im.draft("RGB", (math.ceil(im.width * ratio), math.ceil(im.height * ratio)))
+    if im.width * im.height > MAX_DECODE_PIXELS:
+        raise PhotoRefused("photo.too_many_pixels")
+
+
+def inspect(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -> Header:
+    """Every limit `decode` applies that the header alone can tell, without decoding a pixel:
+    cheap enough to refuse an upload before anything of it is kept."""
+    with _refusals(), _open(data, max_bytes) as im:
+        fmt, (width, height) = str(im.format), im.size
+        _plan(im, max_side)
+    return Header(fmt, CONTENT_TYPES[fmt], width, height)
+
+
+def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -> Image.Image:
+    """Untrusted bytes → an upright RGB image without any metadata, long side ≤ max_side.
+
+    The cost is bounded by pixels, not bytes: the header is checked before decoding
+    (`_plan`), at most DECODE_SLOTS images are decoded at once, and a large image is shrunk
+    right after decoding, before any conversion copies it.
+    """
+    with _refusals(), _open(data, max_bytes) as im:
+        _plan(im, max_side)
+        with _decoding:
+            im.load()
+            orientation = im.getexif().get(ORIENTATION, 1)
+            work = _resamplable(im)
+            if max(work.size) > max_side:
+                work.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            method = _TRANSPOSE.get(orientation)
+            upright = work.transpose(method) if method is not None else work
+            rgb = _to_rgb(upright)
     # Rebuild from raw pixels: nothing of the file's metadata can survive this.
     return Image.frombytes("RGB", rgb.size, rgb.tobytes())
+
+
+def _resamplable(im: Image.Image) -> Image.Image:
+    """A mode Pillow resizes smoothly (a palette or 1-bit image only by nearest neighbour)."""
+    if im.mode in ("L", "LA", "RGB", "RGBA"):
+        return im
+    if im.mode == "1":
+        return im.convert("L")
+    if im.mode == "PA" or (im.mode == "P" and "transparency" in im.info):
+        return im.convert("RGBA")
+    return im.convert("RGB")
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
+import threading
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFile
 from skimage import data as skdata
 
 from bot import photos
@@ -212,3 +218,112 @@ def test_media_store_names_files_by_content_hash(tmp_path: Path) -> None:
     assert store.purge(ORIGINAL, timedelta(days=1), later, keep={kept}) == 1
     assert not store.exists(first) and store.exists(kept) and store.exists(processed)
     assert store.purge(ORIGINAL, timedelta(days=5), later, keep=()) == 0
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A real, complete 1-bit PNG of `width` × `height` black pixels: a few KB of bytes (its
+    rows compress to nothing) that cost width × height pixels to decode."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte, then the packed bits
+    idat = zlib.compress(row * height, 9)
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to decode pixels fails the test."""
+
+    def load(self: ImageFile.ImageFile) -> None:
+        raise AssertionError(f"decoded a {self.format} of {self.size}")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+def test_a_tiny_png_of_40_megapixels_is_refused_before_decoding(no_decoding: None) -> None:
+    data = bomb_png(6320, 6320)
+    assert len(data) < 8_000  # the finding: a 5 KB file that cost 1.5 s and 0.5 GB to decode
+    for check in (photos.scrub, photos.decode, photos.inspect):
+        started = time.process_time()
+        with pytest.raises(photos.PhotoRefused) as refused:
+            check(data)
+        assert refused.value.key == "photo.too_many_pixels"
+        assert time.process_time() - started < 0.2
+
+
+def test_refusing_a_bomb_takes_no_memory_worth_the_name() -> None:
+    """Measured in a fresh process: Pillow allocates pixels outside Python's allocator, so
+    only the process's peak resident size shows what decoding would have cost (~0.3 GB)."""
+    script = (
+        "import resource, sys\n"
+        "from bot import photos\n"
+        "data = sys.stdin.buffer.read()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    photos.decode(data)\n"
+        "except photos.PhotoRefused as exc:\n"
+        "    print(exc.key, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=bomb_png(6320, 6320),
+        capture_output=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    key, grown_kb = done.stdout.decode().split()
+    assert key == "photo.too_many_pixels" and int(grown_kb) < 20 * 1024
+
+
+def test_a_large_jpeg_decodes_at_a_reduced_scale() -> None:
+    """35 MP is more than may be decoded in full, but a JPEG decodes at 1/4 scale directly."""
+    big = encode(scene(7000, 5000), quality=80)
+    header = photos.inspect(big)
+    assert (header.format, header.content_type, header.width, header.height) == (
+        "JPEG",
+        "image/jpeg",
+        7000,
+        5000,
+    )
+    image = photos.decode(big)
+    assert max(image.size) <= photos.MAX_SIDE and image.size == (1750, 1250)
+
+
+def test_a_png_above_the_decode_budget_is_refused_below_it_shrunk(no_decoding: None) -> None:
+    with pytest.raises(photos.PhotoRefused) as refused:
+        photos.inspect(bomb_png(3100, 3100))  # 9.6 MP: no PNG decodes at a smaller scale
+    assert refused.value.key == "photo.too_many_pixels"
+    header = photos.inspect(bomb_png(3000, 3000))
+    assert (header.format, header.content_type) == ("PNG", "image/png")
+
+
+def test_a_large_bilevel_png_is_shrunk_smoothly() -> None:
+    image = photos.decode(bomb_png(3000, 1500))
+    assert image.mode == "RGB" and image.size == (2048, 1024)
+    assert image.getpixel((10, 10)) == (0, 0, 0)
+
+
+def test_at_most_decode_slots_images_decode_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    busy, most, lock = 0, 0, threading.Lock()
+    real_load = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile) -> Any:
+        nonlocal busy, most
+        with lock:
+            busy += 1
+            most = max(most, busy)
+        time.sleep(0.05)
+        with lock:
+            busy -= 1
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    data = encode(scene(64, 48))
+    with ThreadPoolExecutor(6) as pool:
+        assert len(list(pool.map(lambda _: photos.decode(data), range(6)))) == 6
+    assert most == photos.DECODE_SLOTS
