@@ -8,23 +8,29 @@ message by putting it in the person's web mailbox (a table, so any server proces
 the browser); the page asks for new messages every few seconds, and that request also claims
 the person's pending outbox rows itself, so replies appear even on a server run with
 --no-worker. Messages leave the mailbox once the browser confirms it has shown them.
+
+A photo is checked before anything of it is kept and is held only while its message is
+handled (adapters/web_uploads.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
-import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from adapters.base import Mount
+from adapters.web_uploads import HeldUploads, UploadQuota, remove_legacy_uploads
+from bot import photos
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
+from bot.errors import UserError
 from bot.i18n import t
 from bot.messages import (
     PAYLOAD_JOIN,
@@ -39,7 +45,7 @@ from bot.messages import (
 from bot.web.auth import CHAT_COOKIE, CSRF_FIELD, Visitor, clear_cookie, csrf_valid, end_session
 from bot.web.auth import load_visitor as load_session
 from bot.web.chat_join import JoinViews
-from bot.web.forms import read_upload
+from bot.web.forms import ascii_int, read_upload
 from bot.web.media import media_response, media_store
 from bot.web.render import page, render_text, secure, see_other
 from storage.db import Database
@@ -48,11 +54,7 @@ from storage.models import Person, utcnow
 from storage.web import CHAT, WEB_CHANNEL, WebMailbox
 
 CHANNEL = WEB_CHANNEL
-UPLOAD_SCHEME = "web-upload:"
-UPLOAD_DIR = "web-uploads"
-UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}$")
-UPLOAD_MAX_AGE_SECONDS = 2 * 24 * 3600  # long enough for any report dialog to pick it up
-CLIENT_EVENT = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+CLIENT_EVENT = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_TEXT = 4000
 MAX_CHOICE = 2000
 
@@ -68,7 +70,8 @@ class WebAdapter:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self.uploads = settings.data_dir / UPLOAD_DIR
+        self.uploads = HeldUploads()
+        self.quota = UploadQuota(settings.upload_max_pending, settings.upload_max_per_hour)
 
     def render(self, outgoing: Outgoing) -> dict[str, Any]:
         return {
@@ -86,30 +89,19 @@ class WebAdapter:
         return SendResult(platform_message_id=str(message_id))
 
     async def fetch_media(self, ref: MediaRef) -> bytes:
-        """A photo uploaded through the chat page (stored by `store_upload`)."""
-        name = ref.url.removeprefix(UPLOAD_SCHEME)
-        if not ref.url.startswith(UPLOAD_SCHEME) or not UPLOAD_NAME.match(name):
-            raise DeliveryError("not a web chat upload", permanent=True)
-        path = self.uploads / name
-        if not path.is_file() or path.stat().st_size > self.settings.media_max_bytes:
-            raise DeliveryError("upload missing or too large", permanent=True)
-        return path.read_bytes()
+        """A photo uploaded through the chat page, while its message is being handled."""
+        data = self.uploads.get(ref.url)
+        if data is None:
+            raise DeliveryError("not a web chat upload being handled", permanent=True)
+        return data
 
-    def store_upload(self, data: bytes, content_type: str) -> MediaRef:
-        """Keep an uploaded file under a random name (never the name the browser sent)."""
-        self.uploads.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._remove_old_uploads()
-        name = uuid.uuid4().hex
-        path = self.uploads / name
-        path.write_bytes(data)
-        path.chmod(0o600)
-        return MediaRef(url=UPLOAD_SCHEME + name, content_type=content_type, size=len(data))
-
-    def _remove_old_uploads(self) -> None:
-        cutoff = time.time() - UPLOAD_MAX_AGE_SECONDS
-        for old in self.uploads.iterdir():
-            if UPLOAD_NAME.match(old.name) and old.stat().st_mtime < cutoff:
-                old.unlink(missing_ok=True)
+    async def accept_upload(self, data: bytes) -> MediaRef:
+        """Hold an upload for its message once its header passed every check of the photo
+        pipeline; raises PhotoRefused (nothing kept) otherwise."""
+        header = await asyncio.to_thread(
+            photos.inspect, data, max_bytes=self.settings.media_max_bytes
+        )
+        return self.uploads.hold(data, header.content_type)
 
 
 class WebChat:
@@ -167,26 +159,44 @@ class WebChat:
         visitor = await self.visitor(request)
         if visitor is None:
             return self._no_session(request)
-        fields, photo, problem = await self._read_form(request, visitor)
-        if fields is None:
-            return web.Response(status=403, text="forbidden")
-        account = account_of(visitor.person.id)
-        text = fields.get("text", "").strip()[:MAX_TEXT]
-        choice = fields.get("choice", "")[:MAX_CHOICE] or None
-        if problem is None and (text or choice or photo):
-            await self.engine.handle(
-                Incoming(
-                    channel=CHANNEL,
-                    event_id=_event_id(account, fields.get("event", "")),
-                    account=account,
-                    text=text,
-                    choice=choice,
-                    attachments=(photo,) if photo else (),
-                    locale=visitor.lang,
-                    profile=_profile(visitor),
-                    message_ref=fields.get("ref") if fields.get("ref", "").isdigit() else None,
+        person_id = visitor.person.id
+        admitted = False
+
+        def admit() -> str | None:
+            nonlocal admitted
+            refused = self.adapter.quota.admit(person_id)
+            admitted = refused is None
+            return refused
+
+        photo: MediaRef | None = None
+        try:
+            fields, photo, problem = await self._read_form(request, visitor, admit)
+            if fields is None:
+                return web.Response(status=403, text="forbidden")
+            account = account_of(person_id)
+            text = fields.get("text", "").strip()[:MAX_TEXT]
+            choice = fields.get("choice", "")[:MAX_CHOICE] or None
+            ref = fields.get("ref", "")
+            if problem is None and (text or choice or photo):
+                await self.engine.handle(
+                    Incoming(
+                        channel=CHANNEL,
+                        event_id=_event_id(account, fields.get("event", "")),
+                        account=account,
+                        text=text,
+                        choice=choice,
+                        attachments=(photo,) if photo else (),
+                        locale=visitor.lang,
+                        profile=_profile(visitor),
+                        message_ref=ref if ascii_int(ref) is not None else None,
+                    )
                 )
-            )
+        finally:
+            # The dialog has taken the photo (or had no use for it): nothing keeps it now.
+            if photo is not None:
+                self.adapter.uploads.drop(photo)
+            if admitted:
+                self.adapter.quota.release(person_id)
         return await self._answer(request, visitor, account, fields, problem)
 
     async def poll(self, request: web.Request) -> web.StreamResponse:
@@ -227,9 +237,10 @@ class WebChat:
         return media_response(media_store(self.engine), media_id)
 
     async def _read_form(
-        self, request: web.Request, visitor: Visitor
-    ) -> tuple[dict[str, str] | None, MediaRef | None, str | None]:
-        """(fields, stored photo, problem key); fields None when the CSRF token is wrong."""
+        self, request: web.Request, visitor: Visitor, admit: Callable[[], str | None]
+    ) -> tuple[dict[str, str] | None, MediaRef | None, UserError | None]:
+        """(fields, held photo, why nothing is sent); fields None when the CSRF token is
+        wrong. A photo is checked before it is held; a refused one is not kept at all."""
         if request.content_type.startswith("multipart/"):
             upload = await read_upload(
                 request,
@@ -237,14 +248,21 @@ class WebChat:
                 visitor.token,
                 file_field="photo",
                 max_bytes=self.settings.media_max_bytes,
+                admit_file=admit,
             )
             if not upload.csrf_ok:
                 return None, None, None
+            if upload.refused is not None:
+                limits = {"max": self.settings.upload_max_per_hour}
+                return upload.fields, None, UserError(upload.refused, **limits)
             if upload.too_large:
-                return upload.fields, None, "web.chat.photo_too_large"
+                return upload.fields, None, UserError("web.chat.photo_too_large")
             photo = None
             if upload.data is not None:
-                photo = self.adapter.store_upload(upload.data, upload.content_type)
+                try:
+                    photo = await self.adapter.accept_upload(upload.data)
+                except photos.PhotoRefused as refused:
+                    return upload.fields, None, refused
             return _with_picks(upload.fields, upload.lists.get("pick", [])), photo, None
         form = await request.post()
         if not csrf_valid(self.settings, visitor.token, form.get(CSRF_FIELD)):
@@ -259,10 +277,9 @@ class WebChat:
         visitor: Visitor,
         account: str,
         fields: Mapping[str, str],
-        problem: str | None,
+        problem: UserError | None,
     ) -> web.StreamResponse:
-        raw_after = fields.get("after", "0")
-        after = int(raw_after) if raw_after.isdigit() and len(raw_after) < 18 else 0
+        after = ascii_int(fields.get("after")) or 0
         await self.deliver(account)
         if after:
             async with self.engine.db.transaction() as session:
@@ -274,7 +291,7 @@ class WebChat:
             "messages": [
                 {"id": m["id"], "html": m["html"], "replaces": m["replaces"]} for m in messages
             ],
-            "notice": t(visitor.lang, problem) if problem else None,
+            "notice": _notice(visitor.lang, problem) if problem else None,
         }
         return secure(web.json_response(body))
 
@@ -326,9 +343,17 @@ def _with_picks(fields: Mapping[str, str], picks: list[str]) -> dict[str, str]:
     return out
 
 
+def _notice(lang: str, problem: UserError) -> str:
+    """Why nothing was sent; a photo's own reason says so in the photo pipeline's words."""
+    text = t(lang, problem.key, **problem.params)
+    if problem.key.startswith("photo."):
+        text += " " + t(lang, "upload.nothing_sent")
+    return text
+
+
 def _event_id(account: str, client_id: str) -> str:
     """The browser's id for this submission, so a double click is one event, not two."""
-    if CLIENT_EVENT.match(client_id):
+    if CLIENT_EVENT.fullmatch(client_id):
         return f"{account}:{client_id}"
     return f"{account}:{uuid.uuid4().hex}"
 
@@ -339,5 +364,6 @@ def _profile(visitor: Visitor) -> Profile:
 
 
 def mount(settings: Settings, engine: Engine) -> Mount:
+    remove_legacy_uploads(settings.data_dir)
     adapter = WebAdapter(engine.db, settings)
     return Mount(adapter=adapter, routes=WebChat(engine, adapter).routes())

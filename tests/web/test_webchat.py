@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from adapters.web import UPLOAD_DIR, WebAdapter, account_of
+from adapters.web import WebAdapter, account_of
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
@@ -158,21 +158,36 @@ def _photo_form(csrf: str, data: bytes) -> FormData:
     return form
 
 
-async def test_a_photo_is_stored_and_handed_to_the_engine(
+def _jpeg(width: int = 64, height: int = 48) -> bytes:
+    image = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 140, 200)).save(image, "JPEG")
+    return image.getvalue()
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+async def test_a_photo_is_handed_to_the_engine_and_not_kept(
     client: TestClient, engine: Engine, org: Org, settings: Settings
 ) -> None:
     csrf = await join_chat(client, engine, org.people["emp0"])
     events = await _count(engine, InboundEvent)
-    photo = b"\xff\xd8\xff" + b"photo" * 100
+    before = _files(settings.data_dir)
+    photo = _jpeg()
     response = await client.post("/chat/send", data=_photo_form(csrf, photo), headers=FETCH)
     assert response.status == 200 and (await response.json())["notice"] is None
     assert await _count(engine, InboundEvent) == events + 1
-    (stored,) = list((settings.data_dir / UPLOAD_DIR).iterdir())
-    assert stored.read_bytes() == photo and "passwd" not in stored.name
+    # The report dialog took it: the media store has the original, nothing else was written.
+    (original,) = _files(settings.data_dir) - before
+    assert original.read_bytes() == photo and original.parent.parent.name == "original"
     adapter = WebAdapter(engine.db, settings)
-    ref = MediaRef(url=f"web-upload:{stored.name}", content_type="image/jpeg")
-    assert await adapter.fetch_media(ref) == photo
-    for forged in ("web-upload:../secret_key", "file:///etc/passwd", f"http://x/{stored.name}"):
+    held = adapter.uploads.hold(photo, "image/jpeg")
+    assert held.url.startswith("web-upload:") and "passwd" not in held.url
+    assert await adapter.fetch_media(held) == photo
+    adapter.uploads.drop(held)
+    name = held.url.removeprefix("web-upload:")
+    for forged in (held.url, "web-upload:../secret_key", "file:///etc/passwd", f"http://x/{name}"):
         with pytest.raises(DeliveryError):
             await adapter.fetch_media(MediaRef(url=forged))
 
@@ -184,15 +199,14 @@ async def test_a_photo_over_the_limit_is_refused(
     async with client_for(small) as limited:
         csrf = await join_chat(limited, engine, org.people["emp0"])
         events = await _count(engine, InboundEvent)
+        before = _files(settings.data_dir)
         response = await limited.post(
             "/chat/send", data=_photo_form(csrf, b"x" * 1001), headers=FETCH
         )
         body = await response.json()
     assert "te groot" in body["notice"]
     assert await _count(engine, InboundEvent) == events
-    assert not (settings.data_dir / UPLOAD_DIR).exists() or not any(
-        (settings.data_dir / UPLOAD_DIR).iterdir()
-    )
+    assert _files(settings.data_dir) == before
 
 
 async def test_without_script_the_forms_still_work(
