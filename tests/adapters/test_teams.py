@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from adapters import teams_cards
 from adapters.base import Mount
-from adapters.media import MediaRefused
+from adapters.media import MediaRefused, origin
 from adapters.teams import TeamsAdapter, mount
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
@@ -566,7 +566,7 @@ async def test_media_from_microsoft_hosts_only_with_the_token_where_it_belongs(
     download = MediaRef(base.replace("127.0.0.1", "localhost") + "/files/doc.png", "image/png")
     # Shared files come from SharePoint; the fake stands in for it on "localhost".
     async with serving(
-        teams_settings, openid, connector, file_hosts=("sharepoint.com", "localhost")
+        teams_settings, openid, connector, file_hosts=("sharepoint.com", origin(download.url))
     ) as bot:
         with pytest.raises(MediaRefused):
             await bot.adapter.fetch_media(inline)  # the serviceUrl host is not known yet
@@ -586,7 +586,7 @@ async def test_media_from_microsoft_hosts_only_with_the_token_where_it_belongs(
         with pytest.raises(MediaRefused):
             await bot.adapter.fetch_media(MediaRef("https://evil.example.com/x.png"))
     capped = teams_settings.model_copy(update={"media_max_bytes": 4})
-    small = TeamsAdapter(capped, engine, file_hosts=("localhost",))
+    small = TeamsAdapter(capped, engine, file_hosts=(origin(download.url),))
     with pytest.raises(MediaRefused):
         await small.fetch_media(download)
     await small.close()

@@ -488,7 +488,7 @@ async def test_media_follows_the_redirect_without_credentials(
     wa_settings: Settings, twilio: FakeTwilio
 ) -> None:
     # The fake CDN is "localhost" (the API is 127.0.0.1); it must be allowed explicitly.
-    adapter = WhatsAppAdapter(wa_settings, cdn_hosts=("localhost",))
+    adapter = WhatsAppAdapter(wa_settings, cdn_hosts=(twilio.cdn_url,))
     try:
         url = twilio.add_media(b"\xff\xd8photo-bytes", "image/jpeg")
         assert await adapter.fetch_media(MediaRef(url, "image/jpeg")) == b"\xff\xd8photo-bytes"
@@ -503,7 +503,7 @@ async def test_media_from_other_hosts_or_too_big_is_refused(
 ) -> None:
     production_cdn_only = WhatsAppAdapter(wa_settings)
     small = WhatsAppAdapter(
-        wa_settings.model_copy(update={"media_max_bytes": 100}), cdn_hosts=("localhost",)
+        wa_settings.model_copy(update={"media_max_bytes": 100}), cdn_hosts=(twilio.cdn_url,)
     )
     try:
         url = twilio.add_media(b"x" * 50)
