@@ -9,6 +9,21 @@ from typing import Any, Protocol, runtime_checkable
 from aiohttp import web
 
 from bot.messages import Incoming, MediaRef, Outgoing, Recipient, SendResult
+from bot.text import ascii_int
+
+# The longest Retry-After a platform's answer may impose; a longer (or hostile) one is cut to
+# this, so a delay never overflows a datetime.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+
+
+def retry_after_value(value: object) -> float | None:
+    """Retry-After in seconds: ASCII digits only (RFC 9110 delay-seconds), at most a day;
+    None when absent or not a number (the HTTP-date form is the caller's to read)."""
+    if not isinstance(value, str):
+        return None
+    seconds = ascii_int(value.strip())
+    return None if seconds is None else float(min(seconds, MAX_RETRY_AFTER_SECONDS))
+
 
 # The engine entry point as adapters see it. It raises bot.errors.StoreUnavailable when the
 # database cannot be reached; adapters answer 503 then so the platform retries.

@@ -10,14 +10,15 @@ users.info (cached), so the 3-second acknowledgement holds; replies go through t
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -36,12 +37,13 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Mount
-from adapters.media import MediaRefused, fetch_capped
+from adapters.media import MediaRefused, fetch_capped, origin
 from adapters.slack_render import (
     CHANNEL,
     UPDATE_FALLBACK_ERRORS,
     Malformed,
     delivery_errors,
+    envelope_problem,
     incoming_from_action,
     incoming_from_command,
     incoming_from_message,
@@ -52,11 +54,12 @@ from adapters.slack_render import (
 )
 from bot.config import Settings
 from bot.engine import Engine
-from bot.errors import ConfigError, StoreUnavailable
+from bot.errors import ConfigError, StoreUnavailable, Unstorable
 from bot.i18n import normalise_language, t
 from bot.log_privacy import pseudonym
 from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
+from bot.text import ascii_int, storable
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ SEND_TIMEOUT = 15.0
 # which reschedules the message instead of holding a delivery worker.
 INLINE_RATE_LIMIT_WAIT = 5.0
 SDK_LOGGER = "slack_sdk.web.async_base_client"
+REPLAY_WINDOW_SECONDS = 300  # what slack_sdk's verifier allows
 
 
 class _TtlCache(dict[str, tuple[float, Any]]):
@@ -162,9 +166,9 @@ class SlackAdapter:
         self.settings = settings
         self.token = settings.slack_bot_token.get_secret_value()
         # Files come from Slack's file host; a configured API URL (a gateway, or the fake
-        # Slack in tests) serves them too.
-        api_host = urlsplit(api_base_url(settings)).hostname or ""
-        self.file_hosts = SLACK_FILE_HOSTS + ((api_host,) if settings.slack_api_url else ())
+        # Slack in tests) serves them too: that origin exactly (scheme, host and port).
+        api_origin = origin(api_base_url(settings))
+        self.file_hosts = SLACK_FILE_HOSTS + ((api_origin,) if settings.slack_api_url else ())
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
         self._users = _TtlCache(USER_TTL_SECONDS)
@@ -308,6 +312,7 @@ class SlackEvents:
         self.adapter = adapter
         self.engine = engine
         self.verifier = SignatureVerifier(signing_secret)
+        self.signing_secret = signing_secret.encode()
         self.app = AsyncApp(
             name="achterban",
             signing_secret=signing_secret,
@@ -331,28 +336,68 @@ class SlackEvents:
         self.app.error(self._on_error)
 
     async def handle_request(self, request: web.Request) -> web.StreamResponse:
-        """POST /slack/events. aiohttp itself answers 413 above the server's body limit."""
+        """POST /slack/events. aiohttp itself answers 413 above the server's body limit.
+
+        The signature is checked here first, on the bytes as they came: whoever cannot sign
+        gets 401 before anything is parsed (bolt checks it again). A signed body that is not
+        UTF-8, or JSON nested too deep for Python's parser (RecursionError), is 400."""
         raw = await request.read()
+        if not self._signed(raw, request.headers):
+            return web.json_response({"error": "invalid signature"}, status=401)
         try:
             body = raw.decode("utf-8")
             bolt_request = AsyncBoltRequest(
                 body=body, query=request.query_string, headers=dict(request.headers)
             )
-        except (ValueError, TypeError, AttributeError):
-            # Unreadable: still say 401 rather than 400 to whoever cannot sign.
-            signed = self.verifier.is_valid_request(raw, dict(request.headers))
-            return web.json_response({"error": "malformed request"}, status=400 if signed else 401)
-        response = await self.app.async_dispatch(bolt_request)
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            return web.json_response({"error": "malformed request"}, status=400)
+        problem = envelope_problem(bolt_request.body)
+        if problem is not None:
+            log.info("slack payload malformed", extra={"error": problem})
+            return web.json_response({"error": "malformed payload"}, status=400)
+        try:
+            response = await self.app.async_dispatch(bolt_request)
+        except (StoreUnavailable, Unstorable):
+            raise
+        except Exception as exc:
+            # bolt itself failed on a signed payload it could not read (its listeners' errors
+            # go to _on_error): the request is at fault, and nothing was stored.
+            log.warning("slack payload not understood", extra={"error": type(exc).__name__})
+            return web.json_response({"error": "malformed payload"}, status=400)
         if response.status == 404:
             # No listener for this kind of event: acknowledge, or Slack retries and in the end
             # disables the subscription.
             return web.Response(status=200)
         return await to_aiohttp_response(response)
 
+    def _signed(self, raw: bytes, headers: Mapping[str, str]) -> bool:
+        """Slack's v0 signature over the raw body, within the 5-minute replay window.
+
+        slack_sdk's verifier reads the timestamp with int() and compares the signature with
+        hmac.compare_digest, which raise on a non-numeric timestamp and on a non-ASCII
+        signature; both are simply not signed here. A body that is not UTF-8 (the SDK can
+        only check text) is checked on its bytes, which is what Slack signs."""
+        stamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        when = ascii_int(stamp)
+        if when is None or not signature.isascii():
+            return False
+        try:
+            return self.verifier.is_valid(raw.decode("utf-8"), stamp, signature)
+        except UnicodeDecodeError:
+            if abs(time.time() - when) > REPLAY_WINDOW_SECONDS:
+                return False
+            message = b"v0:" + stamp.encode("ascii") + b":" + raw
+            digest = hmac.new(self.signing_secret, message, hashlib.sha256).hexdigest()
+            return hmac.compare_digest(f"v0={digest}", signature)
+
     async def _on_error(self, error: Exception) -> BoltResponse:
         if isinstance(error, StoreUnavailable):
             log.warning("slack event not stored: database unavailable")
             status = 503  # Slack retries (1 min, 5 min later)
+        elif isinstance(error, Unstorable):
+            log.info("slack event refused by the store", extra={"error": str(error)})
+            status = 400  # a value the store cannot hold: nothing was written
         else:
             log.error("slack listener failed", extra={"error": type(error).__name__})
             status = 500
@@ -395,7 +440,7 @@ class SlackEvents:
         ):
             return
         await self.engine.record_reaction(
-            CHANNEL, f"{channel}:{ts}", reaction, account=user,
+            CHANNEL, storable(f"{channel}:{ts}"), storable(reaction), account=storable(user),
             added=event.get("type") == "reaction_added",
         )  # fmt: skip
 

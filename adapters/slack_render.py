@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from adapters.base import retry_after_value
 from bot.messages import PAYLOAD_JOIN, Choice, DeliveryError, Incoming, MediaRef, Outgoing, Profile
 
 CHANNEL = "slack"
@@ -161,6 +162,51 @@ def _chunks(text: str, limit: int) -> Iterator[str]:
 
 class Malformed(ValueError):
     """A signed payload whose shape is not what Slack sends; answered 400."""
+
+
+# Top-level fields that bolt reads as objects when they are there (building its context,
+# matching listeners); anything else in them makes it raise instead of answering.
+_OBJECT_FIELDS = (
+    "user", "team", "enterprise", "channel", "container", "view", "message",
+    "previous_message", "state", "assistant_thread",
+)  # fmt: skip
+
+
+def envelope_problem(body: Any) -> str | None:
+    """Why a signed body cannot be one of Slack's envelopes, or None when it can.
+
+    Checked before bolt sees the body: bolt indexes into what it expects (the first action of
+    a block_actions, the event's type, the user's id) and raises on anything else, which
+    would be a 500. Envelopes that pass may still be refused by the listeners (Malformed)."""
+    if not isinstance(body, dict):
+        return "not an object"
+    kind = body.get("type")
+    if kind is not None and not isinstance(kind, str):
+        return "type is not a string"
+    if kind == "event_callback" or "event" in body:
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "event missing"
+        for key in ("message", "previous_message", "item", "user"):
+            if key in event and event[key] is not None and not isinstance(event[key], dict | str):
+                return f"event.{key} malformed"
+    if kind in ("block_actions", "interactive_message") or "actions" in body:
+        actions = body.get("actions")
+        if not (
+            isinstance(actions, list) and actions and all(isinstance(a, dict) for a in actions)
+        ):
+            return "actions missing"
+    for key in _OBJECT_FIELDS:
+        if body.get(key) is not None and not isinstance(body[key], dict | str):
+            return f"{key} malformed"
+    if kind is not None and kind != "event_callback" and isinstance(body.get("user"), str):
+        return "user malformed"  # interactive payloads carry the user as an object
+    authorizations = body.get("authorizations")
+    if authorizations is not None and not (
+        isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
+    ):
+        return "authorizations malformed"
+    return None
 
 
 def choice_from_actions(payload: Mapping[str, Any]) -> str | None:
@@ -381,11 +427,7 @@ def retry_after(headers: Any) -> float | None:
     for key in headers or {}:
         if key.lower() == "retry-after":
             value = headers[key]
-            value = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(value))
-            except (TypeError, ValueError):
-                return None
+            return retry_after_value(value[0] if isinstance(value, list) and value else value)
     return None
 
 

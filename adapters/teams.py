@@ -21,6 +21,7 @@ the Graph installer stay.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import time
@@ -39,8 +40,8 @@ from botframework.connector.auth import AuthenticateRequestResult, Authenticatio
 from msrest.exceptions import ClientRequestError
 
 from adapters import teams_cards
-from adapters.base import Mount
-from adapters.media import fetch_capped, host_allowed
+from adapters.base import Mount, retry_after_value
+from adapters.media import fetch_capped, host_allowed, origin
 from adapters.teams_connector import (
     TOKEN_REUSE_SECONDS,
     ReusedToken,
@@ -54,6 +55,7 @@ from bot.engine import Engine
 from bot.errors import ConfigError, StoreUnavailable
 from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
+from bot.text import storable
 from storage.people import Accounts
 
 log = logging.getLogger(__name__)
@@ -126,7 +128,9 @@ class TeamsAdapter:
         try:
             body = json.loads(await request.read())
             activity = Activity().deserialize(body) if isinstance(body, dict) else None
-        except (ValueError, TypeError, AttributeError):  # msrest errors subclass ValueError
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            # msrest errors subclass ValueError; JSON nested deeper than Python's parser
+            # goes raises RecursionError.
             activity = None
         if activity is None or not activity.type:
             return _error(400, "malformed activity")
@@ -139,6 +143,9 @@ class TeamsAdapter:
             return _error(401, "unauthorized")
         if not self._authenticated(auth):
             return _error(401, "unauthorized")
+        if not self._service_url_allowed(activity, auth):
+            log.info("teams activity with a foreign serviceUrl refused")
+            return _error(403, "serviceUrl not allowed")
         if not self._tenant_allowed(activity):
             log.info("teams activity from another tenant refused")
             return _error(403, "tenant not allowed")
@@ -151,8 +158,8 @@ class TeamsAdapter:
         if not (sender and sender.id and conversation and conversation.id):
             return _error(400, "activity without sender or conversation")
         if activity.service_url and self.app_id:
-            # Signed (serviceurl claim), so its host may receive the bot's token for media.
-            self._service_hosts.add((urlsplit(activity.service_url).hostname or "").lower())
+            # Signed (serviceurl claim), so its origin may receive the bot's token for media.
+            self._service_hosts.add(origin(activity.service_url))
         await self.cloud.process_activity(auth, activity, self._on_turn)
         return web.Response(status=200)
 
@@ -162,6 +169,21 @@ class TeamsAdapter:
             return False
         anonymous = identity.authentication_type == AuthenticationConstants.ANONYMOUS_AUTH_TYPE
         return not anonymous or self.settings.teams_emulator
+
+    def _service_url_allowed(self, activity: Activity, auth: AuthenticateRequestResult) -> bool:
+        """Where replies to this activity may go. A token from the Bot Connector names the
+        serviceUrl it was issued for, and botframework checks the activity against it. An
+        unauthenticated or Emulator activity names any URL it likes, and the bot would post
+        its replies (with its token, when it has an app id) there: in emulator mode those
+        are taken only with a serviceUrl on this machine, where the Emulator runs."""
+        identity = auth.claims_identity
+        anonymous = (
+            identity is None
+            or identity.authentication_type == AuthenticationConstants.ANONYMOUS_AUTH_TYPE
+        )
+        if not (anonymous or activity.channel_id == EMULATOR_CHANNEL_ID):
+            return True
+        return loopback_url(activity.service_url)
 
     def _tenant_allowed(self, activity: Activity) -> bool:
         if not self.single_tenant:
@@ -185,8 +207,9 @@ class TeamsAdapter:
                 ):
                     for reaction in reactions or ():
                         await self.engine.record_reaction(
-                            CHANNEL, activity.reply_to_id, reaction.type or "",
-                            account=account, added=added,
+                            CHANNEL, storable(activity.reply_to_id),
+                            storable(reaction.type or ""), account=storable(account),
+                            added=added,
                         )  # fmt: skip
             return
         common: dict[str, Any] = {
@@ -356,6 +379,26 @@ def mount(settings: Settings, engine: Engine) -> Mount:
 # -- helpers -----------------------------------------------------------------------------
 
 
+def loopback_url(url: object) -> bool:
+    """Whether `url` is http(s) on this machine (localhost, 127.0.0.0/8, ::1)."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        _ = parts.port  # a port that is no number raises ValueError
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _reference(activity: Activity) -> dict[str, Any]:
     """The conversation reference as stored: without the activity id, so a proactive message
     is not a reply to an old one and the stored value changes only when the chat does."""
@@ -387,10 +430,7 @@ def _delivery_error(exc: ErrorResponseException) -> DeliveryError:
 
 def _retry_after(value: str | None) -> float | None:
     """Retry-After in seconds (the Bot Connector does not send the HTTP-date form)."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+    return retry_after_value(value)
 
 
 def _error(status: int, message: str) -> web.Response:

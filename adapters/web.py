@@ -42,6 +42,7 @@ from bot.messages import (
     Recipient,
     SendResult,
 )
+from bot.seal import Sealer
 from bot.web.auth import CHAT_COOKIE, CSRF_FIELD, Visitor, clear_cookie, csrf_valid, end_session
 from bot.web.auth import load_visitor as load_session
 from bot.web.chat_join import JoinViews
@@ -72,6 +73,7 @@ class WebAdapter:
         self.settings = settings
         self.uploads = HeldUploads()
         self.quota = UploadQuota(settings.upload_max_pending, settings.upload_max_per_hour)
+        self.sealer = Sealer(settings.secret)
 
     def render(self, outgoing: Outgoing) -> dict[str, Any]:
         return {
@@ -81,11 +83,14 @@ class WebAdapter:
             "submit_label": outgoing.submit_label,
             "replaces": outgoing.replaces,
             "images": list(outgoing.images),
+            "sealed": outgoing.sealed,
         }
 
     async def send(self, recipient: Recipient, rendered: dict[str, Any]) -> SendResult:
+        # A sealed message waits in the mailbox as it waited in the outbox: encrypted.
+        stored = self.sealer.seal(rendered) if rendered.get("sealed") else rendered
         async with self.db.transaction() as session:
-            message_id = await WebMailbox(session).put(recipient.account, rendered, now=utcnow())
+            message_id = await WebMailbox(session).put(recipient.account, stored, now=utcnow())
         return SendResult(platform_message_id=str(message_id))
 
     async def fetch_media(self, ref: MediaRef) -> bytes:
@@ -307,7 +312,7 @@ class WebChat:
             waiting = await WebMailbox(session).waiting(account, after=after)
         out = []
         for message in waiting:
-            payload = message.payload
+            payload = self.adapter.sealer.open(message.payload)
             html = render_text(
                 "chat_message.html",
                 visitor.lang,

@@ -29,13 +29,14 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from adapters.base import Mount
-from adapters.media import fetch_capped
+from adapters.base import MAX_RETRY_AFTER_SECONDS, Mount, retry_after_value
+from adapters.media import fetch_capped, origin
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import ConfigError
 from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
+from bot.text import ascii_int, storable
 from storage.delivery_reports import DeliveryReports
 from storage.models import utcnow
 
@@ -58,7 +59,7 @@ QUICK_REPLY_MAX_BUTTONS = 3
 QUICK_REPLY_MAX_TITLE = 20
 CONTENT_VARIABLE_MAX = 256
 REQUEST_TIMEOUT = 30.0
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # ASCII digits only
 FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 # Twilio error codes that come back synchronously and can never succeed on retry.
@@ -86,15 +87,17 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     """Retry-After as seconds: either a number of seconds or an HTTP date."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value)
+    seconds = retry_after_value(value)
+    if seconds is not None:
+        return seconds
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    wait = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, wait), float(MAX_RETRY_AFTER_SECONDS))
 
 
 class GatewayHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
@@ -173,10 +176,9 @@ def parse_incoming(form: Mapping[str, str]) -> Incoming | None:
     if not sender.startswith(PREFIX):
         return None
     phone = e164(sender)
-    try:
-        count = int(form.get("NumMedia") or 0)
-    except ValueError as exc:
-        raise MalformedRequest("NumMedia is not a number") from exc
+    count = ascii_int(form.get("NumMedia") or "0")
+    if count is None:
+        raise MalformedRequest("NumMedia is not a number")
     attachments = []
     for i in range(max(0, min(count, 10))):  # WhatsApp sends at most 10 media per message
         url = form.get(f"MediaUrl{i}")
@@ -256,7 +258,8 @@ class WhatsAppAdapter:
         sender = settings.twilio_whatsapp_from.strip()
         self.sender = sender if sender.startswith(PREFIX) else PREFIX + sender
         self.status_callback = settings.public_url.rstrip("/") + "/twilio/status"
-        self.api_host = urlsplit(settings.twilio_api_url or API_BASE).hostname or ""
+        # An origin (scheme, host and port): the account's credentials go there and nowhere else.
+        self.api_host = origin(settings.twilio_api_url or API_BASE)
         self.cdn_hosts = tuple(cdn_hosts)
         self.timeout = timeout
         self._http: GatewayHttpClient | None = None
@@ -433,7 +436,8 @@ class Webhooks:
         if not self.validator.validate(url, form, signature):
             log.warning("twilio signature rejected", extra={"path": request.path})
             raise web.HTTPForbidden(text="invalid signature")
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        # Checked as signed; used without NUL characters (PostgreSQL cannot store them).
+        return {storable(k): storable(v) for k, v in form.items() if isinstance(v, str)}
 
     async def inbound(self, request: web.Request) -> web.Response:
         form = await self.verified_form(request)

@@ -27,7 +27,7 @@ from bot.i18n import normalise_language, t
 from bot.identity import resolve_sender
 from bot.messages import Incoming, Outgoing
 from bot.metrics import DUPLICATES, HANDLE_SECONDS, INBOUND, REFUSED
-from bot.privacy import dedupe_key
+from bot.privacy import dedupe_key, keyed_hash
 from bot.router import route
 from bot.seal import Sealer
 from dialogs.base import Services, Turn
@@ -98,7 +98,11 @@ class Engine:
             report_reminder_hours=self.settings.report_reminder_hours,
             report_discard_hours=self.settings.report_discard_hours,
             retention=self.settings.retention,
+            pseudonym=self.pseudonym,
         )
+
+    def pseudonym(self, text: str) -> str:
+        return keyed_hash(self.settings.secret, text)
 
     def _sealed(self, row: dict[str, Any], reply: Outgoing) -> dict[str, Any]:
         if reply.sealed:

@@ -11,6 +11,11 @@ class StoreUnavailable(AchterbanError):
     """The database cannot be reached; inbound webhooks answer 503 so the platform retries."""
 
 
+class Unstorable(AchterbanError):
+    """The database refused a value (too long for its column, a number out of range, text it
+    cannot encode); nothing was written. Such values come from outside: answered 400."""
+
+
 class UserError(AchterbanError):
     """Something the person did that we refuse; `key` names the catalogue text."""
 

@@ -14,6 +14,7 @@ import time
 from urllib.parse import urlencode
 
 from bot.config import Settings
+from bot.text import ascii_int
 from storage.media import ORIGINAL, media_kind
 
 TTL_SECONDS = {"original": 3600, "processed": 7 * 24 * 3600}
@@ -35,7 +36,13 @@ def media_url(settings: Settings, media_id: str, *, now: float | None = None) ->
 def link_valid(
     settings: Settings, media_id: str, expires: str, signature: str, *, now: float | None = None
 ) -> bool:
-    if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
+    """Whether the link is ours and still valid. Anything that is not an ASCII number of
+    seconds or an ASCII signature is simply invalid (hmac.compare_digest refuses non-ASCII
+    text with a TypeError)."""
+    when = ascii_int(expires)
+    if when is None or when < (now if now is not None else time.time()):
         return False
-    expected = _signature(settings.secret, media_id, int(expires))
+    if not signature.isascii():
+        return False
+    expected = _signature(settings.secret, media_id, when)
     return hmac.compare_digest(expected, signature)

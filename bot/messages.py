@@ -8,10 +8,12 @@ server and an outbox row can be delivered through any channel.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from bot.text import storable, storable_deep
 
 
 class Purpose(StrEnum):
@@ -39,6 +41,14 @@ class Profile:
     phone: str | None = None
     name: str | None = None
 
+    def without_nul(self) -> Profile:
+        """This profile as the store can hold it (see Incoming)."""
+        return Profile(
+            email=storable(self.email) if self.email is not None else None,
+            phone=storable(self.phone) if self.phone is not None else None,
+            name=storable(self.name) if self.name is not None else None,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
@@ -62,6 +72,25 @@ class Incoming:
     message_ref: str | None = None
     # Teams: the conversation reference to store, so the bot can write first later.
     conversation_ref: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        """No NUL character (nor a lone surrogate) gets past the adapters: PostgreSQL refuses
+        text holding one, so an answer with a NUL in it could never be saved (a 500 on every
+        retry). Every channel builds an Incoming, so this is the one place to strip them."""
+        for name in ("channel", "event_id", "account", "text", "choice", "locale", "message_ref"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, storable(value))
+        if self.profile is not None:
+            object.__setattr__(self, "profile", self.profile.without_nul())
+        if self.attachments:
+            refs = tuple(
+                replace(a, url=storable(a.url), content_type=storable(a.content_type))
+                for a in self.attachments
+            )
+            object.__setattr__(self, "attachments", refs)
+        if self.conversation_ref is not None:
+            object.__setattr__(self, "conversation_ref", storable_deep(self.conversation_ref))
 
 
 @dataclass(frozen=True, slots=True)

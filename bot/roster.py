@@ -16,7 +16,7 @@ from storage.people import ROLES, People
 
 HEADER = ("name", "email", "phone", "department", "location", "language", "roles")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # ASCII digits only (\d takes any script's)
 
 
 @dataclass(frozen=True, slots=True)

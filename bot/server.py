@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import Runtime
-from bot.errors import StoreUnavailable
+from bot.errors import StoreUnavailable, Unstorable
 from bot.media_links import link_valid
 from bot.metrics import OUTBOX_DEPTH
 from bot.web.routes import web_routes
@@ -26,14 +26,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def store_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A database outage answers 503, so the platform retries later; nothing was written."""
+    """A database outage answers 503, so the platform retries later; a value the store
+    refused (too long, out of range) answers 400. Either way nothing was written."""
     try:
         return await handler(request)
     except StoreUnavailable as exc:
-        # The route, not the path: a path can hold a login or invitation token.
-        route = getattr(request.match_info.route.resource, "canonical", "?")
-        log.warning("store unavailable", extra={"route": route, "error": str(exc)[:200]})
+        log.warning("store unavailable", extra={"route": _route(request), "error": str(exc)[:200]})
         return web.json_response({"error": "service unavailable"}, status=503)
+    except Unstorable as exc:
+        log.info("input refused by the store", extra={"route": _route(request), "error": str(exc)})
+        return web.json_response({"error": "unusable input"}, status=400)
+
+
+def _route(request: web.Request) -> str:
+    """The route, not the path: a path can hold a login or invitation token."""
+    return str(getattr(request.match_info.route.resource, "canonical", "?"))
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -66,6 +73,8 @@ async def media(request: web.Request) -> web.Response:
     """A media file by signed, expiring link (see bot/media_links.py); 403 otherwise."""
     runtime = request.app[RUNTIME]
     media_id = request.match_info["media_id"]
+    if not media_id.isascii():
+        raise web.HTTPNotFound(text="no such media")  # our ids are ASCII; never a 500
     try:
         valid = link_valid(
             runtime.settings, media_id, request.query.get("exp", ""), request.query.get("sig", "")

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import t as translate
 from bot.messages import PAYLOAD_JOIN, Choice, Incoming, Outgoing, Purpose
+from bot.text import ascii_int
 from storage.audit import audit
 from storage.media import MediaFetcher, MediaStore
 from storage.models import Conversation, Person
@@ -55,6 +56,8 @@ class Services:
     report_reminder_hours: float = 4.0
     report_discard_hours: float = 24.0
     retention: Retention = field(default_factory=Retention)
+    # A keyed hash (bot/privacy.py) for what must be recognised but not stored in the clear.
+    pseudonym: Callable[[str], str] = field(default=lambda text: text)
 
     @property
     def session(self) -> AsyncSession:
@@ -173,13 +176,17 @@ def match_choice(
         fits = [c.payload for c in choices if f" {words} " in f" {_words(fold(c.label))} "]
         if len(fits) == 1:
             return fits[0]
+    # Numbers as typed, before folding (NFKD makes "²" a "2"): ASCII digits only, so "١" or
+    # "²" is no answer rather than a misread one.
+    raw = text.strip()
     if typed.isdigit():
-        n = int(typed)
-        return choices[n - 1].payload if 1 <= n <= len(choices) else None
+        n = ascii_int(raw, low=1, high=len(choices))
+        return choices[n - 1].payload if n is not None else None
     if multiple:
-        parts = [p for p in typed.replace(",", " ").replace(";", " ").split() if p]
-        if parts and all(p.isdigit() and 1 <= int(p) <= len(choices) for p in parts):
-            picked = sorted({int(p) for p in parts})
+        parts = [p for p in raw.replace(",", " ").replace(";", " ").split() if p]
+        numbers = [ascii_int(p, low=1, high=len(choices)) for p in parts]
+        if parts and all(n is not None for n in numbers):
+            picked = sorted({n for n in numbers if n is not None})
             return PAYLOAD_JOIN.join(choices[n - 1].payload for n in picked)
         labels = [fold(p) for p in text.replace(";", ",").split(",")]
         if len(labels) > 1 and all(lbl in by_label for lbl in labels):

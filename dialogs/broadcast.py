@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
+from bot.text import ascii_int
 from dialogs.base import CONSOLE, Services, Turn, action, prompt_of
 from dialogs.commands import command
 from dialogs.jobs import periodic
@@ -155,9 +156,8 @@ def _reminder(broadcast: Broadcast) -> Callable[[Person], Outgoing]:
 
 def _parse(value: str) -> tuple[int, str] | None:
     bits = value.split(":")
-    if len(bits) != 3 or bits[0] != P or not bits[1].isdigit():
-        return None
-    return int(bits[1]), bits[2]
+    broadcast_id = ascii_int(bits[1]) if len(bits) == 3 and bits[0] == P else None
+    return None if broadcast_id is None else (broadcast_id, bits[2])
 
 
 @action(P)

@@ -18,6 +18,7 @@ from typing import ClassVar
 from bot import photos
 from bot.i18n import all_words
 from bot.messages import Choice
+from bot.text import ascii_int
 from dialogs import steps
 from dialogs.base import Turn, fold, register
 from dialogs.broadcast import DEFAULT_REMIND_AFTER, broadcast_message, send_now
@@ -163,8 +164,8 @@ class BroadcastCreate:
         index = (turn.choice or "").removeprefix(f"{P}:aud:")
         if turn.choice == f"{P}:aud:all":
             self._next(turn, WHEN, audience={}, channel=None)
-        elif index.isdigit() and int(index) < len(segments):
-            kind, value = segments[int(index)]
+        elif (n := ascii_int(index, high=len(segments) - 1)) is not None:
+            kind, value = segments[n]
             if kind == "channel":
                 self._next(turn, WHEN, audience={}, channel=value)
             else:

@@ -9,6 +9,7 @@ or that they are an admin), so a forwarded or stale button changes nothing.
 from __future__ import annotations
 
 from bot.messages import Choice
+from bot.text import ascii_int
 from dialogs.base import Turn, action
 from dialogs.broadcast_create import NAME, draft_of
 from dialogs.commands import command
@@ -94,10 +95,11 @@ async def on_manage_button(turn: Turn, value: str) -> None:
         await turn.begin(NAME)
         return
     bits = value.split(":")
-    if len(bits) != 3 or not bits[1].isdigit() or bits[2] not in HANDLERS:
+    broadcast_id = ascii_int(bits[1]) if len(bits) == 3 else None
+    if broadcast_id is None or bits[2] not in HANDLERS:
         turn.reply(turn.t("common.button_invalid"))
         return
-    broadcast = await Broadcasts(turn.services.session).get(int(bits[1]))
+    broadcast = await Broadcasts(turn.services.session).get(broadcast_id)
     if broadcast is None:
         turn.reply(turn.t("broadcast.not_found", id=bits[1]))
         return

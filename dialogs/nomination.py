@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from bot.messages import Choice
+from bot.text import ascii_int
 from dialogs import steps
 from dialogs.base import Turn, action, register
 from dialogs.commands import command
+from storage.deadline import accepts, closed_since
 from storage.models import NominationCampaign
-from storage.nominations import OPEN, Nominations, search_roster
+from storage.nominations import Nominations, Nominator, search_roster
 
 NAME = "nominate"
 P = "nm"
@@ -28,9 +30,35 @@ async def open_campaign(turn: Turn, campaign_id: int | None = None) -> Nominatio
     if campaign_id is None:
         return await nominations.current(turn.services.now)
     campaign = await nominations.get(campaign_id)
-    if campaign is None or campaign.status != OPEN or campaign.closes_at <= turn.services.now:
+    if campaign is None or not accepts(campaign.status, campaign.closes_at, turn.services.now):
         return None
     return campaign
+
+
+async def refuse_closed(
+    turn: Turn, campaign_id: int, *, unknown: str = "nomination.campaign_closed"
+) -> None:
+    """Nothing was saved: say so, and since when the round is closed."""
+    campaign = await Nominations(turn.services.session).get(campaign_id)
+    if campaign is None:
+        turn.reply(turn.t(unknown))
+        return
+    since = closed_since(campaign.closes_at, campaign.closed_at)
+    if since is None:
+        turn.reply(turn.t("nomination.campaign_closed"))
+        return
+    when = turn.services.format_time(since, turn.lang)
+    turn.reply(turn.t("nomination.campaign_closed_since", when=when))
+
+
+def nominator_of(turn: Turn, campaign: NominationCampaign) -> Nominator:
+    """Who nominates, as stored: the person in a named round; in an anonymous round only a
+    keyed hash, enough to refuse a second nomination of the same colleague and to count
+    towards the maximum, and nothing that names the person to whoever reads the database."""
+    if not campaign.anonymous:
+        return Nominator(person_id=turn.person.id)
+    key = turn.services.pseudonym(f"nominator\x00{campaign.id}\x00{turn.person.id}")
+    return Nominator(key=key)
 
 
 class Nominate:
@@ -38,9 +66,12 @@ class Nominate:
 
     async def start(self, turn: Turn) -> None:
         turn.set(step=WHO, trail=[], picks=[])
+        turn.sealed = bool(turn.state.get("anonymous"))
         await self.ask(turn)
 
     async def step(self, turn: Turn) -> None:
+        # In an anonymous round every reply may name whom this person nominates.
+        turn.sealed = bool(turn.state.get("anonymous"))
         if steps.wants_back(turn, P):
             if turn.state.get("step") == ANOTHER:
                 turn.set(picks=list(turn.state.get("picks", []))[:-1])
@@ -131,10 +162,11 @@ class Nominate:
         campaign = await open_campaign(turn, int(turn.state["campaign"]))
         if campaign is None:
             turn.end()
-            turn.reply(turn.t("nomination.campaign_closed"))
+            await refuse_closed(turn, int(turn.state["campaign"]))
             return
         picks = list(turn.state.get("picks", []))
-        earlier = await Nominations(turn.services.session).nominated_by(campaign.id, turn.person.id)
+        nominator = nominator_of(turn, campaign)
+        earlier = await Nominations(turn.services.session).nominated_by(campaign.id, nominator)
         if pick[0] in earlier or any(p[0] == pick[0] for p in picks):
             turn.reply(turn.t("nomination.duplicate", name=pick[1]))
             if turn.state.get("step") == CHOOSE:
@@ -184,18 +216,22 @@ class Nominate:
         if turn.choice != f"{P}:confirm":
             await self.ask(turn)
             return
-        campaign = await open_campaign(turn, int(turn.state["campaign"]))
+        campaign_id = int(turn.state["campaign"])
+        campaign = await open_campaign(turn, campaign_id)
         picks, reason = turn.state.get("picks", []), turn.state.get("reason")
         turn.end()
         if campaign is None:
-            turn.reply(turn.t("nomination.campaign_closed"))
+            await refuse_closed(turn, campaign_id)
             return
         nominations = Nominations(turn.services.session)
-        today = turn.services.now.date()
+        now = turn.services.now
+        nominator = nominator_of(turn, campaign)
         saved = [
             p[1]
             for p in picks
-            if await nominations.nominate(campaign.id, turn.person.id, p[0], reason, today)
+            if await nominations.nominate(
+                campaign.id, nominator, p[0], reason, now, is_self=p[0] == turn.person.id
+            )
         ]
         turn.reply(turn.t("nomination.thanks", names=", ".join(saved) or "-", title=campaign.title))
 
@@ -205,6 +241,9 @@ register(Nominate())
 
 async def begin_nominating(turn: Turn, campaign_id: int | None = None) -> None:
     campaign = await open_campaign(turn, campaign_id)
+    if campaign is None and campaign_id is not None:
+        await refuse_closed(turn, campaign_id, unknown="nomination.no_campaign")
+        return
     if campaign is None:
         turn.reply(turn.t("nomination.no_campaign"))
         return
@@ -220,7 +259,8 @@ async def nominate_command(turn: Turn, _rest: str) -> None:
 async def on_nominate_button(turn: Turn, payload: str) -> None:
     """`nom:<campaign>:start` on the campaign announcement."""
     bits = payload.split(":")
-    if len(bits) != 3 or bits[2] != "start" or not bits[1].isdigit():
+    campaign_id = ascii_int(bits[1]) if len(bits) == 3 else None
+    if campaign_id is None or bits[2] != "start":
         turn.reply(turn.t("common.button_invalid"))
         return
-    await begin_nominating(turn, int(bits[1]))
+    await begin_nominating(turn, campaign_id)

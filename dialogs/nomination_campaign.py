@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
+from bot.text import ascii_int
 from dialogs import steps
 from dialogs.base import Services, Turn, action, fold, register
 from dialogs.commands import command
@@ -136,10 +137,11 @@ async def close_due_campaigns(services: Services) -> int:
 async def on_nominee_answer(turn: Turn, payload: str) -> None:
     """`nr:<campaign>:yes|more|no`: a nominee's answer (may be changed later)."""
     bits = payload.split(":")
-    if len(bits) != 3 or not bits[1].isdigit() or bits[2] not in ANSWERS:
+    campaign_id = ascii_int(bits[1]) if len(bits) == 3 else None
+    if campaign_id is None or bits[2] not in ANSWERS:
         turn.reply(turn.t("common.button_invalid"))
         return
-    campaign_id, answer = int(bits[1]), ANSWERS[bits[2]]
+    answer = ANSWERS[bits[2]]
     nominations = Nominations(turn.services.session)
     if not await nominations.respond(campaign_id, turn.person.id, answer, turn.services.now):
         turn.reply(turn.t("campaign.not_invited"))
@@ -227,8 +229,8 @@ class CampaignCreate:
     async def _limit(self, turn: Turn) -> None:
         if turn.choice == f"{P}:nomax" or fold(turn.text) == fold(turn.t("campaign.no_max")):
             steps.advance(turn, CONFIRM, max=None)
-        elif turn.text.isdigit() and 1 <= int(turn.text) <= 50:
-            steps.advance(turn, CONFIRM, max=int(turn.text))
+        elif (most := ascii_int(turn.text, low=1, high=50)) is not None:
+            steps.advance(turn, CONFIRM, max=most)
         else:
             turn.reply(turn.t("campaign.bad_max"))
         await self.ask(turn)
@@ -267,10 +269,10 @@ async def new_campaign(turn: Turn, _rest: str) -> None:
 async def campaign_results(turn: Turn, rest: str) -> None:
     """The ranked list so far (or final) of campaign N, or of the current campaign."""
     nominations = Nominations(turn.services.session)
-    number = rest.lstrip("#").strip()
+    number = ascii_int(rest.lstrip("#").strip())
     campaign = (
-        await nominations.get(int(number))
-        if number.isdigit()
+        await nominations.get(number)
+        if number is not None
         else await nominations.current(turn.services.now)
     )
     if campaign is None:

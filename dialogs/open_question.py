@@ -13,10 +13,12 @@ from typing import ClassVar
 
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
+from bot.text import ascii_int
 from dialogs import steps
 from dialogs.base import Services, Turn, action, register
 from dialogs.commands import command
 from dialogs.jobs import periodic
+from storage.deadline import accepts, closed_since
 from storage.models import OpenQuestion
 from storage.people import Audience
 from storage.questions import CLOSED, OPEN, AnswerOutcome, Questions
@@ -88,13 +90,24 @@ async def close_due_questions(services: Services) -> int:
     return closed
 
 
+def refuse_closed(turn: Turn, question: OpenQuestion) -> None:
+    """Nothing was stored: say so, and since when the question is closed."""
+    since = closed_since(question.closes_at, question.closed_at)
+    if since is None:
+        turn.reply(turn.t("question.closed_refused", id=question.id))
+        return
+    when = turn.services.format_time(since, turn.lang)
+    turn.reply(turn.t("question.closed_since", id=question.id, when=when))
+
+
 async def _answerable(turn: Turn, question_id: int) -> OpenQuestion | None:
     question = await Questions(turn.services.session).get(question_id)
     if question is None:
         turn.reply(turn.t("question.not_found", id=question_id))
         return None
-    if question.status != OPEN:
-        turn.reply(turn.t("question.closed_refused", id=question.id))
+    if not accepts(question.status, question.closes_at, turn.services.now):
+        # Past its closing time, even if the scheduler has not closed it yet.
+        refuse_closed(turn, question)
         return None
     audience = Audience.from_dict(question.audience)
     if not await turn.services.people.in_audience(turn.person.id, audience):
@@ -117,10 +130,11 @@ async def begin_answer(turn: Turn, question_id: int) -> None:
 @action("oq")
 async def on_question_button(turn: Turn, payload: str) -> None:
     bits = payload.split(":")
-    if len(bits) != 3 or bits[2] != "answer" or not bits[1].isdigit():
+    question_id = ascii_int(bits[1]) if len(bits) == 3 else None
+    if question_id is None or bits[2] != "answer":
         turn.reply(turn.t("common.button_invalid"))
         return
-    await begin_answer(turn, int(bits[1]))
+    await begin_answer(turn, question_id)
 
 
 class OpenAnswer:
@@ -159,6 +173,9 @@ class OpenAnswer:
         outcome = await Questions(turn.services.session).answer(
             question, turn.person.id, text, turn.services.now
         )
+        if outcome is AnswerOutcome.CLOSED:
+            refuse_closed(turn, question)
+            return
         key = {
             AnswerOutcome.NEW: "question.answered_anonymous"
             if question.anonymous
@@ -177,9 +194,9 @@ def _with_id(
     fn: Callable[[Turn, int], Awaitable[None]], need_key: str
 ) -> Callable[[Turn, str], Awaitable[None]]:
     async def handler(turn: Turn, rest: str) -> None:
-        number = rest.lstrip("#").strip()
-        if number.isdigit():
-            await fn(turn, int(number))
+        number = ascii_int(rest.lstrip("#").strip())
+        if number is not None:
+            await fn(turn, number)
         else:
             turn.reply(turn.t(need_key))
 
@@ -191,6 +208,8 @@ async def list_open_questions(turn: Turn, _rest: str) -> None:
     """Re-send the open questions the person may answer (buttons at hand again)."""
     sent = 0
     for q in reversed(await Questions(turn.services.session).recent(status=OPEN)):
+        if not accepts(q.status, q.closes_at, turn.services.now):
+            continue  # past its closing time; the scheduler has not closed it yet
         if not await turn.services.people.in_audience(
             turn.person.id, Audience.from_dict(q.audience)
         ):

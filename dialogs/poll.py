@@ -11,7 +11,9 @@ from datetime import timedelta
 
 from bot.i18n import t
 from bot.messages import PAYLOAD_JOIN, Choice, Outgoing, Purpose
+from bot.text import ascii_int
 from dialogs.base import Services, Turn, action
+from storage.deadline import accepts, closed_since
 from storage.models import Person, Poll, PollOption
 from storage.people import Audience
 from storage.polls import CLOSED, OPEN, SCHEDULED, Tally, VoteOutcome
@@ -66,10 +68,11 @@ def _parse_vote(payload: str) -> tuple[int, list[int]] | None:
         bits = part.split(":")
         if len(bits) != 4 or bits[0] != "poll" or bits[2] != "vote":
             return None
-        if not (bits[1].isdigit() and bits[3].isdigit()):
+        poll_id, option_id = ascii_int(bits[1]), ascii_int(bits[3])
+        if poll_id is None or option_id is None:
             return None
-        poll_ids.add(int(bits[1]))
-        option_ids.append(int(bits[3]))
+        poll_ids.add(poll_id)
+        option_ids.append(option_id)
     if len(poll_ids) != 1:
         return None
     return poll_ids.pop(), option_ids
@@ -95,8 +98,9 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     if poll.status == SCHEDULED:
         turn.reply(turn.t("poll.not_open_yet", id=poll.id))
         return
-    if poll.status == CLOSED:
-        turn.reply(turn.t("poll.closed_refused", id=poll.id))
+    if not accepts(poll.status, poll.closes_at, services.now):
+        # Past its closing time, even if the scheduler has not closed it yet.
+        refuse_closed(turn, poll)
         return
     if not Audience.from_dict(poll.audience).includes(turn.person):
         turn.reply(turn.t("poll.not_in_audience", id=poll.id))
@@ -114,11 +118,16 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     if poll.hide_results or poll.anonymous:
         # No tally after an anonymous vote: this message is stored under the voter's account
         # until it is sent, and its difference from the previous voter's would be the vote.
-        outcome = await polls.vote(poll, person_id, chosen, channel, before=before)
+        outcome = await polls.vote(
+            poll, person_id, chosen, channel, now=services.now, before=before
+        )
     else:
         outcome, tally = await polls.vote_and_tally(
-            poll, person_id, chosen, channel, option_rows, before=before
+            poll, person_id, chosen, channel, option_rows, now=services.now, before=before
         )
+    if outcome is VoteOutcome.CLOSED:
+        refuse_closed(turn, poll)
+        return
     labels = ", ".join(options[o].label for o in chosen)
     if outcome is VoteOutcome.ALREADY_VOTED:
         turn.reply(turn.t("poll.anonymous_already"))
@@ -132,6 +141,16 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     if tally is not None:
         text += "\n\n" + results_text(poll, tally, turn.lang)
     turn.reply(text, replaces=turn.incoming.message_ref if turn.incoming.choice else None)
+
+
+def refuse_closed(turn: Turn, poll: Poll) -> None:
+    """Nothing was counted: say so, and since when the poll is closed."""
+    since = closed_since(poll.closes_at, poll.closed_at)
+    if since is None:
+        turn.reply(turn.t("poll.closed_refused", id=poll.id))
+        return
+    when = turn.services.format_time(since, turn.lang)
+    turn.reply(turn.t("poll.closed_since", id=poll.id, when=when))
 
 
 async def show_results(turn: Turn, poll_id: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot.text import ascii_int
 from dialogs import poll
 from dialogs.base import Turn
 from dialogs.commands import command
@@ -12,9 +13,9 @@ from storage.polls import OPEN
 
 
 def _poll_id(turn: Turn, rest: str) -> int | None:
-    number = rest.lstrip("#").strip()
-    if number.isdigit():
-        return int(number)
+    number = ascii_int(rest.lstrip("#").strip())
+    if number is not None:
+        return number
     turn.reply(turn.t("menu.need_poll_id"))
     return None
 

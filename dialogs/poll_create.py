@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from bot.i18n import all_words
 from bot.messages import Choice
+from bot.text import ascii_int
 from dialogs import poll
 from dialogs.base import Turn, fold, register
 from dialogs.when import parse_when
@@ -142,10 +143,9 @@ class PollCreate:
             audience: dict[str, str] = {}
         elif (
             choice.startswith("pc:aud:")
-            and choice[7:].isdigit()
-            and int(choice[7:]) < len(segments)
+            and (n := ascii_int(choice[7:], high=len(segments) - 1)) is not None
         ):
-            kind, value = segments[int(choice[7:])]
+            kind, value = segments[n]
             audience = {kind: value}
         else:
             await self._ask_audience(turn)

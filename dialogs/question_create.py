@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from bot.messages import Choice
+from bot.text import ascii_int
 from dialogs import open_question, steps
 from dialogs.base import Turn, register
 from dialogs.commands import command
@@ -101,8 +102,8 @@ class QuestionCreate:
         choice = (turn.choice or "").removeprefix(f"{P}:aud:")
         if choice == "all":
             steps.advance(turn, CONFIRM, audience={})
-        elif choice.isdigit() and int(choice) < len(segments):
-            kind, value = segments[int(choice)]
+        elif (n := ascii_int(choice, high=len(segments) - 1)) is not None:
+            kind, value = segments[n]
             steps.advance(turn, CONFIRM, audience={kind: value})
         await self.ask(turn)
 

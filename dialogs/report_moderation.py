@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
+from bot.text import ascii_int
 from dialogs import steps
 from dialogs.base import Services, Turn, action, register
 from dialogs.commands import command
@@ -143,13 +144,14 @@ def is_moderator(turn: Turn) -> bool:
 @action("rm")
 async def on_moderator_button(turn: Turn, payload: str) -> None:
     bits = payload.split(":")
-    if len(bits) != 3 or not bits[1].isdigit():
+    report_id = ascii_int(bits[1]) if len(bits) == 3 else None
+    if report_id is None:
         turn.reply(turn.t("common.button_invalid"))
         return
     if not is_moderator(turn):
         turn.reply(turn.t("report.moderators_only"))
         return
-    report = await Reports(turn.services.session).get(int(bits[1]))
+    report = await Reports(turn.services.session).get(report_id)
     if report is None:
         turn.reply(turn.t("report.not_found", id=bits[1]))
         return
@@ -236,8 +238,8 @@ async def report_status(turn: Turn, rest: str) -> None:
     reports = Reports(turn.services.session)
     wanted = rest.strip().lstrip("#")
     report = None
-    if wanted.isdigit():
-        found = await reports.get(int(wanted))
+    if (number := ascii_int(wanted)) is not None:
+        found = await reports.get(number)
         if found is not None and found.reporter_id == turn.person.id:
             report = found
     elif wanted:

@@ -16,6 +16,7 @@ from typing import ClassVar
 from bot import photos
 from bot.i18n import all_words
 from bot.messages import Choice
+from bot.text import ascii_int
 from dialogs import steps
 from dialogs.base import Turn, fold, register
 from dialogs.commands import command
@@ -259,9 +260,11 @@ def parse_pick(choice: str | None, text: str, total: int) -> set[int] | None:
         return set()
     if choice == f"{P}:pick:all" or typed in all_words("report.words_all"):
         return set(range(1, total + 1))
-    parts = typed.replace(",", " ").replace(";", " ").split()
-    if parts and all(p.isdigit() and 1 <= int(p) <= total for p in parts):
-        return {int(p) for p in parts}
+    # As typed, not folded (NFKD makes "²" a "2"): ASCII digits only.
+    parts = text.strip().replace(",", " ").replace(";", " ").split()
+    numbers = [ascii_int(p, low=1, high=total) for p in parts]
+    if parts and all(n is not None for n in numbers):
+        return {n for n in numbers if n is not None}
     return None
 
 

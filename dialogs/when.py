@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import dateparser
 
+from bot.text import has_foreign_digits
+
 # dateparser knows "vandaag" and "morgen" but not "vanavond"/"tonight"; both mean "today"
 # once a time is given.
 _ALIASES = (
@@ -21,6 +23,8 @@ _ALIASES = (
 def parse_when(text: str, *, now: datetime, timezone: ZoneInfo) -> datetime | None:
     """An aware datetime, interpreted in `timezone` and preferring the future; None if unclear."""
     cleaned = text.strip()
+    if has_foreign_digits(cleaned):
+        return None  # dateparser reads "12:00 ¹" as a date weeks away: refuse, never misread
     for pattern, replacement in _ALIASES:
         cleaned = pattern.sub(replacement, cleaned)
     if not cleaned:

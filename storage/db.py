@@ -19,7 +19,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
+from sqlalchemy.exc import DataError as SQLAlchemyDataError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -28,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.errors import StoreUnavailable
+from bot.errors import StoreUnavailable, Unstorable
 from storage.unit import Unit, driver_in_transaction
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -37,13 +39,46 @@ _READ_ONLY = "achterban_read_only"
 
 
 def _unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, (*_DRIVER_DISCONNECT, sqlite3.OperationalError)):
-        return True  # statements on the driver connection raise the driver's own errors
-    return isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError)
+    """Whether `exc` (or what caused it) says the store cannot be reached or opened: the
+    server down or refusing connections, a wrong database name or password, too many
+    connections, a SQLite file that cannot be opened or is no database, the pool exhausted.
+    Each is an outage for whoever asked (503, retry later), never their fault."""
+    for link in _chain(exc):
+        if isinstance(link, _UNREACHABLE):
+            return True
+        if isinstance(link, DBAPIError) and link.connection_invalidated:
+            return True
+        if type(link) is sqlite3.DatabaseError:
+            return True  # "file is not a database", "database disk image is malformed"
+    return False
+
+
+def _unstorable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the store refused a value: too long for its
+    column, a number out of range, text it cannot encode. Such a value came from outside
+    and the whole transaction is rolled back, so it is refused (400), not a 500."""
+    return any(isinstance(link, _UNSTORABLE) for link in _chain(exc))
+
+
+def _chain(exc: BaseException, limit: int = 8) -> list[BaseException]:
+    """`exc`, the driver error SQLAlchemy wraps, and their causes (a few links deep)."""
+    seen: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(seen) < limit and link not in seen:
+        seen.append(link)
+        orig = getattr(link, "orig", None)
+        link = orig if isinstance(orig, BaseException) and orig not in seen else link.__cause__
+    return seen
+
+
+def _mapped(exc: Exception) -> Exception:
+    """The project's error for a failure of the store, or `exc` itself."""
+    message = str(exc).splitlines()[0] if str(exc) else repr(exc)
+    if _unavailable(exc):
+        return StoreUnavailable(message)
+    if _unstorable(exc):
+        return Unstorable(type(exc).__name__)
+    return exc
 
 
 # What the driver (or SQLAlchemy's adapter of it, which starts the transaction for us) raises
@@ -56,6 +91,23 @@ _DRIVER_DISCONNECT = (
     AsyncAdapt_asyncpg_dbapi.InterfaceError,
     AsyncAdapt_asyncpg_dbapi.InternalClientError,
     AsyncAdapt_asyncpg_dbapi.OperationalError,
+)
+_UNREACHABLE = (
+    *_DRIVER_DISCONNECT,
+    OperationalError,
+    InterfaceError,
+    SQLAlchemyTimeoutError,  # no connection free in the pool within its timeout
+    asyncpg.exceptions.InvalidCatalogNameError,  # 3D000: no database of that name
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,  # class 28: login refused
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    sqlite3.OperationalError,  # unable to open, locked, disk I/O error
+    OSError,  # connection refused, unknown host, timeouts (TimeoutError is an OSError)
+)
+_UNSTORABLE = (
+    asyncpg.exceptions.DataError,  # class 22: too long, out of range, untranslatable
+    SQLAlchemyDataError,
+    OverflowError,  # sqlite3: "Python int too large to convert to SQLite INTEGER"
+    UnicodeEncodeError,  # a lone surrogate, from a JSON "\ud800" escape
 )
 
 
@@ -120,11 +172,12 @@ class Database:
             finally:
                 if lock is not None:
                     lock.release()
-        except StoreUnavailable:
+        except (StoreUnavailable, Unstorable):
             raise
         except Exception as exc:
-            if _unavailable(exc):
-                raise StoreUnavailable(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+            mapped = _mapped(exc)
+            if mapped is not exc:
+                raise mapped from exc
             raise
 
     @asynccontextmanager
@@ -161,11 +214,12 @@ class Database:
             finally:
                 if lock is not None:
                     lock.release()
-        except StoreUnavailable:
+        except (StoreUnavailable, Unstorable):
             raise
         except Exception as exc:
-            if _unavailable(exc):
-                raise StoreUnavailable(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+            mapped = _mapped(exc)
+            if mapped is not exc:
+                raise mapped from exc
             raise
 
     async def ping(self) -> None:

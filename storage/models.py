@@ -7,6 +7,7 @@ table carries a timestamp that could be correlated with the other.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -31,6 +32,12 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def random_id() -> int:
+    """A key for an anonymous row: random, so that it says nothing of the order of arrival
+    (a sequential id would match the row to the outbox row that confirmed it). JSON-safe."""
+    return secrets.randbelow(2**53 - 1) + 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -372,7 +379,15 @@ class NominationCampaign(Base):
 
 class Nomination(Base):
     __tablename__ = "nominations"
-    __table_args__ = (UniqueConstraint("campaign_id", "nominator_id", "nominee_id"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "nominator_id", "nominee_id"),
+        UniqueConstraint(
+            "campaign_id",
+            "nominator_key",
+            "nominee_id",
+            name="uq_nominations_campaign_id_nominator_key",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(
@@ -381,6 +396,8 @@ class Nomination(Base):
     nominee_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     # Erased when an anonymous campaign closes: then nothing ties a nominator to a nominee.
     nominator_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # Anonymous campaigns: a keyed hash of (campaign, nominator) instead of the nominator.
+    nominator_key: Mapped[str | None] = mapped_column(String(64))
     is_self: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     created_on: Mapped[date] = mapped_column(Date)

@@ -1,20 +1,21 @@
 """Nomination campaigns, nominations and the nominees' answers.
 
 The nominator is stored while a campaign is open, to refuse a second nomination of the same
-colleague and to count against the maximum per person. When an anonymous campaign closes the
-nominators are erased, so afterwards not even the database knows who nominated whom.
+colleague and to count against the maximum per person: in a named round as the person, in an
+anonymous round only as a keyed hash (dialogs/nomination.py, nominator_of), so that whoever
+reads the database cannot tell who nominated whom. At closing both are erased.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Nomination, NominationCampaign, NomineeResponse, Person
+from storage.models import Nomination, NominationCampaign, NomineeResponse, Person, random_id
 from storage.sql import insert_ignore
 
 OPEN, CLOSED = "open", "closed"
@@ -39,6 +40,23 @@ class Nominee:
     reasons: list[tuple[str | None, str]] = field(default_factory=list)  # (nominator, reason)
     nominators: list[str] = field(default_factory=list)
     response: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Nominator:
+    """Who made a nomination: a person (named rounds) or a keyed hash (anonymous rounds)."""
+
+    person_id: int | None = None
+    key: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return ["nominator_id"] if self.person_id is not None else ["nominator_key"]
+
+    def matches(self) -> ColumnElement[bool]:
+        if self.person_id is not None:
+            return Nomination.nominator_id == self.person_id
+        return Nomination.nominator_key == self.key
 
 
 class Nominations:
@@ -103,29 +121,42 @@ class Nominations:
     async def nominate(
         self,
         campaign_id: int,
-        nominator_id: int,
+        nominator: Nominator,
         nominee_id: int,
         reason: str | None,
-        today: date,
+        now: datetime,
+        *,
+        is_self: bool = False,
     ) -> bool:
-        """Record a nomination; False when this nominator already named this colleague."""
+        """Record a nomination; False when this nominator already named this colleague, or
+        when the round is closed or past its closing time (`now`, the event's time), even
+        before the scheduler has closed it."""
+        still_open = select(NominationCampaign.id).where(
+            NominationCampaign.id == campaign_id,
+            NominationCampaign.status == OPEN,
+            NominationCampaign.closes_at > now,
+        )
+        if (await self.session.execute(still_open)).first() is None:
+            return False
         return await insert_ignore(
             self.session,
             Nomination.__table__,  # type: ignore[arg-type]
             {
+                "id": random_id(),
                 "campaign_id": campaign_id,
-                "nominator_id": nominator_id,
+                "nominator_id": nominator.person_id,
+                "nominator_key": nominator.key,
                 "nominee_id": nominee_id,
-                "is_self": nominator_id == nominee_id,
+                "is_self": is_self,
                 "reason": reason,
-                "created_on": today,
+                "created_on": now.date(),
             },
-            ["campaign_id", "nominator_id", "nominee_id"],
+            ["campaign_id", *nominator.columns, "nominee_id"],
         )
 
-    async def nominated_by(self, campaign_id: int, nominator_id: int) -> set[int]:
+    async def nominated_by(self, campaign_id: int, nominator: Nominator) -> set[int]:
         stmt = select(Nomination.nominee_id).where(
-            Nomination.campaign_id == campaign_id, Nomination.nominator_id == nominator_id
+            Nomination.campaign_id == campaign_id, nominator.matches()
         )
         return set((await self.session.execute(stmt)).scalars())
 
@@ -133,7 +164,7 @@ class Nominations:
         await self.session.execute(
             update(Nomination)
             .where(Nomination.campaign_id == campaign_id)
-            .values(nominator_id=None)
+            .values(nominator_id=None, nominator_key=None)
             .execution_options(synchronize_session=False)
         )
 
@@ -153,7 +184,8 @@ class Nominations:
             .join(nominee, nominee.c.id == Nomination.nominee_id)
             .outerjoin(nominator, nominator.c.id == Nomination.nominator_id)
             .where(Nomination.campaign_id == campaign.id, nominee.c.forgotten_at.is_(None))
-            .order_by(Nomination.id)
+            # Ids are random (they say nothing of the order of arrival): by day, then name.
+            .order_by(Nomination.created_on, nominator.c.name, Nomination.id)
         )
         by_person: dict[int, Nominee] = {}
         for pid, name, dept, is_self, reason, by in await self.session.execute(stmt):

@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.deadline import accepts
 from storage.models import Ballot, Participation, Person, Poll, PollOption, utcnow
 from storage.people import Audience
 from storage.raw import Query, Shape
@@ -27,6 +28,7 @@ class VoteOutcome(StrEnum):
     CHANGED = "changed"
     UNCHANGED = "unchanged"
     ALREADY_VOTED = "already_voted"  # anonymous: a vote cannot be changed
+    CLOSED = "closed"  # past its closing time or closed: nothing was recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +208,16 @@ class Polls:
         option_ids: Sequence[int],
         channel: str,
         *,
+        now: datetime,
         before: Sequence[int] | None = None,
     ) -> VoteOutcome:
         """Record a vote. The caller holds the person's conversation lock; `before` is the
-        person's current choice when the caller read it under that lock (`for_voter`)."""
+        person's current choice when the caller read it under that lock (`for_voter`).
+
+        `poll` as read in this transaction (`for_voter`); `now` the event's time. Past the
+        closing time nothing is recorded (CLOSED), even before the scheduler closed it."""
+        if not accepts(poll.status, poll.closes_at, now):
+            return VoteOutcome.CLOSED
         chosen = sorted(set(option_ids))
         sql = await raw(self.store)
         if poll.anonymous:
@@ -241,6 +249,7 @@ class Polls:
         channel: str,
         options: Sequence[PollOption],
         *,
+        now: datetime,
         before: Sequence[int],
     ) -> tuple[VoteOutcome, Tally]:
         """`vote`, then `tally` (live results). A new single choice in a named poll on
@@ -248,8 +257,10 @@ class Polls:
         already there (a CTE's rows are not in the statement's snapshot, so none twice)."""
         chosen = sorted(set(option_ids))
         sql = await raw(self.store)
+        if not accepts(poll.status, poll.closes_at, now):
+            return VoteOutcome.CLOSED, await self.tally(poll, options)
         if poll.anonymous or poll.multiple or len(chosen) != 1 or not sql.is_postgres:
-            outcome = await self.vote(poll, person_id, chosen, channel, before=before)
+            outcome = await self.vote(poll, person_id, chosen, channel, now=now, before=before)
             return outcome, await self.tally(poll, options)
         if list(before) == chosen:
             return VoteOutcome.UNCHANGED, await self.tally(poll, options)

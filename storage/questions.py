@@ -2,7 +2,8 @@
 
 Named answers: one row per person, replaced while the question is open. Anonymous answers:
 a row with no person and only the date, plus a participation row (who answered, nothing
-else) so a person answers once.
+else) so a person answers once. Every answer has a random id (models.random_id): ids in
+order of arrival could be matched to the confirmations in the outbox.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OpenAnswer, OpenQuestion, Person, QuestionParticipation
+from storage.deadline import accepts
+from storage.models import OpenAnswer, OpenQuestion, Person, QuestionParticipation, random_id
 from storage.people import Audience
 from storage.sql import insert_ignore
 
@@ -26,6 +28,7 @@ class AnswerOutcome(StrEnum):
     REPLACED = "replaced"
     UNCHANGED = "unchanged"
     ALREADY_ANSWERED = "already_answered"  # anonymous: an answer cannot be replaced
+    CLOSED = "closed"  # past its closing time or closed: nothing was stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,11 @@ class Questions:
     async def answer(
         self, question: OpenQuestion, person_id: int, text: str, now: datetime
     ) -> AnswerOutcome:
-        """Store an answer. The caller holds the person's conversation lock."""
+        """Store an answer. The caller holds the person's conversation lock; `question` as
+        read in this transaction, `now` the event's time: past the closing time nothing is
+        stored (CLOSED), even before the scheduler has closed the question."""
+        if not accepts(question.status, question.closes_at, now):
+            return AnswerOutcome.CLOSED
         today = now.date()
         if question.anonymous:
             first = await insert_ignore(
@@ -114,13 +121,22 @@ class Questions:
             if not first:
                 return AnswerOutcome.ALREADY_ANSWERED
             self.session.add(
-                OpenAnswer(question_id=question.id, person_id=None, text=text, answered_on=today)
+                OpenAnswer(
+                    id=random_id(),
+                    question_id=question.id,
+                    person_id=None,
+                    text=text,
+                    answered_on=today,
+                )
             )
             return AnswerOutcome.NEW
         existing = await self.own_answer(question.id, person_id)
         if existing is None:
             self.session.add(
                 OpenAnswer(
+                    # Random for named answers too: on SQLite a row without an id would get
+                    # the largest so far plus one, right after the latest anonymous answer.
+                    id=random_id(),
                     question_id=question.id,
                     person_id=person_id,
                     text=text,
@@ -160,7 +176,8 @@ class Questions:
             select(OpenAnswer, Person.name, Person.department)
             .outerjoin(Person, Person.id == OpenAnswer.person_id)
             .where(OpenAnswer.question_id == question.id)
-            .order_by(OpenAnswer.id)
+            # By day; ids are random, so within a day the order says nothing of arrival.
+            .order_by(OpenAnswer.answered_on, OpenAnswer.id)
         )
         if not include_hidden:
             stmt = stmt.where(OpenAnswer.hidden_at.is_(None))

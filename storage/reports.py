@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Person, Report, ReportNote, ReportPhoto, Role
+from storage.models import Person, Report, ReportNote, ReportPhoto, Role, random_id
 
 NEW, PUBLISHED, FORWARDED, RESOLVED, REJECTED = (
     "new",
@@ -92,6 +92,10 @@ class Reports:
     ) -> Report:
         anonymous = privacy == ANONYMOUS
         report = Report(
+            # Random ids for every report, its photos and notes: sequential ones tell the order
+            # of arrival, to be matched to the outbox; and on SQLite a row without an id gets
+            # the largest so far plus one, right after the latest anonymous report.
+            id=random_id(),
             reporter_id=None if anonymous else reporter_id,
             privacy=privacy,
             code_hash=code_hash(code) if code else None,
@@ -109,6 +113,7 @@ class Reports:
         for position, photo in enumerate(photos, start=1):
             self.session.add(
                 ReportPhoto(
+                    id=random_id(),
                     report_id=report.id,
                     position=position,
                     processed_id=photo.processed_id,
@@ -140,7 +145,12 @@ class Reports:
         return list((await self.session.execute(stmt)).scalars())
 
     async def notes(self, report_id: int) -> list[ReportNote]:
-        stmt = select(ReportNote).where(ReportNote.report_id == report_id).order_by(ReportNote.id)
+        # By day (ids are random, so within a day the order is not the order of writing).
+        stmt = (
+            select(ReportNote)
+            .where(ReportNote.report_id == report_id)
+            .order_by(ReportNote.added_on, ReportNote.id)
+        )
         return list((await self.session.execute(stmt)).scalars())
 
     async def add_note(
@@ -148,6 +158,7 @@ class Reports:
     ) -> None:
         self.session.add(
             ReportNote(
+                id=random_id(),
                 report_id=report_id,
                 text=text,
                 from_reporter=from_reporter,
@@ -179,11 +190,15 @@ class Reports:
         return (await self.session.execute(stmt)).first() is not None
 
     async def not_notified(self) -> list[int]:
-        stmt = select(Report.id).where(Report.moderators_notified.is_(False)).order_by(Report.id)
+        stmt = (
+            select(Report.id)
+            .where(Report.moderators_notified.is_(False))
+            .order_by(Report.submitted_on, Report.id)
+        )
         return list((await self.session.execute(stmt)).scalars())
 
     async def recent(self, *, status: str | None = None, limit: int = 50) -> list[Report]:
-        stmt = select(Report).order_by(Report.id.desc()).limit(limit)
+        stmt = select(Report).order_by(Report.submitted_on.desc(), Report.id.desc()).limit(limit)
         if status:
             stmt = stmt.where(Report.status == status)
         return list((await self.session.execute(stmt)).scalars())
@@ -192,7 +207,7 @@ class Reports:
         stmt = (
             select(Report)
             .where(Report.reporter_id == person_id)
-            .order_by(Report.id.desc())
+            .order_by(Report.submitted_on.desc(), Report.id.desc())
             .limit(limit)
         )
         return list((await self.session.execute(stmt)).scalars())

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.text import ascii_int
 from storage.broadcast_models import (
     Broadcast,
     BroadcastReaction,
@@ -311,6 +312,7 @@ class Stats:
 def _item_of(prompt: dict[str, Any] | None) -> tuple[str, int] | None:
     for _label, payload in (prompt or {}).get("choices", []):
         bits = str(payload).split(":")
-        if len(bits) >= 2 and bits[0] in PREFIXES and bits[1].isdigit():
-            return PREFIXES[bits[0]], int(bits[1])
+        number = ascii_int(bits[1]) if len(bits) >= 2 and bits[0] in PREFIXES else None
+        if number is not None:
+            return PREFIXES[bits[0]], number
     return None

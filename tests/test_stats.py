@@ -21,7 +21,7 @@ from dialogs.open_question import open_question
 from dialogs.poll import vote_payload
 from storage.broadcast_responses import Responses
 from storage.db import Database
-from storage.nominations import Nominations
+from storage.nominations import Nominations, Nominator
 from storage.people import Audience
 from storage.questions import Questions
 from storage.stats import Group, Stats, suppress
@@ -133,7 +133,7 @@ async def test_broadcasts_questions_campaigns_and_the_trend(engine: Engine, big:
         await Questions(session).answer(question, big.people["emp3"].id, "Koffie", START)
         nominations = Nominations(session)
         emp5, emp7 = big.people["emp5"].id, big.people["emp7"].id
-        await nominations.nominate(campaign.id, emp5, emp7, None, START.date())
+        await nominations.nominate(campaign.id, Nominator(person_id=emp5), emp7, None, START)
     assert isinstance(engine.clock, Clock)
     engine.clock.advance(days=10)
     december = await create(engine, "Nieuws in december")

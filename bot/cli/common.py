@@ -49,11 +49,24 @@ def settings() -> Settings:
 
 
 def prepare_database(cfg: Settings) -> None:
-    """SQLite is upgraded automatically (embedded use); PostgreSQL only by `db upgrade`."""
+    """SQLite is upgraded automatically (embedded use); PostgreSQL only by `db upgrade`.
+
+    A SQLite file that cannot be opened or is no database (unreadable, a directory, another
+    file at its path) ends the command with one line saying so (exit 1), not a traceback."""
     if cfg.is_sqlite:
+        import sqlite3
+
+        from rich.markup import escape
+        from sqlalchemy.exc import DBAPIError
+
         from storage.migrate import upgrade
 
-        upgrade(cfg.db_url)
+        try:
+            upgrade(cfg.db_url)
+        except (sqlite3.Error, DBAPIError, OSError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            path = cfg.db_url.split("///", 1)[-1]
+            raise fail(escape(f"Cannot open the SQLite database {path}: {reason}")) from exc
 
 
 def fast_event_loop() -> asyncio.AbstractEventLoop:

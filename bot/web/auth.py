@@ -50,8 +50,8 @@ def csrf_token(settings: Settings, session_token: str) -> str:
 
 
 def csrf_valid(settings: Settings, session_token: str | None, given: object) -> bool:
-    if not session_token or not isinstance(given, str) or not given:
-        return False
+    if not session_token or not isinstance(given, str) or not given or not given.isascii():
+        return False  # hmac.compare_digest raises on non-ASCII text (a 500)
     return hmac.compare_digest(csrf_token(settings, session_token), given)
 
 

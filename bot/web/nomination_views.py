@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bot.text import ascii_int
 from bot.web.auth import Visitor
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
@@ -52,9 +53,10 @@ def parse_campaign_form(
         if closes <= now:
             errors["closes"] = "web.campaign.error_closes"
         form["closes_at"] = closes
-    if form["max"] and not (form["max"].isdigit() and 1 <= int(form["max"]) <= MAX_PER_PERSON):
+    most = ascii_int(form["max"], low=1, high=MAX_PER_PERSON) if form["max"] else None
+    if form["max"] and most is None:
         errors["max"] = "web.campaign.error_max"
-    form["max_per_person"] = int(form["max"]) if form["max"] and "max" not in errors else None
+    form["max_per_person"] = most
     return form, errors
 
 

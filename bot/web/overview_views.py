@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.text import ascii_int
 from bot.web import queries
 from bot.web.auth import Visitor
 from bot.web.charts import percent
@@ -70,7 +71,7 @@ class OverviewViews:
 
     async def audit(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         raw = request.query.get("before", "")
-        before = int(raw) if raw.isdigit() and len(raw) < 18 else None
+        before = ascii_int(raw)
         async with self.site.db.transaction(read_only=True) as session:
             rows, more = await queries.audit_page(
                 session, before=before, limit=AUDIT_PAGE, moderator=visitor.is_moderator

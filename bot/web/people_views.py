@@ -13,6 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.roster import RosterInvalid, check_roster, import_roster
+from bot.text import ascii_int
 from bot.web import queries
 from bot.web.auth import Visitor
 from bot.web.forms import read_upload
@@ -53,7 +54,7 @@ class PeopleViews:
     ) -> web.Response:
         query = request.query.get("q", "").strip()[:100]
         raw = request.query.get("offset", "0")
-        offset = int(raw) if raw.isdigit() and len(raw) < 9 else 0
+        offset = ascii_int(raw, high=10**8) or 0
         async with self.site.db.transaction(read_only=True) as session:
             people, more = await queries.people_page(session, query, offset=offset, limit=PAGE)
             ids = [p.id for p in people]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.text import ascii_int
 from storage.models import (
     AuditEntry,
     Ballot,
@@ -213,9 +214,7 @@ def _report_id(entry: AuditEntry) -> int | None:
     if entry.action not in REPORTER_ACTIONS or not entry.subject:
         return None
     raw = entry.subject.removeprefix("report:")
-    if raw == entry.subject or not (raw.isascii() and raw.isdigit()):
-        return None
-    return int(raw)
+    return ascii_int(raw) if raw != entry.subject else None
 
 
 def _reporters_act(entry: AuditEntry, masked: set[int]) -> bool:

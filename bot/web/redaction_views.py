@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import photos
+from bot.text import ascii_int
 from bot.web.auth import Visitor
 from bot.web.media import media_store
 from bot.web.render import see_other
@@ -45,10 +46,11 @@ def parse_region(
     errors: dict[str, str] = {}
     values: dict[str, int] = {}
     for name, text in typed.items():
-        if not text.isdigit():  # also refuses "-5" and "1.5"
+        number = ascii_int(text)  # also refuses "-5", "1.5" and "²"
+        if number is None:
             errors[name] = "web.redact.error_number"
         else:
-            values[name] = int(text)
+            values[name] = number
     if errors:
         return None, errors, typed
     x, y, w, h = (values[name] for name in FIELDS)
@@ -159,7 +161,8 @@ class RedactionViews:
     async def remove(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         form = await request.post()
         raw = str(form.get("index") or "")
-        index = int(raw) if raw.isdigit() and len(raw) < 4 else -1
+        index = ascii_int(raw, high=999)
+        index = -1 if index is None else index
         removed: list[Region] = []
 
         def change(current: list[Region]) -> list[Region] | None:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.engine import Engine
 from bot.i18n import normalise_language
+from bot.text import ascii_int
 from bot.web.auth import ADMIN_COOKIE, CSRF_FIELD, Visitor, csrf_valid, load_visitor
 from bot.web.render import page
 from storage.web import ADMIN
@@ -106,7 +107,7 @@ class Site:
 
 def int_param(request: web.Request, name: str) -> int:
     """A numeric path parameter; anything else is a 404, never a 500."""
-    raw = request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 18:
+    number = ascii_int(request.match_info.get(name, ""))
+    if number is None:
         raise web.HTTPNotFound()
-    return int(raw)
+    return number

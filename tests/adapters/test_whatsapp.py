@@ -33,6 +33,7 @@ from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.i18n import t
 from bot.messages import Choice, DeliveryError, MediaRef, Outgoing, Recipient
+from bot.privacy import dedupe_key
 from bot.server import create_web_app
 from storage.models import Ballot, ChannelAccount, InboundEvent, OutboxMessage, Person, utcnow
 from storage.people import People
@@ -180,7 +181,8 @@ async def test_greeting_poll_typed_number_vote_and_confirmation(
     assert (await bot.message("2", message_sid=answer_sid)).status == 200
     assert len(await outbox_rows(engine)) == sent_before
     assert await count(engine.db, Ballot, Ballot.poll_id == poll_id) == 1
-    assert await count(engine.db, InboundEvent, InboundEvent.event_id == answer_sid) == 1
+    key = dedupe_key(engine.settings.secret, "whatsapp", answer_sid)
+    assert await count(engine.db, InboundEvent, InboundEvent.event_key == key) == 1
 
 
 async def test_quick_reply_button_payload_is_the_choice(

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from storage.media import ORIGINAL, PROCESSED, MediaStore
 from storage.models import AuditEntry, OpenAnswer, Report, utcnow
-from storage.nominations import Nominations
+from storage.nominations import Nominations, Nominator
 from storage.people import Audience
 from storage.questions import Questions
 from storage.reports import NAMED, NewPhoto, Reports
@@ -156,12 +156,14 @@ async def test_nomination_ranking(client: TestClient, engine: Engine, org: Org) 
             max_per_person=None, created_by=org.people["olga"].id, now=now,
         )  # fmt: skip
         for nominator in ("emp0", "emp1", "emp3"):
+            who = Nominator(key=f"key-{nominator}")
             await nominations.nominate(
-                campaign.id, org.people[nominator].id, org.people["emp2"].id, "Eerlijk", now.date()
+                campaign.id, who, org.people["emp2"].id, "Eerlijk", now
             )
         await nominations.nominate(
-            campaign.id, org.people["emp4"].id, org.people["emp4"].id, None, now.date()
-        )
+            campaign.id, Nominator(key="key-emp4"), org.people["emp4"].id, None, now,
+            is_self=True,
+        )  # fmt: skip
     await log_in(client, engine, org.people["olga"])
     overview = await (await client.get("/admin")).text()
     assert "Verkiezingen 2027" in overview

@@ -1,4 +1,5 @@
-"""inbound_events keeps a keyed hash of each platform event id, never the id itself
+"""inbound_events keeps a keyed hash of each platform event id, never the id itself;
+anonymous nominations keep a keyed hash of their nominator, never the nominator
 
 A Slack button press's id named the user and the button, so the register could tell how
 someone voted in an anonymous poll. The old rows are only a guard against platform retries
@@ -45,8 +46,17 @@ def _drop() -> None:
 def upgrade() -> None:
     _drop()
     _create("event_key", 64)
+    with op.batch_alter_table("nominations") as batch:
+        batch.add_column(sa.Column("nominator_key", sa.String(length=64), nullable=True))
+        batch.create_unique_constraint(
+            "uq_nominations_campaign_id_nominator_key",
+            ["campaign_id", "nominator_key", "nominee_id"],
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("nominations") as batch:
+        batch.drop_constraint("uq_nominations_campaign_id_nominator_key", type_="unique")
+        batch.drop_column("nominator_key")
     _drop()
     _create("event_id", 255)
