@@ -38,6 +38,37 @@ async def store_unavailable(request: web.Request, handler: Handler) -> web.Strea
         return web.json_response({"error": "unusable input"}, status=400)
 
 
+@web.middleware
+async def unreadable_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A body aiohttp cannot parse (a form or multipart body that is not UTF-8, a charset
+    that does not exist, a multipart body cut short) is the client's fault: 400, not 500.
+    Only errors raised inside aiohttp's own body parsing count; the views' errors do not."""
+    try:
+        return await handler(request)
+    except (ValueError, LookupError, AssertionError) as exc:
+        if not _raised_parsing_the_body(exc):
+            raise
+        log.info("unreadable request body", extra={"route": _route(request)})
+        return web.json_response({"error": "unreadable request body"}, status=400)
+
+
+# Where aiohttp parses bodies: Request.post()/json()/text() and the multipart reader.
+_BODY_PARSERS = {("web_request.py", "post"), ("web_request.py", "json"), ("web_request.py", "text")}
+
+
+def _raised_parsing_the_body(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        path = code.co_filename.replace("\\", "/")
+        if "/aiohttp/" in path:
+            name = path.rsplit("/", 1)[-1]
+            if name == "multipart.py" or (name, code.co_name) in _BODY_PARSERS:
+                return True
+        tb = tb.tb_next
+    return False
+
+
 def _route(request: web.Request) -> str:
     """The route, not the path: a path can hold a login or invitation token."""
     return str(getattr(request.match_info.route.resource, "canonical", "?"))
@@ -93,7 +124,9 @@ async def media(request: web.Request) -> web.Response:
 
 
 def create_web_app(runtime: Runtime, *, background: bool = True) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[store_unavailable])
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[unreadable_body, store_unavailable]
+    )
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

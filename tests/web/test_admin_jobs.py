@@ -157,9 +157,7 @@ async def test_nomination_ranking(client: TestClient, engine: Engine, org: Org) 
         )  # fmt: skip
         for nominator in ("emp0", "emp1", "emp3"):
             who = Nominator(key=f"key-{nominator}")
-            await nominations.nominate(
-                campaign.id, who, org.people["emp2"].id, "Eerlijk", now
-            )
+            await nominations.nominate(campaign.id, who, org.people["emp2"].id, "Eerlijk", now)
         await nominations.nominate(
             campaign.id, Nominator(key="key-emp4"), org.people["emp4"].id, None, now,
             is_self=True,
