@@ -349,7 +349,9 @@ class SlackEvents:
             bolt_request = AsyncBoltRequest(
                 body=body, query=request.query_string, headers=dict(request.headers)
             )
-        except (ValueError, TypeError, AttributeError, RecursionError):
+        except (ValueError, LookupError, TypeError, AttributeError, RecursionError):
+            # Not UTF-8, JSON nested deeper than the parser goes, or a shape bolt's request
+            # cannot take (it reads e.g. authorizations[0] while building its context).
             return web.json_response({"error": "malformed request"}, status=400)
         problem = envelope_problem(bolt_request.body)
         if problem is not None:

@@ -134,6 +134,7 @@ class TeamsAdapter:
             activity = None
         if activity is None or not activity.type:
             return _error(400, "malformed activity")
+        _drop_empty_entries(activity)
         try:
             auth = await self.auth.authenticate_request(
                 activity, request.headers.get("Authorization") or None
@@ -377,6 +378,21 @@ def mount(settings: Settings, engine: Engine) -> Mount:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+# The Activity's list fields: msrest keeps a JSON null inside a list as None, which every
+# reader of these lists would trip over.
+_LIST_FIELDS = (
+    "attachments", "members_added", "members_removed", "reactions_added",
+    "reactions_removed", "entities",
+)  # fmt: skip
+
+
+def _drop_empty_entries(activity: Activity) -> None:
+    for name in _LIST_FIELDS:
+        entries = getattr(activity, name, None)
+        if isinstance(entries, list) and any(entry is None for entry in entries):
+            setattr(activity, name, [entry for entry in entries if entry is not None])
 
 
 def loopback_url(url: object) -> bool:

@@ -42,7 +42,8 @@ async def store_unavailable(request: web.Request, handler: Handler) -> web.Strea
 async def unreadable_body(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A body aiohttp cannot parse (a form or multipart body that is not UTF-8, a charset
     that does not exist, a multipart body cut short) is the client's fault: 400, not 500.
-    Only errors raised inside aiohttp's own body parsing count; the views' errors do not."""
+    Only errors raised inside aiohttp's own body parsing count; the views' errors do not.
+    Likewise a static file name the file system refuses is a 404."""
     try:
         return await handler(request)
     except (ValueError, LookupError, AssertionError) as exc:
@@ -50,6 +51,12 @@ async def unreadable_body(request: web.Request, handler: Handler) -> web.StreamR
             raise
         log.info("unreadable request body", extra={"route": _route(request)})
         return web.json_response({"error": "unreadable request body"}, status=400)
+    except OSError:
+        # aiohttp's static files: a name too long for the file system ("File name too
+        # long") is no file of ours.
+        if not isinstance(request.match_info.route.resource, web.StaticResource):
+            raise
+        raise web.HTTPNotFound() from None
 
 
 # Where aiohttp parses bodies: Request.post()/json()/text() and the multipart reader.

@@ -54,18 +54,26 @@ def prepare_database(cfg: Settings) -> None:
     A SQLite file that cannot be opened or is no database (unreadable, a directory, another
     file at its path) ends the command with one line saying so (exit 1), not a traceback."""
     if cfg.is_sqlite:
+        import contextlib
         import sqlite3
+        from pathlib import Path
 
         from rich.markup import escape
         from sqlalchemy.exc import DBAPIError
 
         from storage.migrate import upgrade
 
+        path = cfg.db_url.split("///", 1)[-1]
         try:
+            if path != ":memory:" and Path(path).exists():
+                # Opened here first, without an event loop: an unusable file is reported
+                # before Alembic's async engine trips over it.
+                uri = Path(path).resolve().as_uri() + "?mode=rw"
+                with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+                    db.execute("PRAGMA schema_version").fetchone()
             upgrade(cfg.db_url)
         except (sqlite3.Error, DBAPIError, OSError) as exc:
             reason = getattr(exc, "orig", None) or exc
-            path = cfg.db_url.split("///", 1)[-1]
             raise fail(escape(f"Cannot open the SQLite database {path}: {reason}")) from exc
 
 
