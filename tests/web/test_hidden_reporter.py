@@ -37,8 +37,12 @@ async def client(settings: Settings) -> AsyncIterator[TestClient]:
 async def _report(org: Org, key: str, what: str, privacy: str) -> int:
     for line in ["melding", "Geen foto", what, "Kantine", privacy, "Versturen"]:
         await org.say(key, line)
-    async with org.engine.db.transaction(read_only=True) as session:
-        return int((await session.execute(select(Report.id).order_by(Report.id.desc()))).scalar())
+    async with org.engine.db.transaction(read_only=True) as session:  # ids are random
+        return int(
+            (
+                await session.execute(select(Report.id).where(Report.description == what))
+            ).scalar_one()
+        )
 
 
 async def _pages(client: TestClient, report_id: int) -> dict[str, str]:
