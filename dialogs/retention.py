@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from dialogs.base import Services
 from dialogs.jobs import periodic
+from storage.reseal import reseal
 from storage.retention import expire_held_messages, purge_inbound_keys
 
 
@@ -21,3 +22,10 @@ async def enforce_retention(services: Services) -> int:
         services.session, before=now - timedelta(days=retention.held_message_days)
     )
     return removed
+
+
+@periodic("reseal")
+async def reseal_anonymous_rows(services: Services) -> int:
+    """PostgreSQL only: anonymous rows no longer share a transaction id with their author's
+    event once this has run (storage/reseal.py)."""
+    return await reseal(services.session)

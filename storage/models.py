@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -293,6 +294,9 @@ class OpenAnswer(Base):
     # A moderator hid it (abusive): kept for the audit log, never shown.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # PostgreSQL: rewritten by the reseal job (storage/reseal.py), after which the row no
+    # longer shares a transaction id with the event that wrote it.
+    resealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class QuestionParticipation(Base):
@@ -330,6 +334,9 @@ class Report(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not when anonymous
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     moderators_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # PostgreSQL: rewritten by the reseal job (storage/reseal.py), after which the row no
+    # longer shares a transaction id with the event that wrote it.
+    resealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ReportPhoto(Base):
@@ -347,6 +354,9 @@ class ReportPhoto(Base):
     blurred: Mapped[int] = mapped_column(Integer, default=0)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
+    # PostgreSQL: rewritten by the reseal job (storage/reseal.py), after which the row no
+    # longer shares a transaction id with the event that wrote it.
+    resealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ReportNote(Base):
@@ -360,6 +370,9 @@ class ReportNote(Base):
     from_reporter: Mapped[bool] = mapped_column(Boolean, default=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     added_on: Mapped[date] = mapped_column(Date)
+    # PostgreSQL: rewritten by the reseal job (storage/reseal.py), after which the row no
+    # longer shares a transaction id with the event that wrote it.
+    resealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class NominationCampaign(Base):
@@ -401,6 +414,9 @@ class Nomination(Base):
     is_self: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     created_on: Mapped[date] = mapped_column(Date)
+    # PostgreSQL: rewritten by the reseal job (storage/reseal.py), after which the row no
+    # longer shares a transaction id with the event that wrote it.
+    resealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class NomineeResponse(Base):

@@ -1,5 +1,6 @@
 """inbound_events keeps a keyed hash of each platform event id, never the id itself;
-anonymous nominations keep a keyed hash of their nominator, never the nominator
+anonymous nominations keep a keyed hash of their nominator, never the nominator; anonymous
+rows get a `resealed` flag for the job that rewrites them (storage/reseal.py)
 
 A Slack button press's id named the user and the button, so the register could tell how
 someone voted in an anonymous poll. The old rows are only a guard against platform retries
@@ -43,9 +44,17 @@ def _drop() -> None:
     op.drop_table("inbound_events")
 
 
+RESEALED = ("open_answers", "reports", "report_photos", "report_notes", "nominations")
+
+
 def upgrade() -> None:
     _drop()
     _create("event_key", 64)
+    for table in RESEALED:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(
+                sa.Column("resealed", sa.Boolean(), server_default=sa.false(), nullable=False)
+            )
     with op.batch_alter_table("nominations") as batch:
         batch.add_column(sa.Column("nominator_key", sa.String(length=64), nullable=True))
         batch.create_unique_constraint(
@@ -55,6 +64,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in RESEALED:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("resealed")
     with op.batch_alter_table("nominations") as batch:
         batch.drop_constraint("uq_nominations_campaign_id_nominator_key", type_="unique")
         batch.drop_column("nominator_key")
