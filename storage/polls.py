@@ -69,8 +69,13 @@ _TAKE_PART = Query(
     "INSERT INTO participations (poll_id, person_id) VALUES ($1, $2) "
     "ON CONFLICT (poll_id, person_id) DO NOTHING RETURNING poll_id"
 )
+# Every option of the poll is rewritten, the chosen one counted: on PostgreSQL each row version
+# carries the id of the transaction that wrote it (xmin), as does the voter's participation
+# row, so rewriting only the chosen option would leave on it the last person who chose it.
+# Now every option names the same last voter, who is known to have voted anyway.
 _COUNT_ANONYMOUS = Query(
-    "UPDATE poll_options SET anonymous_count = anonymous_count + 1 WHERE poll_id = $1 AND id = $2"
+    "UPDATE poll_options SET anonymous_count = anonymous_count"
+    " + CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE poll_id = $1"
 )
 _CHOICES = Query(
     "SELECT option_id FROM ballots WHERE poll_id = $1 AND person_id = $2 ORDER BY option_id"

@@ -14,14 +14,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, select
+from sqlalchemy import DateTime, select, text
 
 from bot.engine import Engine
+from bot.messages import PAYLOAD_JOIN
+from dialogs.poll import vote_payload
 from storage.models import (
     Base,
     Nomination,
     OpenAnswer,
     OpenQuestion,
+    PollOption,
     Report,
     ReportNote,
     ReportPhoto,
@@ -31,6 +34,7 @@ from storage.people import Audience
 from storage.questions import Questions
 from storage.reports import ANONYMOUS, HIDDEN, NAMED, NewPhoto, Reports, new_code
 from tests.support.org import Org
+from tests.support.polls import create_poll
 
 # A time of day that must not be found back in any anonymous row.
 NOW = datetime(2026, 11, 25, 14, 37, 12, tzinfo=UTC)
@@ -159,3 +163,41 @@ async def test_question_itself_keeps_its_times(engine: Engine, org: Org) -> None
         )  # fmt: skip
     [stored] = await rows(engine, OpenQuestion, OpenQuestion.id == question.id)
     assert stored.created_at == NOW
+
+
+async def test_an_anonymous_vote_rewrites_every_option_of_the_poll(
+    engine: Engine, org: Org, database_url: str
+) -> None:
+    """On PostgreSQL every row version carries the id of the transaction that wrote it (xmin),
+    and so does the voter's participation row. Were only the chosen option's counter
+    rewritten, each option's xmin would name the last person who chose it; every option of
+    the poll is rewritten in the vote instead, so they all name the same last voter, who is
+    known to have voted anyway. On both backends the counts stay right."""
+    poll_id, options = await create_poll(engine, ["A", "B", "C"], anonymous=True)
+    multiple_id, multiple = await create_poll(
+        engine, ["X", "Y", "Z"], anonymous=True, multiple=True
+    )
+    await org.say("emp0", choice=vote_payload(poll_id, options[0]))
+    await org.say("emp2", choice=vote_payload(poll_id, options[1]))
+    await org.say("emp4", choice=vote_payload(multiple_id, multiple[0]))
+    await org.say(
+        "emp6", choice=PAYLOAD_JOIN.join(vote_payload(multiple_id, o) for o in multiple[1:])
+    )
+    async with engine.db.transaction(read_only=True) as session:
+        counts = dict(
+            (await session.execute(select(PollOption.id, PollOption.anonymous_count))).all()
+        )
+        assert [counts[o] for o in options] == [1, 1, 0]
+        assert [counts[o] for o in multiple] == [1, 1, 1]
+        if not database_url.startswith("postgresql"):
+            return  # SQLite keeps no writer's transaction id on a row
+        for poll, last in ((poll_id, "emp2"), (multiple_id, "emp6")):
+            versions = await session.execute(
+                text("SELECT DISTINCT xmin::text FROM poll_options WHERE poll_id = :p"),
+                {"p": poll},
+            )
+            writers = await session.execute(
+                text("SELECT xmin::text FROM participations WHERE poll_id = :p AND person_id = :v"),
+                {"p": poll, "v": org.people[last].id},
+            )
+            assert {v for (v,) in versions} == {w for (w,) in writers}
