@@ -27,7 +27,7 @@ from tests.support.org import Org
 from tests.support.polls import create_poll, everyone_votes_at_once
 
 _REMEMBER = Query(
-    "INSERT INTO inbound_events (channel, event_id, received_at) VALUES ($1, $2, $3)",
+    "INSERT INTO inbound_events (channel, event_key, received_at) VALUES ($1, $2, $3)",
     params=(None, None, InboundEvent.__table__.c.received_at.type),
 )
 
@@ -40,7 +40,7 @@ def commits(db: Database) -> list[int]:
 
 async def event_ids(db: Database) -> set[str]:
     async with db.transaction(read_only=True) as session:
-        return set((await session.execute(select(InboundEvent.event_id))).scalars())
+        return set((await session.execute(select(InboundEvent.event_key))).scalars())
 
 
 async def test_votes_arriving_together_share_commits_and_all_count(engine: Engine) -> None:
