@@ -25,8 +25,6 @@ LOGIN_LINK_TTL = timedelta(minutes=10)
 # A chat invitation may be printed and handed out (a notice board, a QR code), so it lives
 # longer than a login link; it is still used once, and opens a session for one browser.
 INVITE_TTL = timedelta(days=14)
-# Undelivered web chat messages of someone who never came back are not kept for ever.
-MAILBOX_MAX_AGE = timedelta(days=30)
 
 LOGIN_PATH = "/admin/login/"
 INVITE_PATH = "/chat/join/"
@@ -79,4 +77,6 @@ async def dashboard_link(turn: Turn, _rest: str) -> None:
 @periodic("web_purge")
 async def purge_web(services: Services) -> int:
     """Drop used and expired links, ended sessions and stale web chat messages."""
-    return await purge(services.session, now=services.now, mailbox_max_age=MAILBOX_MAX_AGE)
+    # Web chat messages of someone who never came back are not kept for ever.
+    max_age = timedelta(days=services.retention.web_mailbox_days)
+    return await purge(services.session, now=services.now, mailbox_max_age=max_age)

@@ -10,6 +10,8 @@ from bot.engine import Engine
 from bot.scheduler import Scheduler
 from storage.models import InboundEvent, OutboxMessage
 from storage.outbox import FAILED, HELD
+from storage.web import WebMailbox
+from storage.web_models import WebMessage
 from tests.support.broadcasts import Clock
 from tests.support.databases import count
 from tests.support.org import Org
@@ -43,3 +45,21 @@ async def test_a_held_message_expires_with_its_body_erased(engine: Engine, org: 
     async with engine.db.transaction(read_only=True) as session:
         rows = (await session.execute(select(OutboxMessage))).scalars().all()
     assert rows and all(r.status == FAILED and r.payload is None for r in rows)
+
+
+async def test_web_chat_messages_never_shown_go_after_the_set_days(
+    engine: Engine, org: Org
+) -> None:
+    clock = Clock()
+    engine.clock = clock
+    engine.settings = engine.settings.model_copy(update={"web_mailbox_retention_days": 2.0})
+    account = f"person-{org.people['emp0'].id}"
+    await org.say("emp0", "hallo", channel="web", account=account)  # links the web account
+    async with engine.db.transaction() as session:
+        await WebMailbox(session).put(account, {"text": "Hallo Emp0"}, now=clock.now)
+    clock.now += timedelta(days=1)
+    await Scheduler(engine).tick()
+    assert await count(engine.db, WebMessage) == 1
+    clock.now += timedelta(days=1, hours=1)
+    await Scheduler(engine).tick()
+    assert await count(engine.db, WebMessage) == 0
