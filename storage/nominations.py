@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.mixing import rewrite_together
 from storage.models import Nomination, NominationCampaign, NomineeResponse, Person, random_id
 from storage.sql import insert_ignore
 
@@ -138,7 +139,7 @@ class Nominations:
         )
         if (await self.session.execute(still_open)).first() is None:
             return False
-        return await insert_ignore(
+        added = await insert_ignore(
             self.session,
             Nomination.__table__,  # type: ignore[arg-type]
             {
@@ -153,6 +154,14 @@ class Nominations:
             },
             ["campaign_id", *nominator.columns, "nominee_id"],
         )
+        if added and nominator.key is not None:  # anonymous: see storage/mixing.py
+            await rewrite_together(
+                self.session,
+                Nomination.__table__,  # type: ignore[arg-type]
+                (Nomination.campaign_id == campaign_id) & (Nomination.created_on == now.date()),
+                select(NominationCampaign.id).where(NominationCampaign.id == campaign_id),
+            )
+        return added
 
     async def nominated_by(self, campaign_id: int, nominator: Nominator) -> set[int]:
         stmt = select(Nomination.nominee_id).where(

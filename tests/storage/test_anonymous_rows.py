@@ -201,3 +201,76 @@ async def test_an_anonymous_vote_rewrites_every_option_of_the_poll(
                 {"p": poll, "v": org.people[last].id},
             )
             assert {v for (v,) in versions} == {w for (w,) in writers}
+
+
+async def system_columns(session: Any, table: str, where: str, params: dict[str, Any]) -> Any:
+    """PostgreSQL's bookkeeping of the rows: the writers' transaction ids and the rows' ids in
+    the order they lie on disk."""
+    writers = await session.execute(
+        text(f"SELECT DISTINCT xmin::text FROM {table} {where}"), params
+    )
+    placed = await session.execute(text(f"SELECT id FROM {table} {where} ORDER BY ctid"), params)
+    return {w for (w,) in writers}, [i for (i,) in placed]
+
+
+async def test_a_days_anonymous_answers_share_one_writer_and_lie_in_no_order(
+    engine: Engine, org: Org, database_url: str
+) -> None:
+    """See storage/mixing.py: on PostgreSQL, an anonymous answer would otherwise carry the
+    transaction id of its writer's participation, conversation and confirmation rows, and lie
+    on disk in the order of arrival."""
+    async with engine.db.transaction() as session:
+        question = await Questions(session).create(
+            text="Wat kan er beter?", anonymous=True, audience=Audience(),
+            closes_at=None, created_by=None, now=NOW,
+        )  # fmt: skip
+    yesterday = NOW - timedelta(days=1)
+    for i in range(N):
+        async with engine.db.transaction() as session:
+            fresh = await Questions(session).get(question.id)
+            assert fresh is not None
+            when = yesterday if i == 0 else NOW
+            await Questions(session).answer(fresh, org.people[f"emp{i}"].id, f"Antwoord {i}", when)
+    answers = await rows(engine, OpenAnswer, OpenAnswer.question_id == question.id)
+    assert sorted(a.text for a in answers) == [f"Antwoord {i}" for i in range(N)]
+    if not database_url.startswith("postgresql"):
+        return  # SQLite keeps rows in the order of their (random) ids and no writer's id
+    async with engine.db.transaction(read_only=True) as session:
+        today = "WHERE question_id = :q AND answered_on = :d"
+        writers, placed = await system_columns(
+            session, "open_answers", today, {"q": question.id, "d": NOW.date()}
+        )
+        last = await session.execute(
+            text("SELECT xmin::text FROM question_participations WHERE person_id = :p"),
+            {"p": org.people[f"emp{N - 1}"].id},
+        )
+        assert writers == {last.scalar_one()}
+        assert placed == sorted(placed)
+        assert len(placed) == N - 1  # yesterday's answer is left alone
+
+
+async def test_a_days_anonymous_nominations_share_one_writer_and_lie_in_no_order(
+    engine: Engine, org: Org, database_url: str
+) -> None:
+    async with engine.db.transaction() as session:
+        campaign = await Nominations(session).create_campaign(
+            title="OR 2027", closes_at=NOW + timedelta(days=7), anonymous=True,
+            max_per_person=None, created_by=None, now=NOW,
+        )  # fmt: skip
+    for i in range(N):
+        async with engine.db.transaction() as session:
+            nominee = org.people[f"emp{(i + 1) % N}"].id
+            nominations = Nominations(session)
+            assert await nominations.nominate(
+                campaign.id, Nominator(key=f"key-{i}"), nominee, f"Reden {i}", NOW
+            )
+    saved = await rows(engine, Nomination)
+    assert sorted(n.reason for n in saved) == [f"Reden {i}" for i in range(N)]
+    assert {n.nominator_key for n in saved} == {f"key-{i}" for i in range(N)}
+    if not database_url.startswith("postgresql"):
+        return
+    async with engine.db.transaction(read_only=True) as session:
+        writers, placed = await system_columns(
+            session, "nominations", "WHERE campaign_id = :c", {"c": campaign.id}
+        )
+        assert len(writers) == 1 and placed == sorted(placed)
