@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.mixing import rewrite_together
 from storage.models import Nomination, NominationCampaign, NomineeResponse, Person, random_id
 from storage.sql import insert_ignore
 
@@ -154,13 +153,6 @@ class Nominations:
             },
             ["campaign_id", *nominator.columns, "nominee_id"],
         )
-        if added and nominator.key is not None:  # anonymous: see storage/mixing.py
-            await rewrite_together(
-                self.session,
-                Nomination.__table__,  # type: ignore[arg-type]
-                (Nomination.campaign_id == campaign_id) & (Nomination.created_on == now.date()),
-                select(NominationCampaign.id).where(NominationCampaign.id == campaign_id),
-            )
         return added
 
     async def nominated_by(self, campaign_id: int, nominator: Nominator) -> set[int]:

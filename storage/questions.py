@@ -16,7 +16,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.deadline import accepts
-from storage.mixing import rewrite_together
 from storage.models import OpenAnswer, OpenQuestion, Person, QuestionParticipation, random_id
 from storage.people import Audience
 from storage.sql import insert_ignore
@@ -129,14 +128,6 @@ class Questions:
                     text=text,
                     answered_on=today,
                 )
-            )
-            await rewrite_together(
-                self.session,
-                OpenAnswer.__table__,  # type: ignore[arg-type]
-                (OpenAnswer.question_id == question.id)
-                & OpenAnswer.person_id.is_(None)
-                & (OpenAnswer.answered_on == today),
-                select(OpenQuestion.id).where(OpenQuestion.id == question.id),
             )
             return AnswerOutcome.NEW
         existing = await self.own_answer(question.id, person_id)

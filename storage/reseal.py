@@ -4,7 +4,8 @@ Every row PostgreSQL writes carries the id of the transaction that wrote it (`xm
 with a plain SELECT), and a new row goes where the last one went, so physical order (`ctid`)
 is the order of arrival. An anonymous answer is written in the same transaction as its
 author's participation and confirmation, so for a while it shares their `xmin`. The reseal
-job rewrites such rows in a later transaction, in random order, one batch at a time: after it,
+job rewrites such rows in a later transaction, in the order of their random ids, one batch
+at a time: after it,
 they share a transaction id only with each other, and their physical order says nothing of
 who came when. Counters of anonymous polls are rewritten the same way (their newest version
 would otherwise carry the last voter's transaction).
@@ -16,7 +17,6 @@ until VACUUM, which only a superuser with file access reads (docs/privacy.md).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 from sqlalchemy import Table, select, update
@@ -65,7 +65,9 @@ async def reseal(session: AsyncSession) -> int:
             select(table.c.id).where(anonymous, table.c.resealed.is_(False)).limit(BATCH)
         )
         pending += [(table, row_id) for (row_id,) in ids]
-    random.SystemRandom().shuffle(pending)
+    # In the order of their random ids: the rows' new places on disk follow an order that
+    # says nothing of arrival.
+    pending.sort(key=lambda item: (item[0].name, item[1]))
     for table, row_id in pending:
         await session.execute(update(table).where(table.c.id == row_id).values(resealed=True))
     # The counters: their newest version was written by the last vote. In id order, as the

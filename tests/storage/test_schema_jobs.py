@@ -69,11 +69,12 @@ async def _state(url: str) -> tuple[set[str], list[object]]:
         await engine.dispose()
 
 
-async def test_migration_0002_matches_the_models_and_downgrades(scratch_url: str) -> None:
+async def test_migration_0002_creates_the_job_tables_and_downgrades(scratch_url: str) -> None:
+    """0002 makes the tables (later migrations add columns: 0006 the privacy ones), its
+    downgrade removes them, and the head matches the models."""
     await upgrade_async(scratch_url, "0002")
-    tables, diffs = await _state(scratch_url)
+    tables, _ = await _state(scratch_url)
     assert tables >= JOB_TABLES
-    assert diffs == []
     cfg = alembic_config(scratch_url)
     await asyncio.to_thread(command.downgrade, cfg, "0001")
     tables, _ = await _state(scratch_url)
