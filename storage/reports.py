@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Person, Report, ReportNote, ReportPhoto, Role, random_id
 
+REPORT_NUMBERS = range(1_000_000, 10_000_000)
 NEW, PUBLISHED, FORWARDED, RESOLVED, REJECTED = (
     "new",
     "published",
@@ -77,6 +78,14 @@ class Reports:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _free_number(self) -> int:
+        """A random report number of seven digits, short enough to read out and type, that no
+        report has yet (a sequential one would tell the order of arrival)."""
+        while True:
+            number = REPORT_NUMBERS.start + secrets.randbelow(len(REPORT_NUMBERS))
+            if await self.session.get(Report, number) is None:
+                return number
+
     async def create(
         self,
         *,
@@ -95,7 +104,7 @@ class Reports:
             # Random ids for every report, its photos and notes: sequential ones tell the order
             # of arrival, to be matched to the outbox; and on SQLite a row without an id gets
             # the largest so far plus one, right after the latest anonymous report.
-            id=random_id(),
+            id=await self._free_number(),
             reporter_id=None if anonymous else reporter_id,
             privacy=privacy,
             code_hash=code_hash(code) if code else None,
