@@ -34,7 +34,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.base import Mount
+from adapters.base import EngineApi, Mount
 from adapters.media import MediaRefused, fetch_capped, origin
 from adapters.slack_render import (
     CHANNEL,
@@ -51,7 +51,6 @@ from adapters.slack_render import (
     retry_after,
 )
 from bot.config import Settings
-from bot.engine import Engine
 from bot.errors import ConfigError, StoreUnavailable, Unstorable
 from bot.i18n import normalise_language, t
 from bot.log_privacy import pseudonym
@@ -305,7 +304,7 @@ def _error_name(exc: BaseException) -> str:
 class SlackEvents:
     """Translates bolt's requests into Incoming and hands them to the engine."""
 
-    def __init__(self, adapter: SlackAdapter, engine: Engine, signing_secret: str) -> None:
+    def __init__(self, adapter: SlackAdapter, engine: EngineApi, signing_secret: str) -> None:
         self.adapter = adapter
         self.engine = engine
         self.verifier = SignatureVerifier(signing_secret)
@@ -500,7 +499,7 @@ async def _answer(work: Awaitable[None]) -> BoltResponse | None:
     return None
 
 
-def mount(settings: Settings, engine: Engine) -> Mount:
+def mount(settings: Settings, engine: EngineApi) -> Mount:
     """The composition root's entry point: the adapter and POST /slack/events."""
     if settings.slack_signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set")

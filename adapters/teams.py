@@ -40,7 +40,7 @@ from botframework.connector.auth import AuthenticateRequestResult, Authenticatio
 from msrest.exceptions import ClientRequestError
 
 from adapters import teams_cards
-from adapters.base import Mount, retry_after_value
+from adapters.base import EngineApi, Mount, retry_after_value
 from adapters.media import fetch_capped, host_allowed, origin
 from adapters.teams_connector import (
     TOKEN_REUSE_SECONDS,
@@ -51,12 +51,10 @@ from adapters.teams_connector import (
 )
 from adapters.teams_graph import GraphConfig, TeamsInstaller
 from bot.config import Settings
-from bot.engine import Engine
 from bot.errors import ConfigError, StoreUnavailable
 from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
 from bot.text import storable
-from storage.people import Accounts
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +85,7 @@ class TeamsAdapter:
     def __init__(
         self,
         settings: Settings,
-        engine: Engine,
+        engine: EngineApi,
         *,
         file_hosts: Collection[str] = FILE_HOSTS,
         token_reuse: float = TOKEN_REUSE_SECONDS,
@@ -329,8 +327,7 @@ class TeamsAdapter:
             raise DeliveryError(NO_REFERENCE, permanent=True)
         reference = (await self.installer.reach(account)).conversation_ref
         try:
-            async with self.engine.db.transaction() as session:
-                await Accounts(session).set_reference(CHANNEL, account, reference)
+            await self.engine.store_reference(CHANNEL, account, reference)
         except StoreUnavailable:
             log.warning("teams reference not stored", extra={"channel": CHANNEL})
         if len(self._installed) >= INSTALLED_CACHE_SIZE:
@@ -372,7 +369,7 @@ class TeamsAdapter:
             self._session = None
 
 
-def mount(settings: Settings, engine: Engine) -> Mount:
+def mount(settings: Settings, engine: EngineApi) -> Mount:
     adapter = TeamsAdapter(settings, engine)
     return Mount(adapter=adapter, routes=adapter.routes())
 

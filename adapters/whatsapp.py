@@ -29,16 +29,13 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from adapters.base import MAX_RETRY_AFTER_SECONDS, Mount, retry_after_value
+from adapters.base import MAX_RETRY_AFTER_SECONDS, EngineApi, Mount, retry_after_value
 from adapters.media import fetch_capped, origin
 from bot.config import Settings
-from bot.engine import Engine
 from bot.errors import ConfigError
 from bot.media_links import media_url
 from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Profile, Recipient, SendResult
 from bot.text import ascii_int, storable
-from storage.delivery_reports import DeliveryReports
-from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -413,7 +410,7 @@ class WhatsAppAdapter:
 class Webhooks:
     """The two URLs Twilio calls; both are signed the same way."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: EngineApi) -> None:
         assert settings.twilio_auth_token is not None
         self.validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
         self.public_url = settings.public_url.rstrip("/")
@@ -457,8 +454,7 @@ class Webhooks:
             raise web.HTTPBadRequest(text="MessageSid and MessageStatus are required")
         code = (form.get("ErrorCode") or "").strip()[:16]
         error = f"Twilio error {code} ({status})" if code else None
-        async with self.engine.db.transaction() as session:
-            await DeliveryReports(session).record(CHANNEL, sid, status, at=utcnow(), error=error)
+        await self.engine.record_status(CHANNEL, sid, status, error=error)
         return twiml()
 
 
@@ -467,7 +463,7 @@ def twiml() -> web.Response:
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
 
-def mount(settings: Settings, engine: Engine) -> Mount:
+def mount(settings: Settings, engine: EngineApi) -> Mount:
     hooks = Webhooks(settings, engine)
     inbound = web.post("/twilio/whatsapp", hooks.inbound)
     status = web.post("/twilio/status", hooks.status)

@@ -172,6 +172,26 @@ class Engine:
                 now=self.clock(),
             )  # fmt: skip
 
+    async def record_status(
+        self, channel: str, platform_message_id: str, status: str, *, error: str | None
+    ) -> None:
+        """A platform's delivery status callback (adapters.base.EngineApi): adapters do not
+        write to the store themselves."""
+        from storage.delivery_reports import DeliveryReports
+
+        async with self.db.transaction() as session:
+            await DeliveryReports(session).record(
+                channel, platform_message_id, status, at=utcnow(), error=error
+            )
+
+    async def store_reference(self, channel: str, account: str, reference: dict[str, Any]) -> None:
+        """A conversation reference an adapter obtained outside an event (adapters.base
+        .EngineApi): adapters do not write to the store themselves."""
+        from storage.people import Accounts
+
+        async with self.db.transaction() as session:
+            await Accounts(session).set_reference(channel, account, reference)
+
     async def _handle(self, services: Services, incoming: Incoming) -> Outcome:
         key = dedupe_key(self.settings.secret, incoming.channel, incoming.event_id)
         arrival = await arrive(
