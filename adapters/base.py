@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
+import aiohttp
 from aiohttp import web
 
-from bot.messages import Incoming, MediaRef, Outgoing, Recipient, SendResult
+from bot.messages import DeliveryError, Incoming, MediaRef, Outgoing, Recipient, SendResult
 from bot.text import ascii_int
 
 # The longest Retry-After a platform's answer may impose; a longer (or hostile) one is cut to
@@ -23,6 +25,28 @@ def retry_after_value(value: object) -> float | None:
         return None
     seconds = ascii_int(value.strip())
     return None if seconds is None else float(min(seconds, MAX_RETRY_AFTER_SECONDS))
+
+
+# A platform's clock against ours, when looking a message up by the time it was sent.
+CLOCK_SKEW = timedelta(minutes=2)
+# Errors after which the request may have been written and processed (not: refused to
+# connect, which never left).
+_IN_DOUBT_ERRORS = (
+    TimeoutError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientOSError,
+    aiohttp.ClientPayloadError,
+)
+
+
+def mark_in_doubt(exc: DeliveryError) -> None:
+    """Mark a transient failure whose request may have reached the platform. The delivery
+    worker reads the mark only for a send with a reconcile key (bot.delivery.Reconcilable):
+    it looks the message up before sending it again."""
+    cause = exc.__cause__ or exc.__context__
+    connect_failed = isinstance(cause, aiohttp.ClientConnectorError)
+    if not exc.permanent and isinstance(cause, _IN_DOUBT_ERRORS) and not connect_failed:
+        exc.extra["in_doubt"] = True
 
 
 # The engine entry point as adapters see it. It raises bot.errors.StoreUnavailable when the

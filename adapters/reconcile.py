@@ -20,109 +20,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import aiohttp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from twilio.base.exceptions import TwilioException
 
-from adapters.base import Adapter
-from adapters.slack import SlackAdapter
-from adapters.slack_render import UPDATE_FALLBACK_ERRORS, delivery_errors
+from adapters.base import CLOCK_SKEW, Adapter
+from adapters.base import mark_in_doubt as _mark_in_doubt
+from adapters.slack_outbound import ReconcilingSlackAdapter
 from adapters.whatsapp import PREFIX, RateLimited, WhatsAppAdapter, describe
 from bot.config import Settings
 from bot.messages import DeliveryError, Recipient, SendResult
 
-SLACK_EVENT_TYPE = "achterban_outbox"
 # Parts of the message being sent that Twilio accepted (a long text goes in several).
 _parts_sent: ContextVar[int] = ContextVar("parts_sent", default=0)
-# The DM history read per lookup: a person gets few messages from the bot in a few minutes.
-SLACK_HISTORY_PAGES = 5
-# Twilio's clock against ours; and how many of the person's latest messages are read.
-CLOCK_SKEW = timedelta(minutes=2)
 TWILIO_LOOKUP_LIMIT = 50
-# Errors after which the request may have been written and processed (not: refused to
-# connect, which never left).
-_IN_DOUBT_ERRORS = (
-    TimeoutError,
-    aiohttp.ServerDisconnectedError,
-    aiohttp.ClientOSError,
-    aiohttp.ClientPayloadError,
-)
-
-
-def _mark_in_doubt(exc: DeliveryError) -> None:
-    """Mark a transient failure whose request may have reached the platform."""
-    cause = exc.__cause__ or exc.__context__
-    connect_failed = isinstance(cause, aiohttp.ClientConnectorError)
-    if not exc.permanent and isinstance(cause, _IN_DOUBT_ERRORS) and not connect_failed:
-        exc.extra["in_doubt"] = True
-
-
-class ReconcilingSlackAdapter(SlackAdapter):
-    """Slack with the outbox key in each new message's metadata, and the lookup by it."""
-
-    def http(self) -> aiohttp.ClientSession:
-        session = super().http()
-        # slack_sdk re-sends a request whose connection broke: for chat.postMessage that can
-        # post twice. The outbox decides instead, after a lookup.
-        client = self._client
-        if client is not None:
-            client.retry_handlers = [
-                h for h in client.retry_handlers
-                if not isinstance(h, AsyncConnectionErrorRetryHandler)
-            ]  # fmt: skip
-        return session
-
-    async def send(
-        self, recipient: Recipient, rendered: dict[str, Any], *, key: str | None = None
-    ) -> SendResult:
-        """chat.update of the message in `replaces` (repeating an update is harmless), else
-        a DM carrying the key."""
-        message = {"text": rendered["text"], "blocks": rendered["blocks"]}
-        channel, _, ts = (rendered.get("replaces") or "").partition(":")
-        if channel and ts:
-            try:
-                with delivery_errors("chat.update"):
-                    resp = await self.client.chat_update(channel=channel, ts=ts, **message)
-                return SendResult(f"{resp['channel']}:{resp['ts']}")
-            except DeliveryError as exc:
-                if exc.extra.get("error") not in UPDATE_FALLBACK_ERRORS:
-                    raise
-        channel = await self._dm_channel(recipient.account)
-        if key is not None:
-            message["metadata"] = {"event_type": SLACK_EVENT_TYPE, "event_payload": {"key": key}}
-        try:
-            with delivery_errors("chat.postMessage"):
-                resp = await self.client.chat_postMessage(channel=channel, **message)
-        except DeliveryError as exc:
-            _mark_in_doubt(exc)
-            raise
-        return SendResult(f"{resp['channel']}:{resp['ts']}")
-
-    async def reconcile(
-        self, recipient: Recipient, rendered: dict[str, Any], key: str, since: datetime
-    ) -> SendResult | None:
-        """The DM message whose metadata carries `key`, posted since `since` (minus skew)."""
-        channel = await self._dm_channel(recipient.account)
-        oldest = f"{(since - CLOCK_SKEW).timestamp():.6f}"
-        cursor: str | None = None
-        for _ in range(SLACK_HISTORY_PAGES):
-            with delivery_errors("conversations.history"):
-                resp = await self.client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
-                    cursor=cursor,
-                )  # fmt: skip
-            for message in resp.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if metadata.get("event_type") == SLACK_EVENT_TYPE and payload.get("key") == key:
-                    return SendResult(f"{channel}:{message['ts']}")
-            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
-            if not resp.get("has_more") or not cursor:
-                return None
-        raise DeliveryError("slack conversations.history: too many messages to search")
 
 
 class ReconcilingWhatsAppAdapter(WhatsAppAdapter):

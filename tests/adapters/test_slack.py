@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from adapters.media import MediaRefused
 from adapters.slack import SlackAdapter
-from adapters.slack_render import incoming_from_message
+from adapters.slack_parse import incoming_from_message
 from bot.app import build_runtime
 from bot.cli.slack import slack_app
 from bot.config import Settings
