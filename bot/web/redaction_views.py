@@ -1,7 +1,7 @@
 """Manual redaction of a report photo: a moderator adds blur rectangles or removes one.
 
 The processed photo is never edited in place: every change renders the ORIGINAL again through
-the photo pipeline with the whole current set of rectangles (bot/photos.py `redact`), so
+the photo pipeline with the whole current set of rectangles (bot/photo_redaction.py `redact`), so
 removing a rectangle (also an automatically found face) brings back exactly the pixels the
 original has, and adding one blurs as hard as a face. Until a moderator changes anything, the
 set is read back from the photo: the faces that the pipeline blurred.
@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import photos
+from bot import photo_redaction, photos
 from bot.text import ascii_int
 from bot.web.auth import Visitor
 from bot.web.media import media_store
@@ -106,7 +106,7 @@ class RedactionViews:
         try:
             processed = media_store(self.site.engine).read(photo.processed_id)
             faces = await asyncio.to_thread(
-                photos.blurred_face_regions,
+                photo_redaction.blurred_face_regions,
                 original,
                 processed,
                 max_bytes=self.site.settings.media_max_bytes,
@@ -195,7 +195,7 @@ class RedactionViews:
         if regions is None:
             return await self.page(request, visitor, status=400, problem=f"{verb}_invalid")
         done = await asyncio.to_thread(
-            photos.redact,
+            photo_redaction.redact,
             original,
             [photos.Face(r.x, r.y, r.w, r.h) for r in regions],
             max_bytes=self.site.settings.media_max_bytes,
