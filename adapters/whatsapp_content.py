@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.whatsapp import QUICK_REPLY_MAX_BUTTONS, WhatsAppAdapter
+from adapters.whatsapp_outbound import QUICK_REPLY_MAX_BUTTONS, WhatsAppAdapter
 
 SAMPLE_QUESTION = "Wat vind je van het nieuwe rooster?"
 SAMPLE_LABELS = ("Goed", "Matig", "Slecht")
