@@ -8,27 +8,27 @@ has committed — replies go through the outbox, because Teams gives a turn only
 Outbound: proactive, on the conversation reference stored at installation or the last
 message, so the bot can also write first. Each send is what CloudAdapter.continue_conversation
 ends in — the connector's send (or update) of one activity — on a connector client reused per
-service URL (adapters/teams_connector.py), without a turn around it. Someone who never opened
-the bot has no reference: with ACHTERBAN_TEAMS_GRAPH_INSTALL the app is installed for them
-through Graph first (adapters/teams_graph.py), else the message fails as unreachable.
+service URL (adapters/teams_connector.py, adapters/teams_transport.py), without a turn around
+it. Someone who never opened the bot has no reference: with ACHTERBAN_TEAMS_GRAPH_INSTALL the
+app is installed for them through Graph first (adapters/teams_graph.py), else the message
+fails as unreachable.
 
-This module and teams_connector.py are the only ones that import botbuilder. Its support
+This module and teams_connector.py, teams_transport.py and teams_wire.py are the only ones
+that import botbuilder or msrest. Its support
 ended on 2025-12-31; its successor (Microsoft 365 Agents SDK) needs Python >= 3.12 — see
-docs/teams.md. Porting means rewriting these two files; the card format in teams_cards.py and
+docs/teams.md. Porting means rewriting these files; the card format in teams_cards.py and
 the Graph installer stay.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import time
 import uuid
 from collections.abc import Collection
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -40,16 +40,12 @@ from botframework.connector.auth import AuthenticateRequestResult, Authenticatio
 from msrest.exceptions import ClientRequestError
 
 from adapters import teams_cards
-from adapters.base import EngineApi, Mount, retry_after_value
+from adapters.base import EngineApi, Mount
 from adapters.media import fetch_capped, host_allowed, origin
-from adapters.teams_connector import (
-    TOKEN_REUSE_SECONDS,
-    ReusedToken,
-    WireActivity,
-    addressed,
-    authentication,
-)
+from adapters.teams_connector import authentication
 from adapters.teams_graph import GraphConfig, TeamsInstaller
+from adapters.teams_transport import TOKEN_REUSE_SECONDS, ReusedToken
+from adapters.teams_wire import WireActivity, addressed, delivery_error, status_of
 from bot.config import Settings
 from bot.errors import ConfigError, StoreUnavailable
 from bot.media_links import media_url
@@ -72,7 +68,6 @@ MEMBER_LOOKUP_SECONDS = 5.0  # part of the 10–15 s Teams gives a turn
 SEND_TIMEOUT_SECONDS = 60  # the token fetch (MSAL) has no timeout of its own
 PROFILE_TTL_SECONDS = 3600.0
 PROFILE_CACHE_SIZE = 10_000
-TRANSIENT_STATUSES = frozenset({401, 408, 412, 500, 502, 503, 504})
 # Graph installation off and no reference from Teams: counted by `broadcast status` as
 # unreachable, teams_not_installed (storage/broadcasts.py UNREACHABLE_ERRORS).
 NO_REFERENCE = "no Teams conversation reference: the app is not installed for this person"
@@ -132,7 +127,7 @@ class TeamsAdapter:
             activity = None
         if activity is None or not activity.type:
             return _error(400, "malformed activity")
-        _drop_empty_entries(activity)
+        teams_cards.drop_empty_entries(activity)
         try:
             auth = await self.auth.authenticate_request(
                 activity, request.headers.get("Authorization") or None
@@ -182,7 +177,7 @@ class TeamsAdapter:
         )
         if not (anonymous or activity.channel_id == EMULATOR_CHANNEL_ID):
             return True
-        return loopback_url(activity.service_url)
+        return teams_cards.loopback_url(activity.service_url)
 
     def _tenant_allowed(self, activity: Activity) -> bool:
         if not self.single_tenant:
@@ -286,7 +281,7 @@ class TeamsAdapter:
             async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
                 message_id = await self._post(activity, replaces)
         except ErrorResponseException as exc:
-            raise _delivery_error(exc) from None
+            raise delivery_error(exc) from None
         except (ClientRequestError, PermissionError, TimeoutError) as exc:
             # Connector unreachable or slow, or the token could not be fetched (MSAL).
             raise DeliveryError(f"Teams connector: {type(exc).__name__}") from None
@@ -302,7 +297,7 @@ class TeamsAdapter:
                 await client.conversations.update_activity(conversation, replaces, activity)
                 return replaces
             except ErrorResponseException as exc:
-                if _status(exc) not in (400, 404):
+                if status_of(exc) not in (400, 404):
                     raise
                 # The card is gone or fixed: answer in a new message.
         activity.pop("id", None)
@@ -377,73 +372,12 @@ def mount(settings: Settings, engine: EngineApi) -> Mount:
 # -- helpers -----------------------------------------------------------------------------
 
 
-# The Activity's list fields: msrest keeps a JSON null inside a list as None, which every
-# reader of these lists would trip over.
-_LIST_FIELDS = (
-    "attachments", "members_added", "members_removed", "reactions_added",
-    "reactions_removed", "entities",
-)  # fmt: skip
-
-
-def _drop_empty_entries(activity: Activity) -> None:
-    for name in _LIST_FIELDS:
-        entries = getattr(activity, name, None)
-        if isinstance(entries, list) and any(entry is None for entry in entries):
-            setattr(activity, name, [entry for entry in entries if entry is not None])
-
-
-def loopback_url(url: object) -> bool:
-    """Whether `url` is http(s) on this machine (localhost, 127.0.0.0/8, ::1)."""
-    if not isinstance(url, str):
-        return False
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        _ = parts.port  # a port that is no number raises ValueError
-    except ValueError:
-        return False
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _reference(activity: Activity) -> dict[str, Any]:
     """The conversation reference as stored: without the activity id, so a proactive message
     is not a reply to an old one and the stored value changes only when the chat does."""
     reference: dict[str, Any] = TurnContext.get_conversation_reference(activity).serialize()
     reference.pop("activityId", None)
     return reference
-
-
-def _status(exc: ErrorResponseException) -> int:
-    return int(getattr(exc.response, "status_code", 0) or 0)
-
-
-def _delivery_error(exc: ErrorResponseException) -> DeliveryError:
-    status = _status(exc)
-    error = getattr(getattr(exc, "error", None), "error", None)
-    code = getattr(error, "code", None) or ""
-    reason = f"Teams connector HTTP {status} {code}".strip()
-    log.warning("teams send failed", extra={"status": status, "code": code})
-    if status == 429:
-        headers = getattr(exc.response, "headers", None) or {}
-        # Teams limits sends per bot and conversation ("thread"): pause only this one.
-        retry_after = _retry_after(headers.get("Retry-After"))
-        return DeliveryError(reason, retry_after=retry_after, extra={"scope": "conversation"})
-    if status in (403, 404):
-        # 403 MessageWritesBlocked: the person blocked or uninstalled the app.
-        return DeliveryError(reason, permanent=True)
-    return DeliveryError(reason, permanent=status not in TRANSIENT_STATUSES and status < 500)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (the Bot Connector does not send the HTTP-date form)."""
-    return retry_after_value(value)
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -10,9 +10,11 @@ survive the port to that SDK (see docs/teams.md).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.messages import PAYLOAD_JOIN, Choice, MediaRef, Outgoing
 
@@ -182,3 +184,38 @@ def attachments(activity: Any) -> tuple[MediaRef, ...]:
         elif (attachment.content_type or "").startswith("image/") and attachment.content_url:
             refs.append(MediaRef(url=attachment.content_url, content_type=attachment.content_type))
     return tuple(refs)
+
+
+# The Activity's list fields: msrest keeps a JSON null inside a list as None, which every
+# reader of these lists would trip over.
+_LIST_FIELDS = (
+    "attachments", "members_added", "members_removed", "reactions_added",
+    "reactions_removed", "entities",
+)  # fmt: skip
+
+
+def drop_empty_entries(activity: Any) -> None:
+    for name in _LIST_FIELDS:
+        entries = getattr(activity, name, None)
+        if isinstance(entries, list) and any(entry is None for entry in entries):
+            setattr(activity, name, [entry for entry in entries if entry is not None])
+
+
+def loopback_url(url: object) -> bool:
+    """Whether `url` is http(s) on this machine (localhost, 127.0.0.0/8, ::1)."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        _ = parts.port  # a port that is no number raises ValueError
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -10,29 +10,21 @@ Here: one credentials object per (app id, scope, login endpoint), whose token is
 short while; one connector client per (app id, service URL, audience), configured once (no
 hidden retries, a timeout); one user-token client per app id.
 
-The connector's requests go out through aiohttp on the event loop (`AiohttpSender`, an msrest
-pipeline sender) instead of msrest's default, which runs `requests` in executor threads: those
-threads cost a Teams send 2–3 ms of CPU and hold the GIL the event loop needs. msrest still
-builds, serializes and deserializes every request; only the transport differs. (msrest ships
-an aiohttp sender of its own, but 0.7.1's sends neither the headers nor the body.)
+The connector's requests go out through aiohttp on the event loop, signed with the reused
+token (adapters/teams_transport.py), and outgoing activities are posted as the JSON the
+renderer made (adapters/teams_wire.py).
 
-Tokens stay correct: MSAL hands out a token only while it has more than five minutes left and
-renews it otherwise, and a token is used here for at most four of those minutes.
-
-Part of the Teams adapter: with adapters/teams.py the only modules that import botbuilder.
+Part of the Teams adapter: with adapters/teams.py, teams_transport.py and teams_wire.py the
+only modules that import botbuilder or msrest.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
-import requests
 from botbuilder.integration.aiohttp import (
     ConfigurationBotFrameworkAuthentication,
     ConfigurationServiceClientCredentialFactory,
@@ -46,21 +38,27 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
     UserTokenClient,
 )
-from msrest.exceptions import ClientRequestError
-from msrest.pipeline import AsyncHTTPSender, AsyncPipeline, Request, Response, SansIOHTTPPolicy
+from msrest.pipeline import AsyncPipeline
 from msrest.pipeline.universal import RawDeserializer
-from msrest.serialization import Serializer
-from msrest.universal_http.async_abc import AsyncClientResponse
-from multidict import CIMultiDict
 from urllib3.util import Retry
 
+from adapters.teams_transport import TOKEN_REUSE_SECONDS, AiohttpSender, BearerPolicy, ReusedToken
+from adapters.teams_wire import WireActivity, WireSerializer, addressed
 from bot.config import Settings
 
+__all__ = [
+    "TOKEN_REUSE_SECONDS",
+    "ReusedCredentials",
+    "ReusedToken",
+    "ReusingAuthentication",
+    "WireActivity",
+    "WireSerializer",
+    "addressed",
+    "authentication",
+    "bot_configuration",
+]
+
 CONNECTOR_TIMEOUT_SECONDS = 30
-# MSAL never hands out a token with less than 5 minutes left, so one is used for at most 4
-# of them, and MSAL is asked again (it renews in time) after 2.
-TOKEN_USABLE_SECONDS = 240.0
-TOKEN_REUSE_SECONDS = 120.0
 CONNECTOR_CACHE_SIZE = 64  # service URLs are few (one per Teams region)
 
 
@@ -103,127 +101,6 @@ def authentication(
         ConfigurationServiceClientCredentialFactory(config), token_reuse=token_reuse
     )
     return ReusingAuthentication(config, credentials_factory=credentials)
-
-
-class ReusedToken:
-    """Credentials (msrest `Authentication`, as botframework's AppCredentials) that sign
-    requests with the token MSAL last gave them.
-
-    msrest signs every request by asking the credentials for a token, and MSAL's cache lookup
-    costs more than the request itself on loopback. `refresh` (before a send, in a thread)
-    asks MSAL again once the token is `reuse` seconds old; signing uses the token while it is
-    younger than TOKEN_USABLE_SECONDS, so it never waits on MSAL in the event loop after a
-    refresh. Anything else is asked of the wrapped credentials (their app id, scope, …).
-    """
-
-    def __init__(self, inner: Any, reuse: float) -> None:
-        self._inner = inner
-        self._reuse = min(reuse, TOKEN_USABLE_SECONDS)
-        self._token: tuple[str, float] | None = None  # (token, fetched at, monotonic)
-        self._refreshing = asyncio.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def _younger_than(self, seconds: float) -> str | None:
-        if self._token is None or time.monotonic() - self._token[1] >= seconds:
-            return None
-        return self._token[0]
-
-    def get_access_token(self, force_refresh: bool = False) -> str:
-        """The token; from MSAL (which fetches or renews it, blocking) when it is too old."""
-        if force_refresh:
-            return self._fetch(force_refresh=True)
-        return self._younger_than(TOKEN_USABLE_SECONDS) or self._fetch()
-
-    def _fetch(self, *, force_refresh: bool = False) -> str:
-        token = str(self._inner.get_access_token(force_refresh))
-        self._token = (token, time.monotonic())
-        return token
-
-    async def refresh(self) -> None:
-        """Ask MSAL in a thread once the token is `reuse` seconds old: its fetch blocks, and
-        the event loop must not wait on the login server. One at a time; the rest reuse it."""
-        if not getattr(self._inner, "microsoft_app_id", None):
-            return  # no app id: requests go unsigned (the emulator)
-        async with self._refreshing:
-            if self._younger_than(self._reuse) is None:
-                await asyncio.to_thread(self._fetch)
-
-    def authorization(self) -> str | None:
-        """The Authorization header for a request, or None when requests go unsigned
-        (AppCredentials.signed_session's rule: no app id, as with the emulator)."""
-        if self._inner._should_set_token(None):
-            return f"Bearer {self.get_access_token()}"
-        return None
-
-    def signed_session(self, session: requests.Session | None = None) -> requests.Session:
-        """What msrest's requests transport calls before each request."""
-        session = session or requests.Session()
-        header = self.authorization()
-        if header:
-            session.headers["Authorization"] = header
-        else:
-            session.headers.pop("Authorization", None)
-        return session
-
-
-class BearerPolicy(SansIOHTTPPolicy):  # type: ignore[misc]
-    """Signs each connector request with the credentials' current token."""
-
-    def __init__(self, credentials: ReusedToken) -> None:
-        self._credentials = credentials
-
-    def on_request(self, request: Request, **kwargs: Any) -> None:
-        header = self._credentials.authorization()
-        if header:
-            request.http_request.headers["Authorization"] = header
-
-
-class _Loaded(AsyncClientResponse):  # type: ignore[misc]
-    """An aiohttp response read whole, as msrest's deserializers expect. It is its own
-    `internal_response`: msrest's errors expose that one, and callers read `status_code` and
-    `headers` from it as from a `requests` response."""
-
-    def __init__(self, request: Any, response: aiohttp.ClientResponse, body: bytes) -> None:
-        super().__init__(request, self)
-        self.status_code = response.status
-        self.headers = CIMultiDict(response.headers)
-        self.reason = response.reason
-        self._body = body
-
-    def body(self) -> bytes:
-        return self._body
-
-
-class AiohttpSender(AsyncHTTPSender):  # type: ignore[misc]
-    """msrest's last pipeline step, on one shared aiohttp session (see the module docstring).
-    Transport failures become msrest's ClientRequestError, as with its own senders."""
-
-    def __init__(self, session: Callable[[], aiohttp.ClientSession]) -> None:
-        self._session = session
-
-    async def __aenter__(self) -> AiohttpSender:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    def build_context(self) -> None:
-        return None
-
-    async def send(self, request: Request, **config: Any) -> Response:
-        http = request.http_request
-        headers = {k: v for k, v in http.headers.items() if k.lower() != "content-length"}
-        data = http.data.encode() if isinstance(http.data, str) else http.data
-        try:
-            async with self._session().request(
-                http.method, http.url, headers=headers, data=data
-            ) as response:
-                body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ClientRequestError(f"Bot Connector: {type(exc).__name__}") from exc
-        return Response(request, _Loaded(http, response, body))
 
 
 class ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
@@ -342,54 +219,6 @@ class ReusingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: i
             ]
             config.pipeline = AsyncPipeline(policies, AiohttpSender(self.http))
         return client
-
-
-class WireActivity(dict[str, Any]):
-    """An activity already in the Bot Connector's JSON (what msrest would make of the model).
-
-    msrest turns a model into JSON attribute by attribute, with a key transformer and a type
-    lookup each: for one Adaptive Card activity about 0.3 ms of CPU, and as much again to
-    build the model from the rendered card and the stored reference, which are JSON already.
-    A broadcast sends the same card to thousands of people, so the outbox's sends post the
-    card's JSON as the renderer made it, addressed with the stored reference (`addressed`).
-    """
-
-
-class WireSerializer(Serializer):  # type: ignore[misc]
-    """msrest's serializer, passing a `WireActivity` body through as it is."""
-
-    def body(self, data: Any, data_type: str, **kwargs: Any) -> Any:
-        if isinstance(data, WireActivity):
-            return dict(data)
-        return super().body(data, data_type, **kwargs)
-
-
-# TurnContext.apply_conversation_reference for an outgoing activity, on the JSON of both:
-# activity field ← reference field.
-_ADDRESS = (
-    ("channelId", "channelId"),
-    ("locale", "locale"),
-    ("serviceUrl", "serviceUrl"),
-    ("conversation", "conversation"),
-    ("from", "bot"),
-    ("recipient", "user"),
-)
-
-
-def addressed(activity: dict[str, Any], reference: dict[str, Any]) -> WireActivity:
-    """The rendered activity addressed to a stored conversation reference (the SDK's
-    `ConversationReference.serialize()`), as the SDK addresses a proactive message; a test
-    holds it to msrest's serialization of the same models."""
-    wire = WireActivity(activity)
-    for field, source in _ADDRESS:
-        value = reference.get(source)
-        if value is None:
-            wire.pop(field, None)
-        else:
-            wire[field] = value
-    if reference.get("activityId"):
-        wire["replyToId"] = reference["activityId"]
-    return wire
 
 
 class _Reusing(ConnectorFactory):  # type: ignore[misc]

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from adapters import teams_cards
 from adapters.teams import TeamsAdapter
-from adapters.teams_connector import WireActivity, WireSerializer, addressed
 from adapters.teams_graph import GraphConfig, TeamsInstaller
+from adapters.teams_wire import WireActivity, WireSerializer, addressed
 from bot.config import Settings
 from bot.engine import Engine
 from bot.messages import Choice, DeliveryError, Outgoing, Purpose, Recipient
