@@ -25,10 +25,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
-from adapters.whatsapp import parse_incoming
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
@@ -52,10 +52,15 @@ from tests.fakes.slack_api import (
     event_body,
     slack_settings,
 )
+from tests.fakes.twilio_api import FakeTwilio, inbound_form, signature_headers
 from tests.support.logs import captured_logs
 from tests.support.polls import create_poll
 
 _events = itertools.count(1)
+TWILIO_SID = "AC" + "5c" * 16
+TWILIO_TOKEN = "twilio-auth-token-for-the-privacy-scan"
+TWILIO_FROM = "whatsapp:+14155238886"
+PUBLIC_URL = "https://achterban.example.org"
 # A stored time of day, as SQLite returns it to a plain SELECT ("2026-12-04 12:27:18.006").
 TIME_OF_DAY = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d")
 OPTIONS = ["Optie-Zwaluw", "Optie-Merel", "Optie-Specht", "Optie-Uil", "Optie-Gaai"]  # buttons
@@ -95,8 +100,22 @@ class Scene:
             else:
                 assert await self.slack.dm(who.account, text) == 200
             return
+        if who.channel == "whatsapp":
+            await self._whatsapp(who, text, choice)
+            return
         incoming = self._incoming(who, text, choice)
         await self.engine.handle(incoming)
+
+    async def _whatsapp(self, who: Colleague, text: str, choice: str | None) -> None:
+        """A form as Twilio posts it, signed by twilio's own RequestValidator."""
+        extra = {"ButtonPayload": choice} if choice else {}
+        form = inbound_form(
+            text, phone=who.account, account_sid=TWILIO_SID, to=TWILIO_FROM, **extra
+        )
+        headers = signature_headers(TWILIO_TOKEN, PUBLIC_URL + "/twilio/whatsapp", form)
+        url = self.slack.url + "/twilio/whatsapp"
+        async with self.slack.http.post(url, data=form, headers=headers) as response:
+            assert response.status == 200
 
     def _button(self, user: str, payload: str) -> tuple[str, dict[str, Any]]:
         """The newest message in the user's DM with a button for `payload`, and the button."""
@@ -111,13 +130,6 @@ class Scene:
     def _incoming(self, who: Colleague, text: str, choice: str | None) -> Incoming:
         n = next(_events)
         person = who.person
-        if who.channel == "whatsapp":
-            form = {"MessageSid": f"SM{n:032x}", "From": f"whatsapp:{who.account}", "Body": text}
-            if choice:
-                form["ButtonPayload"] = choice
-            parsed = parse_incoming(form)
-            assert parsed is not None
-            return parsed
         event_id = {
             "teams": f"a:1conversation{who.key}:1{n:016d}",
             "web": f"{who.account}:{n:032x}",
@@ -149,7 +161,15 @@ CHANNELS = {  # key: (channel, account)
 @pytest.fixture
 async def scene(settings: Settings, db: Database) -> AsyncIterator[Scene]:
     api = await FakeSlackApi().start()
-    runtime = build_runtime(slack_settings(settings, api))
+    twilio = await FakeTwilio(TWILIO_SID, TWILIO_TOKEN).start()
+    on = {
+        "twilio_account_sid": TWILIO_SID,
+        "twilio_auth_token": SecretStr(TWILIO_TOKEN),
+        "twilio_whatsapp_from": TWILIO_FROM,
+        "twilio_api_url": twilio.url,
+        "public_url": PUBLIC_URL,
+    }
+    runtime = build_runtime(slack_settings(settings, api, **on))
     server = TestServer(create_web_app(runtime, background=False), host="127.0.0.1")
     await server.start_server()
     try:
@@ -161,6 +181,7 @@ async def scene(settings: Settings, db: Database) -> AsyncIterator[Scene]:
     finally:
         await server.close()
         await api.stop()
+        await twilio.close()
 
 
 async def _roster(engine: Engine, api: FakeSlackApi) -> list[Colleague]:
@@ -218,7 +239,7 @@ async def anonymous_acts(scene: Scene) -> None:
         await scene.say(who, "Nee, verder")
         await scene.say(who, "Overslaan")
         await scene.say(who, "Bevestigen")
-    reporter = next(c for c in scene.colleagues if c.channel == "whatsapp")  # stays queued
+    reporter = next(c for c in scene.colleagues if c.channel == "teams")  # stays queued
     description = "Geheime melding: lekkende olie bij pers zeven"
     reporter.secrets |= {description, "Hal negen achteraan"}
     for step in ("melding", "Geen foto", description, "Hal negen achteraan", "3", "Versturen"):
