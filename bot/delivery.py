@@ -3,9 +3,11 @@
 Rows are claimed per channel and sent concurrently, one person's messages in order, paced to
 the platform's limits (bot/pacing.py). A row is marked `sending` in a committed transaction
 before its request leaves; the marks and results of many rows share one commit
-(storage/outbox_worker.py). Rows of a worker that died come back after the lease, and a
-`sending` one (in doubt) is first looked up on the platform where the adapter can
-(`Reconcilable`), else sent again — the one window left. See docs/delivery.md.
+(storage/outbox_worker.py). The worker reaches the outbox only through `DeliveryOutbox`
+(storage/outbox.py), which has one implementation per backend. Rows of a worker that died
+come back after the lease, and a `sending` one (in doubt) is first looked up on the platform
+where the adapter can (`Reconcilable`), else sent again — the one window left. See
+docs/delivery.md.
 """
 
 from __future__ import annotations
@@ -27,12 +29,11 @@ from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
 from bot.metrics import SENT
 from bot.pacing import UNLIMITED, Pacer, Slots, pacers
 from bot.seal import Sealer
-from storage import outbox_worker
 from storage.db import Database
 from storage.models import utcnow
 from storage.notify import listen_outbox
-from storage.outbox import SENDING, Claim
-from storage.outbox_worker import OutboxWriter
+from storage.outbox import SENDING, Claim, DeliveryOutbox
+from storage.outbox_worker import OutboxWriter, outbox_for
 
 log = logging.getLogger(__name__)
 # Sends in flight per channel and worker: enough to fill Twilio's 80/s at 200 ms a request.
@@ -59,8 +60,12 @@ class DeliveryWorker:
         clock: Callable[[], datetime] = utcnow,
         wake: asyncio.Event | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        outbox: DeliveryOutbox | None = None,
     ) -> None:
+        """`outbox`: as the composition root chose it (bot/app.py); by default the one for
+        `db`'s backend (the terminal chat, the web chat and tests)."""
         self.db = db
+        self.outbox = outbox if outbox is not None else outbox_for(db)
         self.settings = settings
         self.adapters = dict(adapters)
         self.sealer = Sealer(settings.secret)
@@ -74,7 +79,7 @@ class DeliveryWorker:
         self.wake = wake or asyncio.Event()
         self.pacers = pacers(settings.rate_limits)
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
-        self.writer = OutboxWriter(db, lease=self.lease, clock=clock)
+        self.writer = OutboxWriter(self.outbox, lease=self.lease, clock=clock)
         self.results = Results(self.writer, settings, clock, self._pacer)
         self.concurrency = concurrency
         # Per channel: rows past the pacer and not yet sending (being marked, or waiting for
@@ -106,10 +111,9 @@ class DeliveryWorker:
         return [c for c in self.adapters if not self._pacer(c).paused_for()]
 
     async def _claim(self, channels: Sequence[str], limit: int) -> list[Claim]:
-        rows = await outbox_worker.claim(
-            self.db, channels, now=self.clock(), limit=limit, lease=self.lease,
-            accounts=self.accounts,
-        )  # fmt: skip
+        rows = await self.outbox.claim(
+            channels, now=self.clock(), limit=limit, lease=self.lease, accounts=self.accounts
+        )
         for row in rows:
             self._held[row.channel] += 1
         return rows

@@ -222,6 +222,32 @@ class Database:
                 raise mapped from exc
             raise
 
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """A pooled connection's driver connection (asyncpg), outside any transaction of
+        SQLAlchemy's: for the delivery worker's hot path on PostgreSQL, where a group commit
+        is one statement in its own transaction (storage/outbox_postgres.py). SQLAlchemy does
+        not see the driver's errors: a connection that broke is invalidated here, or the pool
+        would hand it out again; failures of the store surface as StoreUnavailable."""
+        try:
+            async with self.engine.connect() as connection:
+                conn: Any = (await connection.get_raw_connection()).driver_connection
+                try:
+                    yield conn
+                except BaseException as exc:
+                    if conn.is_closed() or isinstance(exc, _DRIVER_DISCONNECT):
+                        if not connection.invalidated:
+                            await connection.invalidate()
+                        await self.engine.dispose(close=False)
+                    raise
+        except (StoreUnavailable, Unstorable):
+            raise
+        except Exception as exc:
+            mapped = _mapped(exc)
+            if mapped is not exc:
+                raise mapped from exc
+            raise
+
     async def ping(self) -> None:
         try:
             async with self.engine.connect() as conn:

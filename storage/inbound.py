@@ -18,7 +18,7 @@ from storage.models import (
     Person,
     utcnow,
 )
-from storage.outbox import HELD, PENDING
+from storage.outbox import release_held_sql
 from storage.raw import Query, Shape
 from storage.unit import Store, adopt, raw
 
@@ -125,8 +125,7 @@ _ARRIVE = Query(
     " WHERE id = (SELECT a_id FROM s WHERE p_forgotten_at IS NULL)"
     " AND (last_inbound_at IS NULL OR last_inbound_at < $3 - $6::interval) RETURNING id"
     "), h AS ("
-    f" UPDATE outbox SET status = '{PENDING}', next_attempt_at = $3"
-    f" WHERE status = '{HELD}' AND channel = $1 AND account = $4 AND EXISTS (SELECT 1 FROM s"
+    f" {release_held_sql(now='$3', channel='$1', account='$4')} AND EXISTS (SELECT 1 FROM s"
     " WHERE p_forgotten_at IS NULL"
     " AND (a_last_inbound_at IS NULL OR a_last_inbound_at < $3 - $7::interval))"
     ")"
@@ -191,8 +190,7 @@ _TOUCH = Query(
     params=(ChannelAccount.__table__.c.last_inbound_at.type, None),
 )
 _RELEASE = Query(
-    f"UPDATE outbox SET status = '{PENDING}', next_attempt_at = $1 "
-    f"WHERE status = '{HELD}' AND channel = $2 AND account = $3",
+    release_held_sql(now="$1", channel="$2", account="$3"),
     params=(OutboxMessage.__table__.c.next_attempt_at.type, None, None),
 )
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from bot.delivery import DeliveryWorker, backoff, delivery_key
 from bot.engine import Engine
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
-from storage import outbox_worker
 from storage.models import OutboxMessage, utcnow
-from storage.outbox import Outbox, Outcome, outbox_row
+from storage.outbox import Outcome
+from storage.outbox_worker import outbox_for
 from tests.support.org import Org
 
 
@@ -159,13 +159,12 @@ class Looking(Channel):
 
 async def claimed_by_a_dead_worker(engine: Engine, *, sending: bool) -> OutboxMessage:
     """What a worker that died now leaves: its claim, and (sending) the mark before a send."""
-    now = utcnow()
-    async with engine.db.transaction() as session:
-        outbox = Outbox(session)
-        (row,) = await outbox.claim(["console"], now=now, limit=1, lease=timedelta(minutes=5))
-        if sending:
-            assert row.claimed_at is not None
-            assert await outbox.start_sending([(row.id, row.claimed_at)], now=now) == {row.id}
+    now, lease = utcnow(), timedelta(minutes=5)
+    outbox = outbox_for(engine.db)
+    (row,) = await outbox.claim(["console"], now=now, limit=1, lease=lease)
+    if sending:
+        marks = [(row.id, row.claimed_at)]
+        assert await outbox.write(marks, [], now=now, lease=lease) == {row.id}
     async with engine.db.transaction(read_only=True) as session:
         return (await session.execute(select(OutboxMessage).filter_by(id=row.id))).scalar_one()
 
@@ -268,18 +267,15 @@ async def test_a_row_taken_over_is_never_written_by_the_first_worker(
     await org.say("emp0", "hallo")
     lease = timedelta(minutes=5)
     t0 = utcnow()
-    async with engine.db.transaction() as session:
-        (mine,) = await Outbox(session).claim(["console"], now=t0, limit=1, lease=lease)
-    async with engine.db.transaction() as session:  # the lease ran out; another worker
-        (theirs,) = await Outbox(session).claim(
-            ["console"], now=t0 + lease * 2, limit=1, lease=lease
-        )
+    outbox = outbox_for(engine.db)
+    (mine,) = await outbox.claim(["console"], now=t0, limit=1, lease=lease)
+    # The lease ran out; another worker.
+    (theirs,) = await outbox.claim(["console"], now=t0 + lease * 2, limit=1, lease=lease)
     assert mine.id == theirs.id and mine.claimed_at != theirs.claimed_at
-    async with engine.db.transaction() as session:
-        outbox = Outbox(session)
-        assert await outbox.start_sending([(mine.id, mine.claimed_at)], now=utcnow()) == set()
-        late = Outcome("sent", mine.id, mine.claimed_at, platform_message_id="stale")
-        await outbox.finish_many([late], now=utcnow(), lease=lease)
+    marks = [(mine.id, mine.claimed_at)]
+    assert await outbox.write(marks, [], now=utcnow(), lease=lease) == set()
+    late = Outcome("sent", mine.id, mine.claimed_at, platform_message_id="stale")
+    await outbox.write([], [late], now=utcnow(), lease=lease)
     [row] = await rows(engine)
     assert (row.status, row.platform_message_id, row.attempts) == ("claimed", None, 2)
 
@@ -314,64 +310,3 @@ async def test_a_row_marked_too_long_before_its_send_slot_goes_back_unsent(
     assert (first.status, second.status, second.attempts) == ("sent", "pending", 0)
     assert await worker.drain() == 1
     assert [account for account, _ in channel.sent] == [first.account, second.account]
-
-
-async def test_a_claim_passes_by_a_long_queue_behind_a_held_row(engine: Engine) -> None:
-    now, lease = utcnow(), timedelta(minutes=5)
-    queue = [outbox_row("console", "busy", None, Outgoing(f"b{i}"), now=now) for i in range(60)]
-    async with engine.db.transaction() as session:
-        await Outbox(session).add_many(
-            [*queue, outbox_row("console", "other", None, Outgoing("o"), now=now)]
-        )
-    (held,) = await outbox_worker.claim(engine.db, ["console"], now=now, limit=1, lease=lease)
-    assert held.account == "busy"
-    # The 59 rows behind it fill more than one window of the claim.
-    claimed = await outbox_worker.claim(engine.db, ["console"], now=now, limit=5, lease=lease)
-    assert [r.account for r in claimed] == ["other"]
-
-
-async def test_the_group_commit_writes_every_outcome_and_keeps_the_fence(engine: Engine) -> None:
-    """On PostgreSQL one statement writes a group (storage/outbox_worker.py), on SQLite
-    Outbox.start_sending and finish_many: the same rows either way."""
-    now, lease = utcnow(), timedelta(minutes=5)
-    async with engine.db.transaction() as session:
-        await Outbox(session).add_many(
-            [outbox_row("console", f"p{i}", None, Outgoing(f"m{i}"), now=now) for i in range(7)]
-        )
-    claimed = await outbox_worker.claim(engine.db, ["console"], now=now, limit=10, lease=lease)
-    assert [r.status for r in claimed] == ["claimed"] * 7 and claimed[0].recipient is None
-    stale = now - timedelta(seconds=9)
-    later = now + timedelta(seconds=1)
-    *mine, last = claimed
-    marks = [(r.id, r.claimed_at) for r in mine] + [(last.id, stale)]
-    marked = await outbox_worker.flush(engine.db, marks, [], now=later, lease=lease)
-    assert marked == {r.id for r in mine}  # not the one whose token is stale
-    at = later + timedelta(minutes=1)
-    kinds = ["sent", "held", "retry", "failed", "release", "doubt"]
-    outcomes = [
-        Outcome(k, r.id, later, at=at, platform_message_id=f"pm-{k}", error=f"e-{k}")
-        for k, r in zip(kinds, mine, strict=True)
-    ]
-    outcomes.append(Outcome("sent", last.id, stale, platform_message_id="stale"))
-    await outbox_worker.flush(engine.db, [], outcomes, now=later, lease=lease)
-    found = {r.id: r for r in await rows(engine)}
-    got = {
-        k: (found[r.id].status, found[r.id].sent_at, found[r.id].platform_message_id,
-            found[r.id].last_error, found[r.id].payload is None, found[r.id].next_attempt_at,
-            found[r.id].attempts, found[r.id].claimed_at)
-        for k, r in zip(kinds, mine, strict=True)
-    }  # fmt: skip
-    assert got == {
-        "sent": ("sent", at, "pm-sent", None, True, later, 1, later),
-        "held": ("held", at, "pm-held", None, False, later, 1, later),
-        "retry": ("pending", None, None, "e-retry", False, at, 1, later),
-        "failed": ("failed", None, None, "e-failed", True, later, 1, later),
-        "release": ("pending", None, None, None, False, at, 0, later),
-        "doubt": ("sending", None, None, "e-doubt", False, later, 1, at - lease),
-    }
-    untouched = found[last.id]
-    assert (untouched.status, untouched.claimed_at, untouched.platform_message_id) == (
-        "claimed",
-        now,
-        None,
-    )
