@@ -39,10 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fakes live with the tests
 
 from adapters import slack_render, teams_cards  # noqa: E402
+from bot.app import new_engine  # noqa: E402
 from bot.cli.common import fast_event_loop  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.delivery import DEFAULT_CONCURRENCY  # noqa: E402
-from bot.engine import Engine  # noqa: E402
 from bot.messages import Outgoing, Purpose  # noqa: E402
 from bot.pacing import DEFAULT_LIMITS, PUBLISHED  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -145,7 +145,7 @@ async def with_workers(
             procs.append(proc)
         started = time.monotonic()
         settings = fakes.settings(Settings(database_url=url, data_dir=tmp, _env_file=None))  # type: ignore[call-arg]
-        await queue_news(Engine(db, settings), list(where))
+        await queue_news(new_engine(db, settings), list(where))
         while (await statuses(db))["sent"] < len(where):
             if any(p.returncode is not None for p in procs):
                 raise RuntimeError(f"a worker stopped; see {tmp}/{name}-*.log")

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.app import new_engine
 from bot.config import Settings
 from bot.engine import Engine
 from bot.messages import Incoming, Profile
@@ -162,7 +163,7 @@ async def bench_backend(
         settings = Settings(database_url=url, data_dir=Path(data_dir), _env_file=None)  # type: ignore[call-arg]
         db = Database(url)
         try:
-            return await measure(backend, Engine(db, settings), args, progress)
+            return await measure(backend, new_engine(db, settings), args, progress)
         finally:
             await db.dispose()
 

@@ -1,4 +1,5 @@
-"""The composition root: the only place that wires settings, store, engine and channels."""
+"""The composition root: the only place that wires settings, store, engine, job modules and
+channels."""
 
 from __future__ import annotations
 
@@ -7,16 +8,77 @@ import contextlib
 import importlib
 import logging
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 from adapters.base import Adapter, Mount
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import DeliveryError, MediaRef
+from bot.registry import Registry
 from bot.scheduler import Scheduler
+from dialogs import (
+    broadcast,
+    broadcast_create,
+    broadcast_manage,
+    dashboard,
+    home,
+    menu,
+    nomination,
+    nomination_campaign,
+    open_question,
+    poll,
+    poll_commands,
+    poll_create,
+    question_create,
+    report_jobs,
+    report_moderation,
+    retention,
+    unsafe_report,
+)
 from storage.db import Database
+from storage.outbox_worker import outbox_for
 
 log = logging.getLogger(__name__)
+
+# The job modules: each exposes `register(registry)` (bot/registry.py); nothing registers
+# itself at import, so a module missing here is not there (tests/engine/test_registry.py checks
+# that every module of dialogs/ with a `register` is listed). This order is the order of the
+# help text's command lines and of the scheduler's jobs, the poll jobs first.
+JOB_MODULES: tuple[ModuleType, ...] = (
+    poll,
+    broadcast,
+    report_moderation,
+    broadcast_manage,
+    dashboard,
+    poll_commands,
+    menu,
+    nomination,
+    nomination_campaign,
+    open_question,
+    question_create,
+    unsafe_report,
+    broadcast_create,
+    poll_create,
+    report_jobs,
+    retention,
+    home,
+)
+
+
+def build_registry(modules: tuple[ModuleType, ...] = JOB_MODULES) -> Registry:
+    """A registry holding what `modules` register; raises RegistryError on any clash."""
+    registry = Registry()
+    for module in modules:
+        module.register(registry)
+    return registry
+
+
+def new_engine(db: Database, settings: Settings, **kwargs: Any) -> Engine:
+    """An engine with this application's job modules (for the CLI, benchmarks and tests)."""
+    return Engine(db, settings, build_registry(), **kwargs)
+
 
 # channel → module with `mount(settings, engine) -> Mount`; imported only when the channel is
 # enabled, so the CLI starts fast and a missing credential never loads an SDK.
@@ -64,6 +126,7 @@ class Runtime:
             adapters,
             wake=self.engine.outbox_changed,
             concurrency=self.settings.delivery_concurrency,
+            outbox=outbox_for(self.db),  # one implementation per backend (storage/outbox.py)
         )
 
     def start_background(self, *, deliver: bool = True, schedule: bool = True) -> None:
@@ -87,7 +150,10 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings.db_url, pool_size=settings.db_pool_size)
-    runtime = Runtime(settings=settings, db=db, engine=Engine(db, settings))
+    # The job modules register their dialogs, actions, commands and periodic jobs here; a
+    # clash of names stops the start-up (bot/registry.py).
+    engine = new_engine(db, settings)
+    runtime = Runtime(settings=settings, db=db, engine=engine)
     for channel, why_off in settings.channel_status().items():
         module_name = CHANNEL_MODULES[channel]
         if why_off is not None:

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot.conversation import Services
 from dialogs import poll as poll_jobs
-from dialogs.base import Services
 from storage.models import Person
 from storage.people import Audience
 

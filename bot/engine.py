@@ -20,18 +20,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import dialogs  # noqa: F401  (registers the dialogs and actions)
 from bot.config import Settings
+from bot.conversation import Services, ServiceSettings, Turn
 from bot.group_commit import GroupCommit
 from bot.i18n import normalise_language, t
 from bot.identity import resolve_sender
 from bot.messages import Incoming, Outgoing
 from bot.metrics import DUPLICATES, HANDLE_SECONDS, INBOUND, REFUSED
 from bot.privacy import dedupe_key, keyed_hash
+from bot.registry import Registry
 from bot.router import route
 from bot.seal import Sealer
-from dialogs.base import Services, Turn
-from dialogs.home import open_for
 from storage.broadcast_responses import Responses
 from storage.conversations import lock_conversation
 from storage.db import Database
@@ -64,13 +63,16 @@ class Engine:
         self,
         db: Database,
         settings: Settings,
+        registry: Registry,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """`registry` holds the dialogs, actions, commands and periodic jobs (built by the
+        composition root: bot/app.py)."""
         self.db = db
         self.settings = settings
+        self.registry = registry
         self.clock = clock
-        self.timezone = ZoneInfo(settings.timezone)
         self.outbox_changed = asyncio.Event()
         self.media_store = MediaStore(settings.data_dir / "media")
         # Set by the composition root to download through the channel's adapter.
@@ -80,6 +82,17 @@ class Engine:
         # Events being handled, by (channel, event id): True once committed.
         self._in_flight: dict[tuple[str, str], asyncio.Future[bool]] = {}
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        """What dialogs read of the settings is taken once here, not per event."""
+        self._settings = settings
+        self.timezone = ZoneInfo(settings.timezone)
+        self.service_settings = ServiceSettings.from_settings(settings)
+
     async def _in_unit(self, unit: Unit, incoming: Incoming) -> Outcome:
         return await self._handle(self.services(unit), incoming)
 
@@ -87,17 +100,9 @@ class Engine:
         return Services(
             store=store,
             now=self.clock(),
-            timezone=self.timezone,
-            membership=self.settings.membership,
-            poll_reminder_hours=self.settings.poll_reminder_hours,
-            public_url=self.settings.public_url,
+            settings=self.service_settings,
             media_store=self.media_store,
             fetch_media=self.fetch_media,
-            media_max_bytes=self.settings.media_max_bytes,
-            media_retention_days=self.settings.media_retention_days,
-            report_reminder_hours=self.settings.report_reminder_hours,
-            report_discard_hours=self.settings.report_discard_hours,
-            retention=self.settings.retention,
             pseudonym=self.pseudonym,
         )
 
@@ -148,12 +153,14 @@ class Engine:
     async def home(self, channel: str, account: str) -> Outgoing | None:
         """What is open for the person behind a platform account (None if unknown): for a
         platform's home screen, read-only, outside any event."""
+        if self.registry.home is None:
+            return None
         async with self.db.transaction(read_only=True) as session:
             services = self.services(session)
             known = await services.accounts.find_with_person(channel, account)
             if known is None or known[1].forgotten_at is not None:
                 return None
-            return await open_for(services, known[1])
+            return await self.registry.home(services, known[1])
 
     async def record_reaction(
         self,
@@ -224,6 +231,7 @@ class Engine:
             roles=roles,
             services=services,
             conversation=conversation,
+            registry=self.registry,
         )
         try:
             await route(turn)

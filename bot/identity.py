@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.conversation import Services
 from bot.i18n import normalise_language
 from bot.messages import Incoming
-from dialogs.base import Services
 from storage.models import ChannelAccount, Person
 
 
@@ -32,7 +32,7 @@ async def resolve_sender(
     if person is not None and person.forgotten_at is not None:
         person = None
     if person is None:
-        if services.membership != "open":
+        if services.settings.membership != "open":
             return None
         person = Person(
             name=(profile.name if profile and profile.name else incoming.account)[:200],

@@ -2,41 +2,41 @@
 
 from __future__ import annotations
 
+from bot.choices import fold, match_choice
+from bot.conversation import Turn
 from bot.i18n import all_words
 from bot.messages import Choice
-from dialogs.base import ACTIONS, DIALOGS, Turn, fold, match_choice
-from dialogs.commands import find_command
 from storage.prompts import latest_prompt
 
 
 async def route(turn: Turn) -> None:
     """Button payload → its action (valid days later, whatever dialog is active); else the
     active dialog's step; else the menu. Cancel words leave any dialog."""
-    conversation = turn.conversation
+    conversation, registry = turn.conversation, turn.registry
     turn.choice = turn.incoming.choice or await _typed_choice(turn)
     if turn.choice:
         prefix = turn.choice.split(":", 1)[0]
-        if prefix in ACTIONS:
-            await ACTIONS[prefix](turn, turn.choice)
+        if prefix in registry.actions:
+            await registry.actions[prefix](turn, turn.choice)
             return
     if not turn.incoming.choice and fold(turn.text) in all_words("commands.cancel"):
         if conversation.dialog:
             turn.end()
             turn.reply(turn.t("common.cancelled"))
             return
-        if find_command(turn.text) is None:
+        if registry.find_command(turn.text) is None:
             turn.reply(turn.t("common.nothing_to_cancel"))
             return
         # With no dialog running, a cancel word that is also a command is that command:
         # 'stop' unsubscribes from broadcasts (WhatsApp requires honouring STOP).
-    if conversation.dialog in DIALOGS:
-        await DIALOGS[conversation.dialog].step(turn)
+    if conversation.dialog in registry.dialogs:
+        await registry.dialogs[conversation.dialog].step(turn)
         return
     if turn.incoming.choice:
         # A dialog button pressed after its dialog ended.
         turn.reply(turn.t("common.button_expired"))
         return
-    await DIALOGS["menu"].step(turn)
+    await registry.dialogs["menu"].step(turn)
 
 
 async def _typed_choice(turn: Turn) -> str | None:
@@ -52,6 +52,6 @@ async def _typed_choice(turn: Turn) -> str | None:
     choices = [Choice(label, payload) for label, payload in prompt.get("choices", [])]
     multiple = bool(prompt.get("multiple"))
     exact = match_choice(turn.text, choices, multiple=multiple)
-    if exact or find_command(turn.text):
+    if exact or turn.registry.find_command(turn.text):
         return exact  # a command word beats a fragment of an option label
     return match_choice(turn.text, choices, multiple=multiple, fragment=True)

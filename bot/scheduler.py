@@ -1,7 +1,9 @@
-"""The scheduler tick: opens and closes polls at their times and sends reminders.
+"""The scheduler tick: runs every registered periodic job (bot/registry.py), in order.
 
-Each due poll is handled in its own transaction with a conditional status change, so several
-processes may tick at once and each poll is still opened, closed and reminded exactly once.
+Poll opening, closing and reminding are periodic jobs like the others (dialogs/poll.py). A
+plain job runs in one transaction of its own; an `EachDue` job lists its due items in a
+read-only transaction and handles each in its own. Every job uses conditional updates, so
+several processes may tick at once and each thing is still done exactly once.
 """
 
 from __future__ import annotations
@@ -9,26 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from bot.engine import Engine
 from bot.errors import StoreUnavailable
-from dialogs import poll as poll_jobs
-from dialogs.base import Services
-from dialogs.jobs import PERIODIC
-from storage.models import Poll
-from storage.polls import Polls
+from bot.registry import EachDue, PeriodicJob
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TickReport:
-    opened: int = 0
-    closed: int = 0
-    reminded: int = 0
+    # Periodic job name → how many things it did this tick.
     jobs: dict[str, int] = field(default_factory=dict)
 
 
@@ -38,42 +32,40 @@ class Scheduler:
 
     async def tick(self) -> TickReport:
         report = TickReport()
-        now = self.engine.clock()
-        async with self.engine.db.transaction(read_only=True) as session:
-            polls = Polls(session)
-            to_open = await polls.due_to_open(now)
-            to_close = await polls.due_to_close(now)
-            hours = self.engine.settings.poll_reminder_hours
-            to_remind = (
-                await polls.due_for_reminder(now, timedelta(hours=hours)) if hours > 0 else []
-            )
-        for poll_id in to_open:
-            report.opened += await self._each(poll_id, poll_jobs.open_poll) > 0
-        for poll_id in to_close:
-            report.closed += bool(await self._each(poll_id, poll_jobs.close_poll))
-        for poll_id in to_remind:
-            if poll_id not in to_close:
-                report.reminded += await self._each(poll_id, poll_jobs.remind_nonvoters) > 0
-        for name, job in PERIODIC.items():
+        for name, job in self.engine.registry.periodic_jobs.items():
             try:
-                async with self.engine.db.transaction() as session:
-                    report.jobs[name] = await job(self.engine.services(session))
+                if isinstance(job, EachDue):
+                    report.jobs[name] = await self._each(name, job)
+                else:
+                    report.jobs[name] = await self._once(job)
             except StoreUnavailable:
                 raise
             except Exception:
-                # One failing job must not stop the others (nor the poll jobs next tick).
+                # One failing job must not stop the others.
                 log.exception("periodic job failed", extra={"job": name})
-        if report.opened or report.closed or report.reminded or any(report.jobs.values()):
+        if any(report.jobs.values()):
             self.engine.outbox_changed.set()
         return report
 
-    async def _each(
-        self, poll_id: int, job: Callable[[Services, Poll], Awaitable[int | bool]]
-    ) -> int:
+    async def _once(self, job: PeriodicJob) -> int:
         async with self.engine.db.transaction() as session:
-            services = self.engine.services(session)
-            poll = await services.polls.get(poll_id)
-            return int(await job(services, poll)) if poll is not None else 0
+            return await job(self.engine.services(session))
+
+    async def _each(self, name: str, job: EachDue) -> int:
+        async with self.engine.db.transaction(read_only=True) as session:
+            due = list(await job.due(self.engine.services(session)))
+        done = 0
+        for item in due:
+            try:
+                async with self.engine.db.transaction() as session:
+                    done += await job.each(self.engine.services(session), item)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                # One failing item (a poll whose audience breaks a rule) must not hold up
+                # the others; it is tried again next tick.
+                log.exception("periodic job failed", extra={"job": name, "item": item})
+        return done
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.engine.settings.scheduler_interval_seconds

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from bot.choices import prompt_of
+from bot.conversation import CONSOLE, Services, Turn
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
+from bot.registry import Registry
 from bot.text import ascii_int
-from dialogs.base import CONSOLE, Services, Turn, action, prompt_of
-from dialogs.commands import command
-from dialogs.jobs import periodic
 from storage.broadcast_models import Broadcast
 from storage.broadcast_queue import expand
 from storage.broadcast_responses import NOT_USEFUL, USEFUL, Answer, Responses
@@ -118,7 +118,6 @@ async def send_now(services: Services, broadcast_id: int, *, actor_id: int | Non
     return await queue_batches(services, broadcast_id, TURN_BATCHES)
 
 
-@periodic("broadcasts_send")
 async def send_due_broadcasts(services: Services) -> int:
     """Start what is due and queue the next batches of what is sending."""
     broadcasts = Broadcasts(services.session)
@@ -130,7 +129,6 @@ async def send_due_broadcasts(services: Services) -> int:
     return queued
 
 
-@periodic("broadcasts_remind")
 async def remind_unacknowledged(services: Services) -> int:
     """One reminder to everyone whose copy went out and who did not press "gelezen"."""
     broadcasts = Broadcasts(services.session)
@@ -160,7 +158,6 @@ def _parse(value: str) -> tuple[int, str] | None:
     return None if broadcast_id is None else (broadcast_id, bits[2])
 
 
-@action(P)
 async def on_broadcast_button(turn: Turn, value: str) -> None:
     """Feedback and "gelezen" (the OR's own buttons are `bcm:…`, dialogs/broadcast_manage.py)."""
     parsed = _parse(value)
@@ -228,7 +225,6 @@ async def collect_reply(turn: Turn) -> bool:
     return True
 
 
-@command("commands.unsubscribe", help_key="broadcast.help_unsubscribe")
 async def unsubscribe(turn: Turn, _rest: str) -> None:
     services = turn.services
     responses = Responses(services.session)
@@ -239,7 +235,6 @@ async def unsubscribe(turn: Turn, _rest: str) -> None:
         turn.reply(turn.t("broadcast.already_unsubscribed"))
 
 
-@command("commands.subscribe", help_key="broadcast.help_subscribe")
 async def subscribe(turn: Turn, rest: str) -> None:
     services = turn.services
     responses = Responses(services.session)
@@ -251,3 +246,11 @@ async def subscribe(turn: Turn, rest: str) -> None:
         turn.reply(turn.t("broadcast.subscribed"))
     else:
         turn.reply(turn.t("broadcast.already_subscribed"))
+
+
+def register(registry: Registry) -> None:
+    registry.periodic("broadcasts_send", send_due_broadcasts)
+    registry.periodic("broadcasts_remind", remind_unacknowledged)
+    registry.action(P, on_broadcast_button)
+    registry.command("commands.unsubscribe", unsubscribe, help_key="broadcast.help_unsubscribe")
+    registry.command("commands.subscribe", subscribe, help_key="broadcast.help_subscribe")

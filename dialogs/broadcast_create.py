@@ -16,11 +16,13 @@ from datetime import datetime
 from typing import ClassVar
 
 from bot import photos
+from bot.choices import fold
+from bot.conversation import Turn
 from bot.i18n import all_words
 from bot.messages import Choice
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import steps
-from dialogs.base import Turn, fold, register
 from dialogs.broadcast import DEFAULT_REMIND_AFTER, broadcast_message, send_now
 from dialogs.report_moderation import media_of
 from dialogs.when import parse_when
@@ -177,7 +179,7 @@ class BroadcastCreate:
         if turn.choice == f"{P}:now" or fold(turn.text) in all_words("bcreate.words_now"):
             self._next(turn, ACK, when=None)
         else:
-            when = parse_when(turn.text, now=services.now, timezone=services.timezone)
+            when = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
             if when is None or when <= services.now:
                 await self.ask(turn, turn.t("bcreate.bad_when"))
                 return
@@ -244,9 +246,6 @@ class BroadcastCreate:
             await self.ask(turn)
 
 
-register(BroadcastCreate())
-
-
 def _time(iso: str) -> datetime:
     return datetime.fromisoformat(iso)
 
@@ -311,7 +310,7 @@ async def take_image(turn: Turn) -> bool:
     if ref.content_type and not ref.content_type.lower().startswith("image/"):
         turn.reply(turn.t("photo.not_an_image"))
         return False
-    max_bytes = services.media_max_bytes
+    max_bytes = services.settings.media_max_bytes
     if ref.size is not None and ref.size > max_bytes:
         turn.reply(turn.t("photo.too_large", max_mb=max_bytes // (1024 * 1024)))
         return False
@@ -330,3 +329,7 @@ async def take_image(turn: Turn) -> bool:
     turn.set(image=image_id)
     turn.reply(turn.t("bcreate.image_added", faces=done.blurred))
     return True
+
+
+def register(registry: Registry) -> None:
+    registry.dialog(BroadcastCreate(), buttons=P)

@@ -8,11 +8,11 @@ or that they are an admin), so a forwarded or stale button changes nothing.
 
 from __future__ import annotations
 
+from bot.conversation import Turn
 from bot.messages import Choice
+from bot.registry import Registry
 from bot.text import ascii_int
-from dialogs.base import Turn, action
 from dialogs.broadcast_create import NAME, draft_of
-from dialogs.commands import command
 from storage.broadcast_models import Broadcast
 from storage.broadcast_responses import Responses
 from storage.broadcast_status import Status, broadcast_status
@@ -48,7 +48,6 @@ def figures(turn: Turn, status: Status) -> str:
     )
 
 
-@command("commands.broadcasts", or_only=True, help_key="bmanage.help_list")
 async def list_broadcasts(turn: Turn, _rest: str) -> None:
     """The person's own recent broadcasts, newest first, with what can still be done."""
     services = turn.services
@@ -81,12 +80,10 @@ async def list_broadcasts(turn: Turn, _rest: str) -> None:
     turn.reply("\n".join(lines), choices)
 
 
-@command("commands.new_broadcast", or_only=True, help_key="bmanage.help_new")
 async def new_broadcast(turn: Turn, _rest: str) -> None:
     await turn.begin(NAME)
 
 
-@action(P)
 async def on_manage_button(turn: Turn, value: str) -> None:
     if not turn.is_or_member:
         turn.reply(turn.t("menu.or_only"))
@@ -175,3 +172,13 @@ async def replies(turn: Turn, broadcast: Broadcast) -> None:
 
 
 HANDLERS = {"edit": edit, "cancel": cancel, "status": status, "replies": replies}
+
+
+def register(registry: Registry) -> None:
+    registry.command(
+        "commands.broadcasts", list_broadcasts, or_only=True, help_key="bmanage.help_list"
+    )
+    registry.command(
+        "commands.new_broadcast", new_broadcast, or_only=True, help_key="bmanage.help_new"
+    )
+    registry.action(P, on_manage_button)

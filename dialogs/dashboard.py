@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.base import Services, Turn
-from dialogs.commands import command
-from dialogs.jobs import periodic
+from bot.conversation import Services, Turn
+from bot.registry import Registry
 from storage.web import ADMIN, CHAT, LoginLinks, purge
 
 DASHBOARD_ROLES = frozenset({"or_member", "moderator", "admin"})
@@ -60,23 +59,26 @@ async def issue_invite(
     return invite_url(base_url, token)
 
 
-@command("commands.dashboard")
 async def dashboard_link(turn: Turn, _rest: str) -> None:
     if not may_use_dashboard(turn.roles):
         turn.reply(turn.t("web.dashboard.refused"))
         return
     services = turn.services
     url = await issue_login_link(
-        services.session, turn.person.id, now=services.now, base_url=services.public_url
+        services.session, turn.person.id, now=services.now, base_url=services.settings.public_url
     )
     await services.audit("web.login_link_created", actor_id=turn.person.id, via="chat")
     minutes = int(LOGIN_LINK_TTL.total_seconds() // 60)
     turn.reply(turn.t("web.dashboard.link", url=url, minutes=minutes))
 
 
-@periodic("web_purge")
 async def purge_web(services: Services) -> int:
     """Drop used and expired links, ended sessions and stale web chat messages."""
     # Web chat messages of someone who never came back are not kept for ever.
-    max_age = timedelta(days=services.retention.web_mailbox_days)
+    max_age = timedelta(days=services.settings.retention.web_mailbox_days)
     return await purge(services.session, now=services.now, mailbox_max_age=max_age)
+
+
+def register(registry: Registry) -> None:
+    registry.command("commands.dashboard", dashboard_link)
+    registry.periodic("web_purge", purge_web)

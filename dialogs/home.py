@@ -3,9 +3,10 @@ Home), built from the same rules as the chat (audience, answered or not)."""
 
 from __future__ import annotations
 
+from bot.conversation import Services
 from bot.i18n import t
 from bot.messages import Choice, Outgoing
-from dialogs.base import Services
+from bot.registry import Registry
 from storage.models import Person
 from storage.people import Audience
 from storage.polls import OPEN
@@ -32,3 +33,7 @@ async def open_for(services: Services, person: Person) -> Outgoing:
         text="\n".join([t(lang, "home.open_now"), *lines]),
         choices=(Choice(t(lang, "menu.button_polls"), "menu:polls"),),
     )
+
+
+def register(registry: Registry) -> None:
+    registry.set_home(open_for)

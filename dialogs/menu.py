@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from bot.choices import fold
+from bot.conversation import Turn
 from bot.i18n import LANGUAGES
 from bot.messages import Choice
-from dialogs.base import Turn, action, fold, register
+from bot.registry import Registry
 from dialogs.broadcast import collect_reply
-from dialogs.commands import COMMANDS, command, find_command
 from dialogs.poll_commands import list_open_polls
 
 
@@ -19,7 +20,7 @@ class Menu:
         await show_help(turn, "")
 
     async def step(self, turn: Turn) -> None:
-        found = find_command(turn.text)
+        found = turn.registry.find_command(turn.text)
         if found is None:
             if turn.incoming.attachments:
                 # A photo with no dialog running starts an unsafe-situation report.
@@ -39,9 +40,6 @@ class Menu:
         await cmd.handler(turn, rest)
 
 
-register(Menu())
-
-
 def require_or(turn: Turn) -> bool:
     if turn.is_or_member:
         return True
@@ -59,18 +57,16 @@ def menu_choices(turn: Turn) -> list[Choice]:
     return choices
 
 
-@command("commands.help")
 async def show_help(turn: Turn, _rest: str = "") -> None:
     lines = [turn.t("menu.greeting", name=turn.person.name), "", turn.t("menu.help_everyone")]
-    lines += [turn.t(c.help_key) for c in COMMANDS if c.help_key and not c.or_only]
+    lines += [turn.t(c.help_key) for c in turn.registry.commands if c.help_key and not c.or_only]
     lines.append(turn.t("menu.help_cancel"))
     if turn.is_or_member:
         lines += ["", turn.t("menu.help_or")]
-        lines += [turn.t(c.help_key) for c in COMMANDS if c.help_key and c.or_only]
+        lines += [turn.t(c.help_key) for c in turn.registry.commands if c.help_key and c.or_only]
     turn.reply("\n".join(lines), menu_choices(turn))
 
 
-@command("commands.language", help_key="menu.help_language")
 async def ask_language(turn: Turn, rest: str) -> None:
     wanted = fold(rest)[:2]
     if wanted in LANGUAGES:
@@ -87,7 +83,6 @@ async def set_language(turn: Turn, lang: str) -> None:
     turn.reply(turn.t("menu.language_set"))
 
 
-@action("menu")
 async def on_menu_button(turn: Turn, payload: str) -> None:
     what = payload.partition(":")[2]
     if what == "polls":
@@ -101,10 +96,17 @@ async def on_menu_button(turn: Turn, payload: str) -> None:
         turn.reply(turn.t("common.button_invalid"))
 
 
-@action("lang")
 async def on_language_button(turn: Turn, payload: str) -> None:
     lang = payload.partition(":")[2]
     if lang in LANGUAGES:
         await set_language(turn, lang)
     else:
         turn.reply(turn.t("common.button_invalid"))
+
+
+def register(registry: Registry) -> None:
+    registry.dialog(Menu())
+    registry.command("commands.help", show_help)
+    registry.command("commands.language", ask_language, help_key="menu.help_language")
+    registry.action("menu", on_menu_button)
+    registry.action("lang", on_language_button)

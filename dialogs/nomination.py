@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from bot.conversation import Turn
 from bot.messages import Choice
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import steps
-from dialogs.base import Turn, action, register
-from dialogs.commands import command
 from storage.deadline import accepts, closed_since
 from storage.models import NominationCampaign
 from storage.nominations import Nominations, Nominator, search_roster
@@ -236,9 +236,6 @@ class Nominate:
         turn.reply(turn.t("nomination.thanks", names=", ".join(saved) or "-", title=campaign.title))
 
 
-register(Nominate())
-
-
 async def begin_nominating(turn: Turn, campaign_id: int | None = None) -> None:
     campaign = await open_campaign(turn, campaign_id)
     if campaign is None and campaign_id is not None:
@@ -250,12 +247,10 @@ async def begin_nominating(turn: Turn, campaign_id: int | None = None) -> None:
     await turn.begin(NAME, campaign=campaign.id, anonymous=campaign.anonymous)
 
 
-@command("commands.nominate", help_key="nomination.help_nominate")
 async def nominate_command(turn: Turn, _rest: str) -> None:
     await begin_nominating(turn)
 
 
-@action("nom")
 async def on_nominate_button(turn: Turn, payload: str) -> None:
     """`nom:<campaign>:start` on the campaign announcement."""
     bits = payload.split(":")
@@ -264,3 +259,9 @@ async def on_nominate_button(turn: Turn, payload: str) -> None:
         turn.reply(turn.t("common.button_invalid"))
         return
     await begin_nominating(turn, campaign_id)
+
+
+def register(registry: Registry) -> None:
+    registry.dialog(Nominate(), buttons=P)
+    registry.command("commands.nominate", nominate_command, help_key="nomination.help_nominate")
+    registry.action("nom", on_nominate_button)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from bot.choices import fold
+from bot.conversation import Services, Turn
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import steps
-from dialogs.base import Services, Turn, action, fold, register
-from dialogs.commands import command
-from dialogs.jobs import periodic
 from dialogs.when import parse_when
 from storage.models import NominationCampaign, Person
 from storage.nominations import DECLINED, INTERESTED, MORE_INFO, Nominations, Nominee
@@ -122,7 +122,6 @@ async def close_campaign(
     return True
 
 
-@periodic("campaigns_close")
 async def close_due_campaigns(services: Services) -> int:
     nominations = Nominations(services.session)
     closed = 0
@@ -133,7 +132,6 @@ async def close_due_campaigns(services: Services) -> int:
     return closed
 
 
-@action("nr")
 async def on_nominee_answer(turn: Turn, payload: str) -> None:
     """`nr:<campaign>:yes|more|no`: a nominee's answer (may be changed later)."""
     bits = payload.split(":")
@@ -214,7 +212,7 @@ class CampaignCreate:
 
     async def _closes(self, turn: Turn) -> None:
         services = turn.services
-        when = parse_when(turn.text, now=services.now, timezone=services.timezone)
+        when = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
         if when is None or when <= services.now:
             turn.reply(turn.t("campaign.bad_closes"))
         else:
@@ -257,15 +255,10 @@ class CampaignCreate:
         turn.reply(turn.t("campaign.opened", id=campaign.id, count=sent))
 
 
-register(CampaignCreate())
-
-
-@command("commands.new_campaign", or_only=True, help_key="campaign.help_new")
 async def new_campaign(turn: Turn, _rest: str) -> None:
     await turn.begin(NAME)
 
 
-@command("commands.campaign_results", or_only=True, help_key="campaign.help_results")
 async def campaign_results(turn: Turn, rest: str) -> None:
     """The ranked list so far (or final) of campaign N, or of the current campaign."""
     nominations = Nominations(turn.services.session)
@@ -279,3 +272,18 @@ async def campaign_results(turn: Turn, rest: str) -> None:
         turn.reply(turn.t("campaign.not_found"))
         return
     turn.reply(ranked_text(turn.lang, campaign, await nominations.ranked(campaign)))
+
+
+def register(registry: Registry) -> None:
+    registry.periodic("campaigns_close", close_due_campaigns)
+    registry.action("nr", on_nominee_answer)
+    registry.dialog(CampaignCreate(), buttons=P)
+    registry.command(
+        "commands.new_campaign", new_campaign, or_only=True, help_key="campaign.help_new"
+    )
+    registry.command(
+        "commands.campaign_results",
+        campaign_results,
+        or_only=True,
+        help_key="campaign.help_results",
+    )

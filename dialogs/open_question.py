@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
+from bot.conversation import Services, Turn
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import steps
-from dialogs.base import Services, Turn, action, register
-from dialogs.commands import command
-from dialogs.jobs import periodic
 from storage.deadline import accepts, closed_since
 from storage.models import OpenQuestion
 from storage.people import Audience
@@ -79,7 +78,6 @@ async def close_question(
     return True
 
 
-@periodic("questions_close")
 async def close_due_questions(services: Services) -> int:
     questions = Questions(services.session)
     closed = 0
@@ -127,7 +125,6 @@ async def begin_answer(turn: Turn, question_id: int) -> None:
     await turn.begin(ANSWER, question=question.id)
 
 
-@action("oq")
 async def on_question_button(turn: Turn, payload: str) -> None:
     bits = payload.split(":")
     question_id = ascii_int(bits[1]) if len(bits) == 3 else None
@@ -187,9 +184,6 @@ class OpenAnswer:
         turn.reply(turn.t(key, id=question.id))
 
 
-register(OpenAnswer())
-
-
 def _with_id(
     fn: Callable[[Turn, int], Awaitable[None]], need_key: str
 ) -> Callable[[Turn, str], Awaitable[None]]:
@@ -203,7 +197,6 @@ def _with_id(
     return handler
 
 
-@command("commands.questions", help_key="question.help_questions")
 async def list_open_questions(turn: Turn, _rest: str) -> None:
     """Re-send the open questions the person may answer (buttons at hand again)."""
     sent = 0
@@ -219,11 +212,6 @@ async def list_open_questions(turn: Turn, _rest: str) -> None:
         sent += 1
     if not sent:
         turn.reply(turn.t("question.none_open"))
-
-
-command("commands.answer", help_key="question.help_answer")(
-    _with_id(begin_answer, "question.need_id")
-)
 
 
 async def show_answers(turn: Turn, question_id: int) -> None:
@@ -242,11 +230,6 @@ async def show_answers(turn: Turn, question_id: int) -> None:
     turn.reply("\n".join(lines).rstrip())
 
 
-command("commands.answers", or_only=True, help_key="question.help_answers")(
-    _with_id(show_answers, "question.need_id")
-)
-
-
 async def close_by_command(turn: Turn, question_id: int) -> None:
     question = await Questions(turn.services.session).get(question_id)
     if question is None:
@@ -255,11 +238,6 @@ async def close_by_command(turn: Turn, question_id: int) -> None:
         turn.reply(turn.t("question.closed_by_you", id=question_id))
     else:
         turn.reply(turn.t("question.not_open", id=question_id))
-
-
-command("commands.close_question", or_only=True, help_key="question.help_close")(
-    _with_id(close_by_command, "question.need_id")
-)
 
 
 async def hide_answer(turn: Turn, answer_id: int) -> None:
@@ -284,4 +262,26 @@ async def hide_answer(turn: Turn, answer_id: int) -> None:
         turn.reply(turn.t("question.answer_already_hidden", id=answer_id))
 
 
-command("commands.hide_answer")(_with_id(hide_answer, "question.need_answer_id"))
+def register(registry: Registry) -> None:
+    registry.periodic("questions_close", close_due_questions)
+    registry.action("oq", on_question_button)
+    registry.dialog(OpenAnswer(), buttons="oa")
+    registry.command("commands.questions", list_open_questions, help_key="question.help_questions")
+    registry.command(
+        "commands.answer",
+        _with_id(begin_answer, "question.need_id"),
+        help_key="question.help_answer",
+    )
+    registry.command(
+        "commands.answers",
+        _with_id(show_answers, "question.need_id"),
+        or_only=True,
+        help_key="question.help_answers",
+    )
+    registry.command(
+        "commands.close_question",
+        _with_id(close_by_command, "question.need_id"),
+        or_only=True,
+        help_key="question.help_close",
+    )
+    registry.command("commands.hide_answer", _with_id(hide_answer, "question.need_answer_id"))

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from bot.conversation import Services, Turn
 from bot.i18n import t
 from bot.messages import PAYLOAD_JOIN, Choice, Outgoing, Purpose
+from bot.registry import EachDue, Registry
 from bot.text import ascii_int
-from dialogs.base import Services, Turn, action
 from storage.deadline import accepts, closed_since
 from storage.models import Person, Poll, PollOption
 from storage.people import Audience
@@ -78,7 +79,6 @@ def _parse_vote(payload: str) -> tuple[int, list[int]] | None:
     return poll_ids.pop(), option_ids
 
 
-@action("poll")
 async def on_poll_button(turn: Turn, payload: str) -> None:
     parsed = _parse_vote(payload)
     if parsed is None:
@@ -222,5 +222,52 @@ async def remind_nonvoters(services: Services, poll: Poll) -> int:
     )
 
 
-def reminder_window(services: Services) -> timedelta:
-    return timedelta(hours=services.poll_reminder_hours)
+# The scheduler's poll jobs: the due polls are listed in one read-only transaction, then each
+# is handled in its own (bot/registry.py, EachDue). Opening, closing and reminding change the
+# poll's status conditionally, so whichever process ticks, each happens once.
+
+
+async def _due_to_open(services: Services) -> list[int]:
+    return await services.polls.due_to_open(services.now)
+
+
+async def _due_to_close(services: Services) -> list[int]:
+    return await services.polls.due_to_close(services.now)
+
+
+async def _due_for_reminder(services: Services) -> list[int]:
+    """Open polls closing within the reminder window, except those due to close now (they
+    get their results instead)."""
+    hours = services.settings.poll_reminder_hours
+    if hours <= 0:
+        return []
+    polls, now = services.polls, services.now
+    closing = set(await polls.due_to_close(now))
+    due = await polls.due_for_reminder(now, timedelta(hours=hours))
+    return [poll_id for poll_id in due if poll_id not in closing]
+
+
+async def _open_one(services: Services, poll_id: int) -> int:
+    """1 when this call opened the poll and sent it to someone."""
+    poll = await services.polls.get(poll_id)
+    return int(poll is not None and await open_poll(services, poll) > 0)
+
+
+async def _close_one(services: Services, poll_id: int) -> int:
+    poll = await services.polls.get(poll_id)
+    return int(poll is not None and await close_poll(services, poll))
+
+
+async def _remind_one(services: Services, poll_id: int) -> int:
+    """1 when this call sent the poll's reminder to someone."""
+    poll = await services.polls.get(poll_id)
+    return int(poll is not None and await remind_nonvoters(services, poll) > 0)
+
+
+def register(registry: Registry) -> None:
+    registry.action("poll", on_poll_button)
+    # Remind, close, open: each job then sees the polls as the tick found them, so a poll
+    # opened by this tick is reminded or closed by a later one, never in the same breath.
+    registry.periodic("polls_remind", EachDue(due=_due_for_reminder, each=_remind_one))
+    registry.periodic("polls_close", EachDue(due=_due_to_close, each=_close_one))
+    registry.periodic("polls_open", EachDue(due=_due_to_open, each=_open_one))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot.conversation import Turn
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import poll
-from dialogs.base import Turn
-from dialogs.commands import command
 from storage.people import Audience
 from storage.polls import OPEN
 
@@ -31,7 +31,6 @@ def _with_poll_id(
     return handler
 
 
-@command("commands.polls", help_key="poll.help_polls")
 async def list_open_polls(turn: Turn, _rest: str) -> None:
     """Re-send every open poll the person may answer (so buttons are at hand again)."""
     services = turn.services
@@ -46,10 +45,6 @@ async def list_open_polls(turn: Turn, _rest: str) -> None:
         turn.reply(turn.t("menu.no_open_polls"))
 
 
-command("commands.results", help_key="poll.help_results")(_with_poll_id(poll.show_results))
-
-
-@command("commands.new_poll", or_only=True, help_key="poll.help_new")
 async def new_poll(turn: Turn, _rest: str) -> None:
     await turn.begin("poll_create")
 
@@ -62,9 +57,6 @@ async def close_poll(turn: Turn, poll_id: int) -> None:
         turn.reply(turn.t("poll.closed_by_you", id=poll_id))
     else:
         turn.reply(turn.t("poll.not_open", id=poll_id))
-
-
-command("commands.close", or_only=True, help_key="poll.help_close")(_with_poll_id(close_poll))
 
 
 async def list_nonvoters(turn: Turn, poll_id: int) -> None:
@@ -82,6 +74,18 @@ async def list_nonvoters(turn: Turn, poll_id: int) -> None:
     turn.reply("\n".join(lines))
 
 
-command("commands.nonvoters", or_only=True, help_key="poll.help_nonvoters")(
-    _with_poll_id(list_nonvoters)
-)
+def register(registry: Registry) -> None:
+    registry.command("commands.polls", list_open_polls, help_key="poll.help_polls")
+    registry.command(
+        "commands.results", _with_poll_id(poll.show_results), help_key="poll.help_results"
+    )
+    registry.command("commands.new_poll", new_poll, or_only=True, help_key="poll.help_new")
+    registry.command(
+        "commands.close", _with_poll_id(close_poll), or_only=True, help_key="poll.help_close"
+    )
+    registry.command(
+        "commands.nonvoters",
+        _with_poll_id(list_nonvoters),
+        or_only=True,
+        help_key="poll.help_nonvoters",
+    )

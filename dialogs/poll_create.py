@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from bot.choices import fold
+from bot.conversation import Turn
 from bot.i18n import all_words
 from bot.messages import Choice
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import poll
-from dialogs.base import Turn, fold, register
 from dialogs.when import parse_when
 from storage.people import Audience
 
@@ -117,7 +119,7 @@ class PollCreate:
         services = turn.services
         closes: datetime | None = None
         if turn.choice != "pc:noclose":
-            closes = parse_when(turn.text, now=services.now, timezone=services.timezone)
+            closes = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
             if closes is None or closes <= services.now:
                 turn.ask(
                     turn.t("create.bad_closes"), [Choice(turn.t("create.no_close"), "pc:noclose")]
@@ -204,4 +206,5 @@ class PollCreate:
         turn.reply(turn.t("create.opened", id=created.id, count=sent))
 
 
-register(PollCreate())
+def register(registry: Registry) -> None:
+    registry.dialog(PollCreate(), buttons="pc")

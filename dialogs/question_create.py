@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from bot.conversation import Turn
 from bot.messages import Choice
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import open_question, steps
-from dialogs.base import Turn, register
-from dialogs.commands import command
 from dialogs.when import parse_when
 from storage.people import Audience
 from storage.questions import Questions
@@ -80,7 +80,7 @@ class QuestionCreate:
         if turn.choice == f"{P}:noclose":
             steps.advance(turn, AUDIENCE, closes=None)
         else:
-            when = parse_when(turn.text, now=services.now, timezone=services.timezone)
+            when = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
             if when is None or when <= services.now:
                 turn.reply(turn.t("qcreate.bad_closes"))
             else:
@@ -144,9 +144,12 @@ class QuestionCreate:
         turn.reply(turn.t("qcreate.opened", id=question.id, count=sent))
 
 
-register(QuestionCreate())
-
-
-@command("commands.new_question", or_only=True, help_key="qcreate.help_new")
 async def new_question(turn: Turn, _rest: str) -> None:
     await turn.begin(NAME)
+
+
+def register(registry: Registry) -> None:
+    registry.dialog(QuestionCreate(), buttons=P)
+    registry.command(
+        "commands.new_question", new_question, or_only=True, help_key="qcreate.help_new"
+    )

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.conversation import Services
 from bot.i18n import t
 from bot.messages import Outgoing, Purpose
-from dialogs.base import Services
-from dialogs.jobs import periodic
+from bot.registry import Registry
 from dialogs.report_moderation import FOLLOWUP, media_of, notify_moderators
 from storage.broadcasts import Broadcasts
 from storage.conversations import lock_conversation
@@ -38,11 +38,10 @@ def _touched(state: dict[str, object]) -> datetime | None:
         return None
 
 
-@periodic("report_drafts")
 async def remind_or_discard_drafts(services: Services) -> int:
     """Remind a half-finished report once after some hours; discard it after a day."""
-    remind_after = timedelta(hours=services.report_reminder_hours)
-    discard_after = timedelta(hours=services.report_discard_hours)
+    remind_after = timedelta(hours=services.settings.report_reminder_hours)
+    discard_after = timedelta(hours=services.settings.report_discard_hours)
     stmt = select(Conversation.person_id).where(Conversation.dialog.in_(DRAFTS))
     person_ids = list((await services.session.execute(stmt)).scalars())
     done = 0
@@ -92,7 +91,6 @@ async def _drop_draft_files(services: Services, state: dict[str, object]) -> Non
                 log.warning("malformed media id in a draft")
 
 
-@periodic("report_anonymous_notices")
 async def notify_about_anonymous_reports(services: Services) -> int:
     """Anonymous reports reach the moderators at the next tick, not in the reporter's own
     transaction: a notice written at the very moment the reporter wrote would tie them."""
@@ -105,13 +103,12 @@ async def notify_about_anonymous_reports(services: Services) -> int:
     return sent
 
 
-@periodic("media_purge")
 async def purge_media(services: Services) -> int:
     """Originals after the retention period; unreferenced files after two days."""
     media = media_of(services)
     if media is None:
         return 0
-    retention = timedelta(days=services.media_retention_days)
+    retention = timedelta(days=services.settings.media_retention_days)
     reports = Reports(services.session)
     expired = await reports.expire_originals((services.now - retention).date())
     still_used = await reports.referenced("original_id")
@@ -124,3 +121,9 @@ async def purge_media(services: Services) -> int:
     if removed or expired:
         await services.audit("media.purged", files=removed, originals_expired=len(expired))
     return removed
+
+
+def register(registry: Registry) -> None:
+    registry.periodic("report_drafts", remind_or_discard_drafts)
+    registry.periodic("report_anonymous_notices", notify_about_anonymous_reports)
+    registry.periodic("media_purge", purge_media)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from bot.conversation import Services, Turn
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import steps
-from dialogs.base import Services, Turn, action, register
-from dialogs.commands import command
 from storage.media import MediaFetcher, MediaStore
 from storage.models import Person, Report
 from storage.reports import (
@@ -141,7 +141,6 @@ def is_moderator(turn: Turn) -> bool:
     return bool(turn.roles & {"moderator", "admin"})
 
 
-@action("rm")
 async def on_moderator_button(turn: Turn, payload: str) -> None:
     bits = payload.split(":")
     report_id = ascii_int(bits[1]) if len(bits) == 3 else None
@@ -193,7 +192,7 @@ async def send_originals(turn: Turn, report: Report) -> None:
     if not originals:
         turn.reply(turn.t("report.originals_gone", id=report.id))
         return
-    days = turn.services.media_retention_days
+    days = turn.services.settings.media_retention_days
     turn.reply(turn.t("report.originals", id=report.id, days=days), images=originals)
     await turn.services.audit(
         "report.originals_viewed", actor_id=turn.person.id, subject=f"report:{report.id}"
@@ -229,10 +228,6 @@ class RejectReason:
         await moderate(turn, report, REJECTED, text)
 
 
-register(RejectReason())
-
-
-@command("commands.report_status", help_key="report.help_status")
 async def report_status(turn: Turn, rest: str) -> None:
     """`status CODE` (anonymous reporters, any channel) or `status 12` (own named report)."""
     reports = Reports(turn.services.session)
@@ -316,4 +311,8 @@ class ReportFollowUp:
         )
 
 
-register(ReportFollowUp())
+def register(registry: Registry) -> None:
+    registry.action("rm", on_moderator_button)
+    registry.dialog(RejectReason(), buttons="rr")
+    registry.command("commands.report_status", report_status, help_key="report.help_status")
+    registry.dialog(ReportFollowUp(), buttons="rf")

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dialogs.base import Services
-from dialogs.jobs import periodic
+from bot.conversation import Services
+from bot.registry import Registry
 from storage.reseal import reseal
 from storage.retention import expire_held_messages, purge_inbound_keys
 
 
-@periodic("retention")
 async def enforce_retention(services: Services) -> int:
-    now, retention = services.now, services.retention
+    now, retention = services.now, services.settings.retention
     removed = await purge_inbound_keys(
         services.session, before=now - timedelta(hours=retention.inbound_key_hours)
     )
@@ -24,8 +23,12 @@ async def enforce_retention(services: Services) -> int:
     return removed
 
 
-@periodic("reseal")
 async def reseal_anonymous_rows(services: Services) -> int:
     """PostgreSQL only: anonymous rows no longer share a transaction id with their author's
     event once this has run (storage/reseal.py)."""
     return await reseal(services.session)
+
+
+def register(registry: Registry) -> None:
+    registry.periodic("retention", enforce_retention)
+    registry.periodic("reseal", reseal_anonymous_rows)

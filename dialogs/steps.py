@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.choices import fold
+from bot.conversation import Turn
 from bot.i18n import all_words
 from bot.messages import Choice
-from dialogs.base import Turn, fold
 
 
 def advance(turn: Turn, step: str, **values: Any) -> None:

@@ -14,12 +14,13 @@ import logging
 from typing import ClassVar
 
 from bot import photos
+from bot.choices import fold
+from bot.conversation import Turn
 from bot.i18n import all_words
 from bot.messages import Choice
+from bot.registry import Registry
 from bot.text import ascii_int
 from dialogs import steps
-from dialogs.base import Turn, fold, register
-from dialogs.commands import command
 from dialogs.report_moderation import (
     MAX_TEXT,
     media_of,
@@ -197,7 +198,7 @@ class UnsafeReport:
                 if faces:
                     data = media.store.read(photo["original"])
                     image = await asyncio.to_thread(
-                        _preview, data, faces, first, turn.services.media_max_bytes
+                        _preview, data, faces, first, turn.services.settings.media_max_bytes
                     )
                     previews.append(media.store.put(image, ORIGINAL, now=turn.services.now))
                 first += len(faces)
@@ -250,9 +251,6 @@ class UnsafeReport:
             await self.ask(turn)
 
 
-register(UnsafeReport())
-
-
 def parse_pick(choice: str | None, text: str, total: int) -> set[int] | None:
     """Face numbers that may stay visible: '1 3', 'geen'/'none', 'allemaal'/'all'."""
     typed = fold(text)
@@ -287,7 +285,7 @@ async def take_photos(turn: Turn) -> None:
     if media is None or media.fetch is None:
         turn.reply(turn.t("report.photos_unavailable"))
         return
-    max_bytes = services.media_max_bytes
+    max_bytes = services.settings.media_max_bytes
     taken = list(turn.state.get("photos", []))
     for ref in turn.incoming.attachments:
         if len(taken) >= MAX_PHOTOS:
@@ -328,7 +326,9 @@ async def submit(turn: Turn) -> None:
         if media is None:
             break
         data = media.store.read(photo["original"])
-        done = await asyncio.to_thread(_process, data, faces, keep, services.media_max_bytes)
+        done = await asyncio.to_thread(
+            _process, data, faces, keep, services.settings.media_max_bytes
+        )
         processed = media.store.put(done.jpeg, PROCESSED, now=services.now)
         new_photos.append(
             NewPhoto(
@@ -362,6 +362,10 @@ async def submit(turn: Turn) -> None:
     await notify_moderators(services, report)
 
 
-@command("commands.report", help_key="report.help_report")
 async def start_report(turn: Turn, _rest: str) -> None:
     await turn.begin(NAME)
+
+
+def register(registry: Registry) -> None:
+    registry.dialog(UnsafeReport(), buttons=P)
+    registry.command("commands.report", start_report, help_key="report.help_report")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import new_engine
 from bot.config import Settings
 from bot.engine import Engine
 from storage.db import Database
@@ -54,7 +55,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def engine(db: Database, settings: Settings) -> Engine:
-    return Engine(db, settings)
+    return new_engine(db, settings)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bot.app import new_engine
 from bot.cli.stats import stats_app
 from bot.engine import Engine
 from dialogs.nomination_campaign import announce
@@ -36,7 +37,7 @@ app.add_typer(stats_app, name="stats")
 
 @pytest.fixture
 def engine(db: Database, settings) -> Engine:  # type: ignore[no-untyped-def]
-    return Engine(db, settings, clock=Clock())
+    return new_engine(db, settings, clock=Clock())
 
 
 @pytest.fixture

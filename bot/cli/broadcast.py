@@ -38,9 +38,9 @@ from bot.cli.common import (
     with_services,
 )
 from bot.config import Settings
+from bot.conversation import Services
 from bot.i18n import t
 from dialogs import broadcast as broadcast_jobs
-from dialogs.base import Services
 from dialogs.broadcast_create import MAX_TEXT
 from storage.broadcast_responses import Responses
 from storage.broadcast_status import Status, broadcast_status
@@ -65,11 +65,11 @@ def _image(cfg: Settings, path: Path) -> bytes:
 
 async def queue_all(cfg: Settings, broadcast_id: int) -> int:
     """Queue every batch of a sending broadcast, one transaction per tick's worth."""
-    from bot.engine import Engine
+    from bot.app import new_engine
 
     queued = 0
     async with database(cfg) as db:
-        engine = Engine(db, cfg)
+        engine = new_engine(db, cfg)
         while True:
             async with db.transaction() as session:
                 services = engine.services(session)

@@ -11,6 +11,7 @@ import asyncio
 import sys
 
 from adapters.console import ConsoleAdapter
+from bot.app import new_engine
 from bot.cli.common import database
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
@@ -21,7 +22,7 @@ async def chat(cfg: Settings, email: str) -> None:
     console = ConsoleAdapter(sys.stdout)
     account = email.strip().lower()
     async with database(cfg) as db:
-        engine = Engine(db, cfg)
+        engine = new_engine(db, cfg)
         worker = DeliveryWorker(
             db, cfg, {"console": console}, accounts=[account], wake=engine.outbox_changed
         )

@@ -26,7 +26,7 @@ from bot.errors import AchterbanError
 from storage.db import Database
 
 if TYPE_CHECKING:
-    from dialogs.base import Services
+    from bot.conversation import Services
     from storage.models import Person
 
 T = TypeVar("T")
@@ -122,17 +122,17 @@ def with_services(
     """Run `fn` in one transaction with the Services the dialogs use, and return its result.
 
     `cfg` is for a command that needed the settings earlier (to check its options first);
-    without it they are loaded here. Engine is imported here, not at the top, so that
+    without it they are loaded here. The engine is imported here, not at the top, so that
     `achterban --help` does not load the engine and everything behind it.
     """
-    from bot.engine import Engine
+    from bot.app import new_engine
 
     cfg = cfg if cfg is not None else settings()
     prepare_database(cfg)
 
     async def go() -> T:
         async with database(cfg) as db, db.transaction(read_only=read_only) as session:
-            return await fn(Engine(db, cfg).services(session))
+            return await fn(new_engine(db, cfg).services(session))
 
     return run(go())
 

@@ -157,15 +157,15 @@ def demo(
     fmt: str | None = typer.Option(None, "--format", help="json: print what was created"),
 ) -> None:
     """Seed a demo organisation: 40 people, 4 departments, OR members, one open poll."""
+    from bot.app import new_engine
     from bot.demo import roster_is_empty, seed_demo
-    from bot.engine import Engine
 
     cfg = settings()
     prepare_database(cfg)
 
     async def go() -> dict[str, object] | None:
         async with database(cfg) as db, db.transaction() as session:
-            services = Engine(db, cfg).services(session)
+            services = new_engine(db, cfg).services(session)
             if not await roster_is_empty(services):
                 if if_empty:
                     return None

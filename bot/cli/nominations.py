@@ -23,8 +23,8 @@ from bot.cli.common import (
     settings,
     with_services,
 )
+from bot.conversation import Services
 from dialogs import nomination_campaign
-from dialogs.base import Services
 from dialogs.nomination_campaign import MAX_TITLE
 from storage.nominations import INTERESTED, Nominations
 

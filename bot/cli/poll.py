@@ -20,8 +20,8 @@ from bot.cli.common import (
     settings,
     with_services,
 )
+from bot.conversation import Services
 from dialogs import poll as poll_jobs
-from dialogs.base import Services
 from dialogs.poll_create import MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS
 from storage.people import Audience
 from storage.polls import CLOSED

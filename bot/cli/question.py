@@ -20,8 +20,8 @@ from bot.cli.common import (
     settings,
     with_services,
 )
+from bot.conversation import Services
 from dialogs import open_question
-from dialogs.base import Services
 from dialogs.question_create import MAX_QUESTION
 from storage.people import Audience
 from storage.questions import Questions

@@ -19,7 +19,7 @@ from bot.cli.common import (
     print_rows,
     with_services,
 )
-from dialogs.base import Services
+from bot.conversation import Services
 from dialogs.report_moderation import MAX_REASON, change_status
 from storage.models import Report
 from storage.reports import NAMED, NEW, STATUSES, Reports, allowed

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from bot.cli.common import Format, err, fail, print_json, print_rows, settings, with_services
+from bot.conversation import Services
 from bot.roster import ImportReport, RosterInvalid, check_roster, import_roster
-from dialogs.base import Services
 
 roster_app = typer.Typer(help="The staff list: import and list.", no_args_is_help=True)
 person_app = typer.Typer(help="One person's data.", no_args_is_help=True)

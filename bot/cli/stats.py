@@ -22,7 +22,7 @@ from bot.cli.common import (
     settings,
     with_services,
 )
-from dialogs.base import Services
+from bot.conversation import Services
 from storage.broadcast_responses import Responses
 from storage.stats import DIMENSIONS, MIN_GROUP, Stats
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dialogs.base import fold
+from bot.choices import fold
 from dialogs.poll_create import MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS
 from storage.people import Audience
 

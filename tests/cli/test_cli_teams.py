@@ -19,6 +19,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from adapters.teams import NO_REFERENCE, TeamsAdapter
+from bot.app import new_engine
 from bot.cli.broadcast import broadcast_app
 from bot.cli.teams import teams_app
 from bot.config import Settings
@@ -111,7 +112,7 @@ def worker_settings(
 
 async def deliver(cfg: Settings, engine: Engine) -> int:
     """The real worker with the real Teams adapter (and a mailbox for everyone else)."""
-    teams = TeamsAdapter(cfg, Engine(engine.db, cfg))
+    teams = TeamsAdapter(cfg, new_engine(engine.db, cfg))
     worker = DeliveryWorker(engine.db, cfg, {"teams": teams, "console": Channel()})  # type: ignore[dict-item]
     try:
         return await worker.drain()

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import new_engine
 from bot.engine import Engine
 from bot.scheduler import Scheduler
 from dialogs import broadcast as broadcast_jobs
@@ -34,7 +35,7 @@ from tests.support.polls import create_poll
 
 @pytest.fixture
 def engine(db: Database, settings) -> Engine:  # type: ignore[no-untyped-def]
-    return Engine(db, settings, clock=Clock())
+    return new_engine(db, settings, clock=Clock())
 
 
 def clock(engine: Engine) -> Clock:

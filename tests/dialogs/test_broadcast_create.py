@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from bot.app import new_engine
 from bot.engine import Engine
 from bot.messages import MediaRef, Outgoing
 from bot.scheduler import Scheduler
@@ -33,7 +34,7 @@ class LocalFiles:
 
 @pytest.fixture
 def engine(db: Database, settings) -> Engine:  # type: ignore[no-untyped-def]
-    engine = Engine(db, settings, clock=Clock())
+    engine = new_engine(db, settings, clock=Clock())
     engine.fetch_media = LocalFiles()
     return engine
 

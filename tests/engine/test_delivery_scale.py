@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select
 from adapters.base import Adapter
 from adapters.reconcile import ReconcilingSlackAdapter, ReconcilingWhatsAppAdapter
 from adapters.teams import TeamsAdapter
+from bot.app import new_engine
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
@@ -128,7 +129,7 @@ async def test_many_people_on_three_channels_get_one_message_each(
     }
     async with running_fakes(tmp_path, chaos) as fakes:
         cfg = fakes.settings(settings, rate_limits=FAST, delivery_batch_size=200)
-        engine = Engine(db, cfg)
+        engine = new_engine(db, cfg)
         where = await seed(db, fakes, PEOPLE)
         assert await queue_news(engine, list(where)) == PEOPLE
         with trusting(fakes.teams.ca_file):

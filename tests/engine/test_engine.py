@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy import event, select
 
+from bot.app import new_engine
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
@@ -59,7 +60,7 @@ async def test_more_events_than_connections_wait_for_the_pool_without_opening_mo
     small = Database(db.url, pool_size=3)
     opened = []
     event.listen(small.engine.sync_engine, "connect", lambda *_: opened.append(1))
-    engine = Engine(small, settings)
+    engine = new_engine(small, settings)
     try:
         await everyone_votes_at_once(engine, 60)
         assert await count(engine.db, Ballot) == 60
@@ -113,7 +114,7 @@ async def test_unknown_sender_under_roster_policy_is_refused_politely(engine: En
 
 
 async def test_open_membership_creates_the_person_once(engine: Engine) -> None:
-    open_engine = Engine(engine.db, engine.settings.model_copy(update={"membership": "open"}))
+    open_engine = new_engine(engine.db, engine.settings.model_copy(update={"membership": "open"}))
     event = Incoming(
         channel="console", event_id="n1", account="new@x.org", text="hello", locale="en-GB",
         profile=Profile(email="new@x.org", name="New Colleague"),
@@ -152,7 +153,7 @@ async def test_database_outage_raises_store_unavailable_and_writes_nothing(
         if url.startswith("sqlite")
         else "postgresql+asyncpg://postgres@127.0.0.1:1/none"
     )
-    broken = Engine(Database(broken_url), settings)
+    broken = new_engine(Database(broken_url), settings)
     try:
         await broken.handle(org.incoming("emp0", "hallo"))
     except StoreUnavailable:

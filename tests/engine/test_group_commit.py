@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import event, select
 
+from bot.app import build_registry
 from bot.config import Settings
 from bot.engine import Engine, Outcome
 from bot.group_commit import GroupCommit
@@ -162,7 +163,7 @@ class FailsOnce(Engine):
 async def test_a_retry_waiting_for_a_first_delivery_that_fails_is_handled(
     db: Database, settings: Settings
 ) -> None:
-    engine = FailsOnce(db, settings)
+    engine = FailsOnce(db, settings, build_registry())
     org = await Org.create(engine)
     poll_id, options = await create_poll(engine, ["Ja", "Nee"])
     vote = org.incoming("emp0", choice=vote_payload(poll_id, options[1]), event_id="Ev-f")

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import Counter
 
+from bot.app import new_engine
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
@@ -90,7 +91,7 @@ async def test_notify_wakes_a_worker_in_another_process(engine: Engine, org: Org
         return
     wake = asyncio.Event()
     async with listen_outbox(engine.db, wake):
-        other = Engine(engine.db, engine.settings)  # its own event: only NOTIFY can wake us
+        other = new_engine(engine.db, engine.settings)  # its own event: only NOTIFY can wake us
         await other.handle(org.incoming("emp0", "hallo"))
         await asyncio.wait_for(wake.wait(), timeout=5)
 

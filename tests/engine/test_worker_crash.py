@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from adapters.reconcile import ReconcilingSlackAdapter, ReconcilingWhatsAppAdapter
 from adapters.teams import TeamsAdapter
-from bot.app import build_runtime
+from bot.app import build_runtime, new_engine
 from bot.cli.common import fast_event_loop, settle_garbage_collector
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
@@ -126,7 +126,7 @@ async def test_sigkill_half_way_then_restart_sends_each_message_once(
     # Each fake stops answering after half of its share: the worker has requests in
     # flight on all three platforms — accepted there, not yet recorded here — when it dies.
     async with running_fakes(tmp_path, chaos(hold_after=PEOPLE // 6)) as fakes:
-        engine = Engine(db, fakes.settings(settings))
+        engine = new_engine(db, fakes.settings(settings))
         where = await seed(db, fakes, PEOPLE)
         assert await queue_news(engine, list(where)) == PEOPLE
         env = worker_env(fakes, settings.db_url, tmp_path)
@@ -166,7 +166,7 @@ async def test_two_worker_processes_on_postgresql_send_no_duplicate(tmp_path: Pa
         await upgrade_async(url)
         base = Settings(database_url=url, data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
         async with running_fakes(tmp_path, chaos()) as fakes:
-            engine = Engine(db, fakes.settings(base))
+            engine = new_engine(db, fakes.settings(base))
             where = await seed(db, fakes, PEOPLE)
             # Neither dies: with a lease longer than any send (as docs/delivery.md asks), no
             # row is taken over, and only the claims keep the two apart.
@@ -226,7 +226,7 @@ class DiesAfterSending:
 
 
 async def one_of_each(db: Database, fakes: Fakes, settings: Settings) -> Engine:
-    engine = Engine(db, fakes.settings(settings))
+    engine = new_engine(db, fakes.settings(settings))
     await queue_news(engine, list(await seed(db, fakes, 3)))
     return engine
 
@@ -278,7 +278,7 @@ async def test_a_message_sent_in_part_is_completed_not_repeated(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
     async with running_fakes(tmp_path) as fakes:
-        engine = Engine(db, fakes.settings(settings))
+        engine = new_engine(db, fakes.settings(settings))
         where = await seed(db, fakes, 3)
         person = next(p for p, c in where.items() if c == "whatsapp")
         long_text = "\n".join(f"Regel {i} van het nieuws #{person}." for i in range(120))
@@ -306,7 +306,7 @@ async def test_an_accepted_message_whose_answer_timed_out_is_not_sent_twice(
 ) -> None:
     slow = {"whatsapp": Chaos(hold_after=0)}  # accepted, then no answer until released
     async with running_fakes(tmp_path, slow) as fakes:
-        engine = Engine(db, fakes.settings(settings))
+        engine = new_engine(db, fakes.settings(settings))
         await queue_news(engine, list(await seed(db, fakes, 3)))
         adapter = ReconcilingWhatsAppAdapter(engine.settings, timeout=0.3)
         worker = DeliveryWorker(db, engine.settings, {"whatsapp": adapter})

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from bot.app import new_engine
 from bot.config import Settings
 from bot.engine import Engine
 from bot.scheduler import Scheduler
@@ -101,7 +102,7 @@ async def test_a_scheduled_broadcast_waits_for_its_time(
     assert (await _broadcasts(engine))[0].status == "scheduled"
     assert await recipients(engine, broadcast.id) == [] and await outbox_rows(engine) == []
 
-    later = Engine(engine.db, settings, clock=lambda: utcnow() + timedelta(hours=3, minutes=1))
+    later = new_engine(engine.db, settings, clock=lambda: utcnow() + timedelta(hours=3, minutes=1))
     await Scheduler(later).tick()
     assert (await _broadcasts(engine))[0].status == "sent"
     assert len(await recipients(engine, broadcast.id)) == EVERYONE

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from bot.app import new_engine
 from bot.cli.web import admin_app, web_app
 from bot.config import Settings
 from bot.engine import Engine
@@ -185,7 +186,7 @@ def test_the_cli_sends_it_through_the_channel_and_prints_only_without_one(
         async def go() -> T:
             database = Database(settings.db_url)
             try:
-                return await check(Engine(database, settings))
+                return await check(new_engine(database, settings))
             finally:
                 await database.dispose()
 

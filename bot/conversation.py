@@ -1,26 +1,27 @@
-"""What every dialog works with: a Turn (one event of one person) and Services (the stores).
+"""The conversation model: a Turn (one event of one person) and Services (the stores).
 
 Dialogs change rows through Services and queue replies on the Turn; the engine owns the
-transaction and writes the queued replies to the outbox. Nothing here knows about platforms.
+transaction and writes the queued replies to the outbox. Nothing here knows about platforms,
+and nothing here knows which dialogs exist: that is the registry's (bot/registry.py), which
+the composition root fills from its list of job modules (bot/app.py, JOB_MODULES).
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.choices import prompt_of
 from bot.i18n import t as translate
-from bot.messages import PAYLOAD_JOIN, Choice, Incoming, Outgoing, Purpose
-from bot.text import ascii_int
+from bot.messages import Choice, Incoming, Outgoing, Purpose
 from storage.audit import audit
 from storage.media import MediaFetcher, MediaStore
 from storage.models import Conversation, Person
@@ -30,7 +31,48 @@ from storage.polls import Polls
 from storage.retention import Retention
 from storage.unit import Store, session_of
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.registry import Registry
+
 CONSOLE = "console"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """The settings dialogs and jobs read, taken from Settings once per engine.
+
+    Only what a dialog needs: no secrets, no connection strings. Frozen, so one instance is
+    shared by every event's Services.
+    """
+
+    timezone: ZoneInfo
+    membership: str
+    public_url: str
+    poll_reminder_hours: float
+    media_max_bytes: int
+    media_retention_days: float
+    report_reminder_hours: float
+    report_discard_hours: float
+    retention: Retention
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServiceSettings:
+        return cls(
+            timezone=ZoneInfo(settings.timezone),
+            membership=settings.membership,
+            public_url=settings.public_url,
+            poll_reminder_hours=settings.poll_reminder_hours,
+            media_max_bytes=settings.media_max_bytes,
+            media_retention_days=settings.media_retention_days,
+            report_reminder_hours=settings.report_reminder_hours,
+            report_discard_hours=settings.report_discard_hours,
+            retention=settings.retention,
+        )
+
+
+def _clear_text(text: str) -> str:
+    return text
 
 
 @dataclass
@@ -43,21 +85,13 @@ class Services:
 
     store: Store
     now: datetime
-    timezone: ZoneInfo
-    membership: str = "roster"
-    poll_reminder_hours: float = 24.0
-    public_url: str = "http://127.0.0.1:8080"
-    # Photos: where files go, how a person's attachment is downloaded (through the adapter of
-    # its channel; None switches photo reports off), and the limits that apply.
+    settings: ServiceSettings
+    # Photos: where files go, and how a person's attachment is downloaded (through the
+    # adapter of its channel; None switches photo reports off).
     media_store: MediaStore | None = None
     fetch_media: MediaFetcher | None = None
-    media_max_bytes: int = 20 * 1024 * 1024
-    media_retention_days: float = 30.0
-    report_reminder_hours: float = 4.0
-    report_discard_hours: float = 24.0
-    retention: Retention = field(default_factory=Retention)
     # A keyed hash (bot/privacy.py) for what must be recognised but not stored in the clear.
-    pseudonym: Callable[[str], str] = field(default=lambda text: text)
+    pseudonym: Callable[[str], str] = _clear_text
 
     @property
     def session(self) -> AsyncSession:
@@ -93,7 +127,7 @@ class Services:
         return format_datetime(
             when,
             "EEEE d MMMM y HH:mm",
-            tzinfo=self.timezone,
+            tzinfo=self.settings.timezone,
             locale="nl_NL" if lang == "nl" else "en_GB",
         )
 
@@ -142,58 +176,6 @@ class Services:
         return list((await self.session.execute(stmt)).scalars())
 
 
-def prompt_of(outgoing: Outgoing) -> dict[str, Any]:
-    return {
-        "choices": [[c.label, c.payload] for c in outgoing.choices],
-        "multiple": outgoing.multiple,
-    }
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form for matching typed answers and commands."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().strip())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _words(text: str) -> str:
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
-
-
-def match_choice(
-    text: str, choices: Sequence[Choice], *, multiple: bool = False, fragment: bool = False
-) -> str | None:
-    """Map a typed answer to a choice payload: a number ("2"), a label ("Ja"), for multiple
-    choice several numbers/labels ("1 3", "1, 3"), and with `fragment` whole words that fit
-    one label only ("restaurant?" for "In een restaurant"). None when nothing matches."""
-    typed = fold(text)
-    if not typed or not choices:
-        return None
-    by_label = {fold(c.label): c.payload for c in choices}
-    if typed in by_label:
-        return by_label[typed]
-    words = _words(typed)
-    if fragment and len(words) >= 3:
-        fits = [c.payload for c in choices if f" {words} " in f" {_words(fold(c.label))} "]
-        if len(fits) == 1:
-            return fits[0]
-    # Numbers as typed, before folding (NFKD makes "²" a "2"): ASCII digits only, so "١" or
-    # "²" is no answer rather than a misread one.
-    raw = text.strip()
-    if typed.isdigit():
-        n = ascii_int(raw, low=1, high=len(choices))
-        return choices[n - 1].payload if n is not None else None
-    if multiple:
-        parts = [p for p in raw.replace(",", " ").replace(";", " ").split() if p]
-        numbers = [ascii_int(p, low=1, high=len(choices)) for p in parts]
-        if parts and all(n is not None for n in numbers):
-            picked = sorted({n for n in numbers if n is not None})
-            return PAYLOAD_JOIN.join(choices[n - 1].payload for n in picked)
-        labels = [fold(p) for p in text.replace(";", ",").split(",")]
-        if len(labels) > 1 and all(lbl in by_label for lbl in labels):
-            return PAYLOAD_JOIN.join(by_label[lbl] for lbl in labels)
-    return None
-
-
 @dataclass
 class Turn:
     """One inbound event of one known person, as a dialog sees it."""
@@ -203,6 +185,8 @@ class Turn:
     roles: set[str]
     services: Services
     conversation: Conversation
+    # The dialogs, actions and commands of this application (bot/registry.py).
+    registry: Registry
     choice: str | None = None
     # Each reply with, for a question outside any dialog, the prompt typed answers match.
     replies: list[tuple[Outgoing, dict[str, Any] | None]] = field(default_factory=list)
@@ -275,9 +259,10 @@ class Turn:
 
     async def begin(self, name: str, **state: Any) -> None:
         """Start dialog `name` (replacing any active one) and run its start step."""
+        dialog = self.registry.dialogs[name]
         self.conversation.dialog = name
         self._set_state(dict(state))
-        await DIALOGS[name].start(self)
+        await dialog.start(self)
 
     def end(self) -> None:
         self.conversation.dialog = None
@@ -294,26 +279,3 @@ class Dialog(Protocol):
 
     async def step(self, turn: Turn) -> None:
         """Handle the person's next message (turn.choice is set when it matched a choice)."""
-
-
-# Gets the whole payload (several joined by PAYLOAD_JOIN for a multi-select submission).
-ActionHandler = Callable[[Turn, str], Awaitable[None]]
-
-# Filled by the dialog modules at import (see dialogs/__init__.py).
-DIALOGS: dict[str, Dialog] = {}
-ACTIONS: dict[str, ActionHandler] = {}
-
-
-def register(dialog: Dialog) -> Dialog:
-    DIALOGS[dialog.name] = dialog
-    return dialog
-
-
-def action(prefix: str) -> Callable[[ActionHandler], ActionHandler]:
-    """Register a handler for button payloads '<prefix>:…' (valid days later, in any state)."""
-
-    def deco(fn: ActionHandler) -> ActionHandler:
-        ACTIONS[prefix] = fn
-        return fn
-
-    return deco
