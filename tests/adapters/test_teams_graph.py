@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from adapters.teams import TeamsAdapter
 from adapters.teams_graph import GraphConfig, TeamsInstaller
+from bot.app import new_engine
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import ConfigError
@@ -96,7 +97,7 @@ async def test_a_colleague_who_never_wrote_is_installed_and_reached(
     assert ref["bot"]["id"] == f"28:{APP_ID}" and ref["serviceUrl"] == connector.url
 
     # The reference works: the Teams adapter writes first, into that chat.
-    teams = TeamsAdapter(cfg, Engine(db, cfg))  # type: ignore[arg-type]
+    teams = TeamsAdapter(cfg, new_engine(db, cfg))  # type: ignore[arg-type]
     result = await teams.send(Recipient(EMP0, ref), teams.render(Outgoing("Welkom!")))
     (activity,) = connector.sent(graph.chat_of(EMP0))
     assert result.platform_message_id == activity["_id"]
@@ -164,7 +165,7 @@ async def test_the_adapter_installs_on_its_first_message_and_waits_out_throttlin
 ) -> None:
     cfg = graph_settings(settings, graph, teams_service_url=connector.url,
                          teams_login_url=connector.login_url)  # fmt: skip
-    teams = TeamsAdapter(cfg, Engine(engine.db, cfg))
+    teams = TeamsAdapter(cfg, new_engine(engine.db, cfg))
     rendered = teams.render(Outgoing("Welkom!"))
     try:
         graph.fail_next(429, retry_after=7)
