@@ -1,63 +1,31 @@
-"""The web chat: `/chat`, a channel like the others, for colleagues without Teams, Slack or
-WhatsApp.
+"""The web chat channel's translation: `Outgoing` to what the chat page shows, a "send" that
+puts it in the person's web mailbox (a table behind the `Mailbox` port, so any server process
+can serve the browser), and the photo a message carries while it is handled.
 
-Translation only. A personal invitation link (`achterban web invite EMAIL`, or the dashboard)
-opens a cookie session for one person; a typed message, a pressed button or a photo becomes an
-Incoming for the engine, which decides everything. Outbound, the delivery worker "sends" a
-message by putting it in the person's web mailbox (a table, so any server process can serve
-the browser); the page asks for new messages every few seconds, and that request also claims
-the person's pending outbox rows itself, so replies appear even on a server run with
---no-worker. Messages leave the mailbox once the browser confirms it has shown them.
-
-A photo is checked before anything of it is kept and is held only while its message is
-handled (adapters/web_uploads.py).
+The pages themselves (sessions, CSRF, templates, uploads) are a web application and live in
+bot/web/chat_views.py; this module imports no store and no web page.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
-import secrets
-import uuid
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from aiohttp import web
-
-from adapters.base import Mount
-from adapters.web_uploads import HeldUploads, UploadQuota, remove_legacy_uploads
-from bot import photos
-from bot.config import Settings
-from bot.delivery import DeliveryWorker
-from bot.engine import Engine
-from bot.errors import UserError
-from bot.i18n import t
-from bot.messages import (
-    PAYLOAD_JOIN,
-    DeliveryError,
-    Incoming,
-    MediaRef,
-    Outgoing,
-    Profile,
-    Recipient,
-    SendResult,
-)
+from bot.messages import DeliveryError, MediaRef, Outgoing, Recipient, SendResult
 from bot.seal import Sealer
-from bot.web.auth import CHAT_COOKIE, CSRF_FIELD, Visitor, clear_cookie, csrf_valid, end_session
-from bot.web.auth import load_visitor as load_session
-from bot.web.chat_join import JoinViews
-from bot.web.forms import ascii_int, read_upload
-from bot.web.media import media_response, media_store
-from bot.web.render import page, render_text, secure, see_other
-from storage.db import Database
-from storage.media import MediaError, media_kind
-from storage.models import Person, utcnow
-from storage.web import CHAT, WEB_CHANNEL, WebMailbox
 
-CHANNEL = WEB_CHANNEL
-CLIENT_EVENT = re.compile(r"[A-Za-z0-9_-]{8,64}")
-MAX_TEXT = 4000
-MAX_CHOICE = 2000
+CHANNEL = "web"  # storage.web.WEB_CHANNEL: the same word, which storage may not import from here
+
+
+class Mailbox(Protocol):
+    """Where a web chat message waits until the browser has shown it."""
+
+    async def put(self, account: str, payload: dict[str, Any]) -> int: ...
+
+
+class Uploads(Protocol):
+    """Photos held while the message that carries them is handled (bot/web/uploads.py)."""
+
+    def get(self, url: str) -> bytes | None: ...
 
 
 def account_of(person_id: int) -> str:
@@ -68,12 +36,10 @@ def account_of(person_id: int) -> str:
 class WebAdapter:
     channel = CHANNEL
 
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.db = db
-        self.settings = settings
-        self.uploads = HeldUploads()
-        self.quota = UploadQuota(settings.upload_max_pending, settings.upload_max_per_hour)
-        self.sealer = Sealer(settings.secret)
+    def __init__(self, mailbox: Mailbox, uploads: Uploads, sealer: Sealer) -> None:
+        self.mailbox = mailbox
+        self.uploads = uploads
+        self.sealer = sealer
 
     def render(self, outgoing: Outgoing) -> dict[str, Any]:
         return {
@@ -89,8 +55,7 @@ class WebAdapter:
     async def send(self, recipient: Recipient, rendered: dict[str, Any]) -> SendResult:
         # A sealed message waits in the mailbox as it waited in the outbox: encrypted.
         stored = self.sealer.seal(rendered) if rendered.get("sealed") else rendered
-        async with self.db.transaction() as session:
-            message_id = await WebMailbox(session).put(recipient.account, stored, now=utcnow())
+        message_id = await self.mailbox.put(recipient.account, stored)
         return SendResult(platform_message_id=str(message_id))
 
     async def fetch_media(self, ref: MediaRef) -> bytes:
@@ -99,276 +64,3 @@ class WebAdapter:
         if data is None:
             raise DeliveryError("not a web chat upload being handled", permanent=True)
         return data
-
-    async def accept_upload(self, data: bytes) -> MediaRef:
-        """Hold an upload for its message once its header passed every check of the photo
-        pipeline; raises PhotoRefused (nothing kept) otherwise."""
-        header = await asyncio.to_thread(
-            photos.inspect, data, max_bytes=self.settings.media_max_bytes
-        )
-        return self.uploads.hold(data, header.content_type)
-
-
-class WebChat:
-    """The chat page and its requests; every POST carries the session's CSRF token."""
-
-    def __init__(self, engine: Engine, adapter: WebAdapter) -> None:
-        self.engine = engine
-        self.adapter = adapter
-        self.settings = engine.settings
-
-    def routes(self) -> list[web.RouteDef]:
-        join = JoinViews(self.engine, greet=self.greet)
-        return [
-            web.get("/chat", self.chat_page),
-            web.post("/chat/send", self.send),
-            web.post("/chat/poll", self.poll),
-            web.post("/chat/leave", self.leave),
-            web.get("/chat/media/{media}", self.media),
-            *join.routes(),
-        ]
-
-    async def visitor(self, request: web.Request) -> Visitor | None:
-        return await load_session(
-            request,
-            self.engine.db,
-            self.settings,
-            cookie=CHAT_COOKIE,
-            kind=CHAT,
-            now=self.engine.clock(),
-        )
-
-    def _no_session(self, request: web.Request) -> web.Response:
-        lang = request.headers.get("Accept-Language", "nl")[:2]
-        return page("chat_closed.html", lang, self.engine.timezone, status=403)
-
-    async def chat_page(self, request: web.Request) -> web.StreamResponse:
-        visitor = await self.visitor(request)
-        if visitor is None:
-            return self._no_session(request)
-        account = account_of(visitor.person.id)
-        await self.deliver(account)
-        messages = await self.messages(account, visitor, after=0)
-        return page(
-            "chat.html",
-            visitor.lang,
-            self.engine.timezone,
-            visitor=visitor,
-            csrf=visitor.csrf,
-            messages=messages,
-            after=messages[-1]["id"] if messages else 0,
-            event=secrets.token_hex(8),
-        )
-
-    async def send(self, request: web.Request) -> web.StreamResponse:
-        visitor = await self.visitor(request)
-        if visitor is None:
-            return self._no_session(request)
-        person_id = visitor.person.id
-        admitted = False
-
-        def admit() -> str | None:
-            nonlocal admitted
-            refused = self.adapter.quota.admit(person_id)
-            admitted = refused is None
-            return refused
-
-        photo: MediaRef | None = None
-        try:
-            fields, photo, problem = await self._read_form(request, visitor, admit)
-            if fields is None:
-                return web.Response(status=403, text="forbidden")
-            account = account_of(person_id)
-            text = fields.get("text", "").strip()[:MAX_TEXT]
-            choice = fields.get("choice", "")[:MAX_CHOICE] or None
-            ref = fields.get("ref", "")
-            if problem is None and (text or choice or photo):
-                await self.engine.handle(
-                    Incoming(
-                        channel=CHANNEL,
-                        event_id=_event_id(account, fields.get("event", "")),
-                        account=account,
-                        text=text,
-                        choice=choice,
-                        attachments=(photo,) if photo else (),
-                        locale=visitor.lang,
-                        profile=_profile(visitor),
-                        message_ref=ref if ascii_int(ref) is not None else None,
-                    )
-                )
-        finally:
-            # The dialog has taken the photo (or had no use for it): nothing keeps it now.
-            if photo is not None:
-                self.adapter.uploads.drop(photo)
-            if admitted:
-                self.adapter.quota.release(person_id)
-        return await self._answer(request, visitor, account, fields, problem)
-
-    async def poll(self, request: web.Request) -> web.StreamResponse:
-        visitor = await self.visitor(request)
-        if visitor is None:
-            return web.json_response({"session": False}, status=403)
-        form = await request.post()
-        if not csrf_valid(self.settings, visitor.token, form.get(CSRF_FIELD)):
-            return web.Response(status=403, text="forbidden")
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        return await self._answer(request, visitor, account_of(visitor.person.id), fields, None)
-
-    async def leave(self, request: web.Request) -> web.StreamResponse:
-        visitor = await self.visitor(request)
-        if visitor is None:
-            return self._no_session(request)
-        form = await request.post()
-        if not csrf_valid(self.settings, visitor.token, form.get(CSRF_FIELD)):
-            return web.Response(status=403, text="forbidden")
-        await end_session(self.engine.db, visitor.token)
-        response = page("chat_left.html", visitor.lang, self.engine.timezone)
-        clear_cookie(response, CHAT_COOKIE, path="/chat")
-        return response
-
-    async def media(self, request: web.Request) -> web.StreamResponse:
-        """A photo sent in a message. Its name is the hash of its content, so only someone it
-        was sent to knows it; originals are for moderators all the same."""
-        visitor = await self.visitor(request)
-        if visitor is None:
-            return self._no_session(request)
-        media_id = request.match_info["media"]
-        try:
-            kind = media_kind(media_id)
-        except MediaError:
-            raise web.HTTPNotFound() from None
-        if kind == "original" and not visitor.is_moderator:
-            return web.Response(status=403, text="forbidden")
-        return media_response(media_store(self.engine), media_id)
-
-    async def _read_form(
-        self, request: web.Request, visitor: Visitor, admit: Callable[[], str | None]
-    ) -> tuple[dict[str, str] | None, MediaRef | None, UserError | None]:
-        """(fields, held photo, why nothing is sent); fields None when the CSRF token is
-        wrong. A photo is checked before it is held; a refused one is not kept at all."""
-        if request.content_type.startswith("multipart/"):
-            upload = await read_upload(
-                request,
-                self.settings,
-                visitor.token,
-                file_field="photo",
-                max_bytes=self.settings.media_max_bytes,
-                admit_file=admit,
-            )
-            if not upload.csrf_ok:
-                return None, None, None
-            if upload.refused is not None:
-                limits = {"max": self.settings.upload_max_per_hour}
-                return upload.fields, None, UserError(upload.refused, **limits)
-            if upload.too_large:
-                return upload.fields, None, UserError("web.chat.photo_too_large")
-            photo = None
-            if upload.data is not None:
-                try:
-                    photo = await self.adapter.accept_upload(upload.data)
-                except photos.PhotoRefused as refused:
-                    return upload.fields, None, refused
-            return _with_picks(upload.fields, upload.lists.get("pick", [])), photo, None
-        form = await request.post()
-        if not csrf_valid(self.settings, visitor.token, form.get(CSRF_FIELD)):
-            return None, None, None
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        picks = [p for p in form.getall("pick", []) if isinstance(p, str)]
-        return _with_picks(fields, picks), None, None
-
-    async def _answer(
-        self,
-        request: web.Request,
-        visitor: Visitor,
-        account: str,
-        fields: Mapping[str, str],
-        problem: UserError | None,
-    ) -> web.StreamResponse:
-        after = ascii_int(fields.get("after")) or 0
-        await self.deliver(account)
-        if after:
-            async with self.engine.db.transaction() as session:
-                await WebMailbox(session).acknowledge(account, after)
-        if request.headers.get("X-Requested-With") != "fetch":
-            raise see_other("/chat")
-        messages = await self.messages(account, visitor, after=after)
-        body = {
-            "messages": [
-                {"id": m["id"], "html": m["html"], "replaces": m["replaces"]} for m in messages
-            ],
-            "notice": _notice(visitor.lang, problem) if problem else None,
-        }
-        return secure(web.json_response(body))
-
-    async def deliver(self, account: str) -> None:
-        """Claim this person's pending web messages now (the browser is waiting for them)."""
-        worker = DeliveryWorker(
-            self.engine.db, self.settings, {CHANNEL: self.adapter}, accounts=[account]
-        )
-        await worker.drain()
-
-    async def messages(self, account: str, visitor: Visitor, *, after: int) -> list[dict[str, Any]]:
-        async with self.engine.db.transaction(read_only=True) as session:
-            waiting = await WebMailbox(session).waiting(account, after=after)
-        out = []
-        for message in waiting:
-            payload = self.adapter.sealer.open(message.payload)
-            html = render_text(
-                "chat_message.html",
-                visitor.lang,
-                self.engine.timezone,
-                message=payload,
-                message_id=message.id,
-                csrf=visitor.csrf,
-                event=secrets.token_hex(8),
-            )
-            out.append({"id": message.id, "html": html, "replaces": payload.get("replaces")})
-        return out
-
-    async def greet(self, person: Person, key: str) -> None:
-        """A new session starts with the bot's greeting, as when opening a chat app."""
-        account = account_of(person.id)
-        await self.engine.handle(
-            Incoming(
-                channel=CHANNEL,
-                event_id=f"{account}:join:{key}",
-                account=account,
-                locale=person.language,
-                profile=Profile(email=person.email, phone=person.phone, name=person.name),
-            )
-        )
-        await self.deliver(account)
-
-
-def _with_picks(fields: Mapping[str, str], picks: list[str]) -> dict[str, str]:
-    """A multiple-choice answer: the ticked boxes' payloads joined, as the engine expects."""
-    out = {k: v for k, v in fields.items() if k != "pick"}
-    if picks:
-        out["choice"] = PAYLOAD_JOIN.join(picks)
-    return out
-
-
-def _notice(lang: str, problem: UserError) -> str:
-    """Why nothing was sent; a photo's own reason says so in the photo pipeline's words."""
-    text = t(lang, problem.key, **problem.params)
-    if problem.key.startswith("photo."):
-        text += " " + t(lang, "upload.nothing_sent")
-    return text
-
-
-def _event_id(account: str, client_id: str) -> str:
-    """The browser's id for this submission, so a double click is one event, not two."""
-    if CLIENT_EVENT.fullmatch(client_id):
-        return f"{account}:{client_id}"
-    return f"{account}:{uuid.uuid4().hex}"
-
-
-def _profile(visitor: Visitor) -> Profile:
-    person = visitor.person
-    return Profile(email=person.email, phone=person.phone, name=person.name)
-
-
-def mount(settings: Settings, engine: Engine) -> Mount:
-    remove_legacy_uploads(settings.data_dir)
-    adapter = WebAdapter(engine.db, settings)
-    return Mount(adapter=adapter, routes=WebChat(engine, adapter).routes())

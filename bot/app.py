@@ -167,7 +167,7 @@ def build_runtime(settings: Settings) -> Runtime:
         runtime.mounts[channel] = module.mount(settings, runtime.engine)
         runtime.channel_notes[channel] = "on"
     # The web chat needs no credentials: always on (its module imports no platform SDK).
-    from adapters import web as web_channel
+    from bot.web import chat_views as web_channel
 
     runtime.mounts["web"] = web_channel.mount(settings, runtime.engine)
     runtime.channel_notes["web"] = "on (/chat)"

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # Approved WhatsApp template (Content SID) for messages outside the 24-hour window.
     whatsapp_template_sid: str | None = None
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
-    # Web chat photos per person (adapters/web_uploads.py): how many may be handled at once,
+    # Web chat photos per person (bot/web/uploads.py): how many may be handled at once,
     # and how many are taken per hour; more are refused before they are read.
     upload_max_pending: int = Field(default=2, ge=1, le=100)
     upload_max_per_hour: int = Field(default=30, ge=1, le=10_000)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from aiohttp import ClientSession, CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters import web as web_channel
+from bot.web import chat_views as web_channel
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.engine import Engine

@@ -1,5 +1,5 @@
 """Web chat uploads: checked before anything is kept, never written to disk, limited per person
-(adapters/web_uploads.py), and numbers in chat forms read as ASCII digits only."""
+(bot/web/uploads.py), and numbers in chat forms read as ASCII digits only."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from PIL import Image, ImageFile
 from sqlalchemy import func, select
 
 from adapters.web import WebAdapter
-from adapters.web_uploads import LEGACY_UPLOAD_DIR, UploadQuota
 from bot.config import Settings
 from bot.engine import Engine
 from bot.i18n import t
 from bot.messages import Incoming
+from bot.web.uploads import LEGACY_UPLOAD_DIR, UploadQuota
 from storage.models import InboundEvent
 from tests.e2e.support import build_app, join_chat
 from tests.support.org import Org

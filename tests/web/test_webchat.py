@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import DeliveryError, MediaRef, Outgoing, Recipient
+from bot.web.chat_views import mount
 from storage.media import ORIGINAL, PROCESSED, MediaStore
 from storage.models import Ballot, ChannelAccount, InboundEvent, utcnow
 from storage.web_models import WebMessage
@@ -181,7 +182,8 @@ async def test_a_photo_is_handed_to_the_engine_and_not_kept(
     # The report dialog took it: the media store has the original, nothing else was written.
     (original,) = _files(settings.data_dir) - before
     assert original.read_bytes() == photo and original.parent.parent.name == "original"
-    adapter = WebAdapter(engine.db, settings)
+    adapter = mount(settings, engine).adapter
+    assert isinstance(adapter, WebAdapter)
     held = adapter.uploads.hold(photo, "image/jpeg")
     assert held.url.startswith("web-upload:") and "passwd" not in held.url
     assert await adapter.fetch_media(held) == photo
@@ -222,7 +224,8 @@ async def test_the_delivery_worker_fills_the_mailbox(
     engine: Engine, org: Org, settings: Settings, tmp_path: Path
 ) -> None:
     """A server's own worker (not the browser) may deliver too: the mailbox keeps it."""
-    adapter = WebAdapter(engine.db, settings)
+    adapter = mount(settings, engine).adapter
+    assert isinstance(adapter, WebAdapter)
     async with engine.db.transaction() as session:
         await engine.services(session).outbox.add(
             "web", "person-1", None, Outgoing(text="Hallo", choices=()), now=utcnow()
