@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from adapters.base import Adapter, Mount
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import DeliveryError, MediaRef
+from bot.ports import Adapter, Mount
 from bot.registry import Registry
 from bot.scheduler import Scheduler
 from dialogs import (

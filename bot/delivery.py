@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.base import Adapter
 from bot.config import Settings
 from bot.delivery_results import Reconcilable, Results, back, backoff, delivery_key
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
 from bot.metrics import SENT
 from bot.pacing import UNLIMITED, Pacer, Slots, pacers
+from bot.ports import Adapter
 from bot.seal import Sealer
 from storage.db import Database
 from storage.models import utcnow

@@ -23,7 +23,6 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.base import Mount
 from adapters.web import CHANNEL, WebAdapter, account_of
 from bot import photos
 from bot.config import Settings
@@ -37,6 +36,7 @@ from bot.messages import (
     MediaRef,
     Profile,
 )
+from bot.ports import Mount
 from bot.seal import Sealer
 from bot.web.auth import CHAT_COOKIE, CSRF_FIELD, Visitor, clear_cookie, csrf_valid, end_session
 from bot.web.auth import load_visitor as load_session
