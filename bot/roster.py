@@ -63,63 +63,83 @@ def check_roster(text: str) -> RosterCheck:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = tuple(h.strip().lower() for h in (reader.fieldnames or ()))
     if set(header) != set(HEADER):
-        missing = [h for h in HEADER if h not in header]
-        extra = [h for h in header if h not in HEADER]
-        detail = []
-        if missing:
-            detail.append("missing " + ", ".join(missing))
-        if extra:
-            detail.append("unknown " + ", ".join(extra))
-        result.errors.append((1, f"header must be {','.join(HEADER)} ({'; '.join(detail)})"))
+        result.errors.append((1, _header_problem(header)))
         return result
-    seen_email: dict[str, int] = {}
-    seen_phone: dict[str, int] = {}
+    seen = _Seen()
     for raw in reader:
         line = reader.line_num
-        values = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
         if None in raw:
             result.errors.append((line, "more cells than columns"))
             continue
-        problems = []
-        name, email = values["name"], values["email"].lower()
-        if not name or len(name) > 200:
-            problems.append("name is required (at most 200 characters)")
-        if not _EMAIL.match(email) or len(email) > 320:
-            problems.append(f"invalid email {values['email']!r}")
-        elif email in seen_email:
-            problems.append(f"email {email} also on line {seen_email[email]}")
-        phone = normalise_phone(values["phone"]) or None
-        if phone and not _E164.match(phone):
-            problems.append(f"phone {values['phone']!r} is not in international form (+31…)")
-        elif phone and phone in seen_phone:
-            problems.append(f"phone {phone} also on line {seen_phone[phone]}")
-        language = values["language"].lower() or "nl"
-        if language not in LANGUAGES:
-            problems.append(f"language must be one of {', '.join(LANGUAGES)}")
-        roles = frozenset(r.strip().lower() for r in values["roles"].split(";") if r.strip())
-        if unknown := roles - set(ROLES):
-            problems.append(
-                f"unknown role(s) {', '.join(sorted(unknown))}; known: {', '.join(ROLES)}"
-            )
+        values = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+        row, problems = _row(line, values, seen)
         if problems:
             result.errors.append((line, "; ".join(problems)))
-            continue
-        seen_email[email] = line
-        if phone:
-            seen_phone[phone] = line
-        result.rows.append(
-            RosterRow(
-                line=line,
-                name=name,
-                email=email,
-                phone=phone,
-                department=values["department"] or None,
-                location=values["location"] or None,
-                language=language,
-                roles=roles,
-            )
-        )
+        else:
+            assert row is not None
+            seen.add(row)
+            result.rows.append(row)
     return result
+
+
+def _header_problem(header: tuple[str, ...]) -> str:
+    missing = [h for h in HEADER if h not in header]
+    extra = [h for h in header if h not in HEADER]
+    detail = []
+    if missing:
+        detail.append("missing " + ", ".join(missing))
+    if extra:
+        detail.append("unknown " + ", ".join(extra))
+    return f"header must be {','.join(HEADER)} ({'; '.join(detail)})"
+
+
+@dataclass
+class _Seen:
+    """E-mail addresses and phones of the lines read so far: a second one is an error."""
+
+    emails: dict[str, int] = field(default_factory=dict)
+    phones: dict[str, int] = field(default_factory=dict)
+
+    def add(self, row: RosterRow) -> None:
+        self.emails[row.email] = row.line
+        if row.phone:
+            self.phones[row.phone] = row.line
+
+
+def _row(line: int, values: dict[str, str], seen: _Seen) -> tuple[RosterRow | None, list[str]]:
+    """One line as a roster row, or what is wrong with it."""
+    problems = []
+    name, email = values["name"], values["email"].lower()
+    if not name or len(name) > 200:
+        problems.append("name is required (at most 200 characters)")
+    if not _EMAIL.match(email) or len(email) > 320:
+        problems.append(f"invalid email {values['email']!r}")
+    elif email in seen.emails:
+        problems.append(f"email {email} also on line {seen.emails[email]}")
+    phone = normalise_phone(values["phone"]) or None
+    if phone and not _E164.match(phone):
+        problems.append(f"phone {values['phone']!r} is not in international form (+31…)")
+    elif phone and phone in seen.phones:
+        problems.append(f"phone {phone} also on line {seen.phones[phone]}")
+    language = values["language"].lower() or "nl"
+    if language not in LANGUAGES:
+        problems.append(f"language must be one of {', '.join(LANGUAGES)}")
+    roles = frozenset(r.strip().lower() for r in values["roles"].split(";") if r.strip())
+    if unknown := roles - set(ROLES):
+        problems.append(f"unknown role(s) {', '.join(sorted(unknown))}; known: {', '.join(ROLES)}")
+    if problems:
+        return None, problems
+    row = RosterRow(
+        line=line,
+        name=name,
+        email=email,
+        phone=phone,
+        department=values["department"] or None,
+        location=values["location"] or None,
+        language=language,
+        roles=roles,
+    )
+    return row, []
 
 
 async def import_roster(
