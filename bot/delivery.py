@@ -16,14 +16,13 @@ import asyncio
 import functools
 import logging
 import time
-from collections import Counter as Tally
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.delivery_results import Reconcilable, Results, back, backoff, delivery_key
+from bot.delivery_results import DeliveryResults, Reconcilable, back, backoff, delivery_key
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
 from bot.metrics import SENT
 from bot.pacing import UNLIMITED, Pacer, Slots, pacers
@@ -80,13 +79,13 @@ class DeliveryWorker:
         self.pacers = pacers(settings.rate_limits)
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.writer = OutboxWriter(self.outbox, lease=self.lease, clock=clock)
-        self.results = Results(self.writer, settings, clock, self._pacer)
+        self.results = DeliveryResults(self.writer, settings, clock, self._pacer)
         self.concurrency = concurrency
         # Per channel: rows past the pacer and not yet sending (being marked, or waiting for
         # a send slot); requests in flight. At most `concurrency` of each.
         self._ahead: dict[str, Slots] = {}
         self._slots: dict[str, Slots] = {}
-        self._held: Tally[str] = Tally()  # rows in memory per channel
+        self._held: Counter[str] = Counter()  # rows in memory per channel
         self._progress = asyncio.Event()
 
     # -- claiming ------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def back(row: Claim, token: datetime, at: datetime) -> Outcome:
     return Outcome("doubt" if row.status == SENDING else "release", row.id, token, at=at)
 
 
-class Results:
+class DeliveryResults:
     """Writes what became of each attempt, through the worker's group-commit writer."""
 
     def __init__(

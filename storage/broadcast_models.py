@@ -125,16 +125,3 @@ class BroadcastOptOut(Base):
     )
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     channel: Mapped[str | None] = mapped_column(String(16))
-
-
-class PollTarget(Base):
-    """The response rate the OR aims for with a poll (percent); the stats say if it was met."""
-
-    __tablename__ = "poll_targets"
-
-    poll_id: Mapped[int] = mapped_column(
-        ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
-    )
-    target: Mapped[int] = mapped_column(Integer)
-    set_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,10 +21,9 @@ from storage.broadcast_models import (
     BroadcastReaction,
     BroadcastRecipient,
     BroadcastReply,
-    PollTarget,
 )
 from storage.broadcasts import OPTED_OUT, QUEUED, Broadcasts
-from storage.models import ChannelAccount, OutboxMessage
+from storage.models import ChannelAccount, OutboxMessage, PollTarget
 from storage.sql import insert_ignore
 
 USEFUL, NOT_USEFUL = "useful", "not_useful"

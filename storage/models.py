@@ -66,6 +66,7 @@ __all__ = [
     "Person",
     "Poll",
     "PollOption",
+    "PollTarget",
     "QuestionParticipation",
     "Report",
     "ReportNote",
@@ -248,3 +249,16 @@ class Participation(Base):
     person_id: Mapped[int] = mapped_column(
         ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class PollTarget(Base):
+    """The response rate the OR aims for with a poll (percent); the stats say if it was met."""
+
+    __tablename__ = "poll_targets"
+
+    poll_id: Mapped[int] = mapped_column(
+        ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
+    )
+    target: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -31,7 +31,6 @@ from storage.broadcast_models import (
     BroadcastReaction,
     BroadcastRecipient,
     BroadcastReply,
-    PollTarget,
 )
 from storage.models import (
     Ballot,
@@ -43,6 +42,7 @@ from storage.models import (
     Participation,
     Person,
     Poll,
+    PollTarget,
     QuestionParticipation,
 )
 
