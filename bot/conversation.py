@@ -28,6 +28,7 @@ from storage.models import Conversation, Person
 from storage.outbox import Outbox, outbox_row
 from storage.people import Accounts, People
 from storage.polls import Polls
+from storage.reach import reach
 from storage.retention import Retention
 from storage.unit import Store, session_of
 
@@ -141,28 +142,24 @@ class Services:
         """Queue a message per person on their preferred channel; returns how many were queued.
 
         `build` gets the person (for their language) and may return None to skip them.
-        People with no channel account get a terminal (console) mailbox keyed by e-mail, so
-        nothing sent to them is lost before they first use a channel.
+        Who is reached where is storage.reach's rule, the same as a broadcast's: people with
+        no channel account get a terminal (console) mailbox keyed by e-mail, so nothing sent
+        to them is lost before they first use a channel; forgotten people get nothing.
         `prompt` remembers the choices, so a typed number answers this message.
         """
         queued = 0
         for start in range(0, len(person_ids), 500):
             chunk = list(person_ids[start : start + 500])
-            accounts = await self.accounts.preferred_many(chunk)
             people = {p.id: p for p in await self.people_by_ids(chunk)}
+            messages = {pid: build(people[pid]) for pid in chunk if pid in people}
+            wanted = [people[pid] for pid, outgoing in messages.items() if outgoing is not None]
+            # Who is reached where: one rule for every fan-out (storage/reach.py).
+            accounts = await reach(self.session, wanted, fallback=CONSOLE)
             rows = []
-            for pid in chunk:
-                person = people.get(pid)
-                if person is None or person.forgotten_at is not None:
-                    continue
-                outgoing = build(person)
-                if outgoing is None:
-                    continue
+            for pid, outgoing in messages.items():
                 account = accounts.get(pid)
-                if account is None:
-                    if not person.email:
-                        continue
-                    account = await self.accounts.link(pid, CONSOLE, person.email.lower())
+                if outgoing is None or account is None:
+                    continue
                 row = outbox_row(account.channel, account.platform_id, pid, outgoing, now=self.now)
                 if prompt and outgoing.choices:
                     row["prompt"] = prompt_of(outgoing)

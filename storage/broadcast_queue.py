@@ -10,13 +10,11 @@ one multi-row outbox insert with RETURNING, one recipients insert), never one pe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Outgoing
@@ -33,6 +31,7 @@ from storage.broadcasts import (
 from storage.models import ChannelAccount, OutboxMessage, Person
 from storage.outbox import outbox_row
 from storage.people import Audience
+from storage.reach import reach
 from storage.sql import is_postgres
 
 
@@ -58,11 +57,45 @@ async def expand(
 
     `build` makes the message for a language (built once per language and batch: the
     payload is the same for everyone who reads that language). Opted-out people get a
-    recipient row and no message. With a channel filter only people
-    with an account on that channel are in the audience, reached there; without one, people
-    with no account at all get a mailbox on `fallback_channel` keyed by e-mail (as
-    Services.notify_many does), or are unreachable when they have no e-mail either.
+    recipient row and no message. Who is reached where is storage.reach's rule, as for
+    Services.notify_many: with a channel filter only people with an account on that channel
+    are in the audience, reached there; without one, people with no account at all get a
+    mailbox on `fallback_channel`, or are unreachable when they have no e-mail either.
     """
+    people = await _next_people(session, broadcast, limit)
+    if not people:
+        await _finish(session, broadcast, now)
+        return Batch(finished=True)
+    optouts = select(BroadcastOptOut.person_id).where(
+        BroadcastOptOut.person_id.in_([p.id for p in people])
+    )
+    opted = set((await session.execute(optouts)).scalars())
+    reachable = [p for p in people if p.id not in opted]
+    accounts = await reach(session, reachable, fallback=fallback_channel, channel=broadcast.channel)
+    messages = _messages(reachable, accounts, _Renderer(build, prompt, now))
+    queued = await _queue(session, broadcast.id, messages)
+    skipped = [_skipped(broadcast.id, p.id, p.id in opted) for p in people if p.id not in queued]
+    await session.execute(insert(BroadcastRecipient), [*queued.values(), *skipped])
+    broadcast.expanded_through = people[-1].id
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast.id)
+        .values(expanded_through=broadcast.expanded_through)
+    )
+    # A short batch was the last one: no need for another round to find nobody.
+    finished = len(people) < limit
+    if finished:
+        await _finish(session, broadcast, now)
+    return Batch(
+        queued=len(queued),
+        opted_out=len(opted),
+        unreachable=len(people) - len(queued) - len(opted),
+        finished=finished,
+    )
+
+
+async def _next_people(session: AsyncSession, broadcast: Broadcast, limit: int) -> list[Person]:
+    """The audience after `expanded_through`, in order of person id, `limit` at most."""
     if is_postgres(session):
         # Custom plans for this transaction: mailbox accounts can grow a table from nothing
         # to the whole roster while one broadcast is queued, and a generic plan cached
@@ -77,39 +110,38 @@ async def expand(
         .order_by(Person.id)
         .limit(limit)
     )
-    people = list((await session.execute(stmt)).scalars())
-    if not people:
-        await _finish(session, broadcast, now)
-        return Batch(finished=True)
-    ids = [p.id for p in people]
-    optouts = select(BroadcastOptOut.person_id).where(BroadcastOptOut.person_id.in_(ids))
-    opted = set((await session.execute(optouts)).scalars())
-    accounts = await _accounts(
-        session, [p for p in people if p.id not in opted], broadcast.channel, fallback_channel
-    )
-    recipients: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
-    rendered: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    return list((await session.execute(stmt)).scalars())
+
+
+@dataclass
+class _Renderer:
+    """The outbox row and prompt per language, built once per batch."""
+
+    build: Callable[[str], Outgoing]
+    prompt: Callable[[Outgoing], dict[str, Any]]
+    now: datetime
+    done: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+
+    def __call__(self, lang: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        if lang not in self.done:
+            outgoing = self.build(lang)
+            self.done[lang] = (
+                outbox_row("", "", None, outgoing, now=self.now),
+                self.prompt(outgoing),
+            )
+        return self.done[lang]
+
+
+def _messages(
+    people: Sequence[Person], accounts: dict[int, ChannelAccount], render: _Renderer
+) -> list[dict[str, Any]]:
+    """An outbox row for everyone who can be reached, on their account."""
+    messages = []
     for person in people:
         account = accounts.get(person.id)
-        if person.id in opted or account is None:
-            state = OPTED_OUT if person.id in opted else UNREACHABLE
-            recipients.append(
-                {
-                    "broadcast_id": broadcast.id,
-                    "person_id": person.id,
-                    "state": state,
-                    "reason": "no_channel" if state == UNREACHABLE else None,
-                    "outbox_id": None,
-                    "channel": None,
-                }
-            )
+        if account is None:
             continue
-        lang = person.language or "nl"
-        if lang not in rendered:
-            outgoing = build(lang)
-            rendered[lang] = (outbox_row("", "", None, outgoing, now=now), prompt(outgoing))
-        row, asked = rendered[lang]
+        row, asked = render(person.language or "nl")
         messages.append(
             {
                 **row,
@@ -119,44 +151,44 @@ async def expand(
                 "prompt": asked,
             }
         )
-    queued = 0
-    if messages:
-        result = await session.execute(
-            insert(OutboxMessage).returning(
-                OutboxMessage.id, OutboxMessage.person_id, OutboxMessage.channel
-            ),
-            messages,
-        )
-        for outbox_id, person_id, channel in result:
-            queued += 1
-            recipients.append(
-                {
-                    "broadcast_id": broadcast.id,
-                    "person_id": person_id,
-                    "state": QUEUED,
-                    "reason": None,
-                    "outbox_id": outbox_id,
-                    "channel": channel,
-                }
-            )
-    await session.execute(insert(BroadcastRecipient), recipients)
-    broadcast.expanded_through = ids[-1]
-    await session.execute(
-        update(Broadcast)
-        .where(Broadcast.id == broadcast.id)
-        .values(expanded_through=broadcast.expanded_through)
+    return messages
+
+
+async def _queue(
+    session: AsyncSession, broadcast_id: int, messages: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """Insert the outbox rows in one statement; the recipient row of each, by person id."""
+    if not messages:
+        return {}
+    result = await session.execute(
+        insert(OutboxMessage).returning(
+            OutboxMessage.id, OutboxMessage.person_id, OutboxMessage.channel
+        ),
+        messages,
     )
-    # A short batch was the last one: no need for another round to find nobody.
-    finished = len(people) < limit
-    if finished:
-        await _finish(session, broadcast, now)
-    opted_out = sum(p.id in opted for p in people)
-    return Batch(
-        queued=queued,
-        opted_out=opted_out,
-        unreachable=len(people) - queued - opted_out,
-        finished=finished,
-    )
+    return {
+        person_id: {
+            "broadcast_id": broadcast_id,
+            "person_id": person_id,
+            "state": QUEUED,
+            "reason": None,
+            "outbox_id": outbox_id,
+            "channel": channel,
+        }
+        for outbox_id, person_id, channel in result
+    }
+
+
+def _skipped(broadcast_id: int, person_id: int, opted_out: bool) -> dict[str, Any]:
+    """The recipient row of someone who gets no message: opted out, or no channel."""
+    return {
+        "broadcast_id": broadcast_id,
+        "person_id": person_id,
+        "state": OPTED_OUT if opted_out else UNREACHABLE,
+        "reason": None if opted_out else "no_channel",
+        "outbox_id": None,
+        "channel": None,
+    }
 
 
 async def _finish(session: AsyncSession, broadcast: Broadcast, now: datetime) -> None:
@@ -166,55 +198,3 @@ async def _finish(session: AsyncSession, broadcast: Broadcast, now: datetime) ->
         .values(status=DONE, finished_at=now)
     )
     broadcast.status = DONE
-
-
-async def _accounts(
-    session: AsyncSession, people: Sequence[Person], channel: str | None, fallback: str
-) -> dict[int, ChannelAccount]:
-    """Per person the account to use: on `channel` when given, else their preferred one."""
-    if not people:
-        return {}
-    stmt = select(ChannelAccount).where(ChannelAccount.person_id.in_([p.id for p in people]))
-    if channel is not None:
-        stmt = stmt.where(ChannelAccount.channel == channel)
-    best = _best(list((await session.execute(stmt)).scalars()))
-    if channel is not None:
-        return best
-    rows = [
-        {"channel": fallback, "platform_id": p.email.lower(), "person_id": p.id}
-        for p in people
-        if p.id not in best and p.email
-    ]
-    if rows:
-        # One statement for all mailboxes, safe against a concurrent link of the same one.
-        insert_fn = pg_insert if is_postgres(session) else sqlite_insert
-        await session.execute(
-            insert_fn(ChannelAccount).on_conflict_do_nothing(
-                index_elements=["channel", "platform_id"]
-            ),
-            rows,
-        )
-        stmt = select(ChannelAccount).where(
-            ChannelAccount.person_id.in_([r["person_id"] for r in rows]),
-            ChannelAccount.channel == fallback,
-        )
-        best.update(_best(list((await session.execute(stmt)).scalars())))
-    return best
-
-
-def _best(accounts: Sequence[ChannelAccount]) -> dict[int, ChannelAccount]:
-    """Per person the account used most recently, else the first linked (as preferred())."""
-    best: dict[int, ChannelAccount] = {}
-    for acc in accounts:
-        cur = best.get(acc.person_id)
-        if cur is None or _newer(acc, cur):
-            best[acc.person_id] = acc
-    return best
-
-
-def _newer(a: ChannelAccount, b: ChannelAccount) -> bool:
-    if a.last_inbound_at and b.last_inbound_at:
-        return a.last_inbound_at > b.last_inbound_at
-    if a.last_inbound_at or b.last_inbound_at:
-        return a.last_inbound_at is not None
-    return a.id < b.id

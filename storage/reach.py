@@ -1,0 +1,90 @@
+"""Reaching people: per person, the channel account a message to them goes to.
+
+One rule for every fan-out to an audience (Services.notify_many for polls, questions,
+reminders and reports, and a broadcast's batches in storage/broadcast_queue.py):
+
+- the account the person used most recently, else the first one linked;
+- with a channel filter, only an account on that channel;
+- someone with no account at all gets a mailbox on the fallback channel keyed by their
+  e-mail, so nothing sent to them is lost before they first use a channel; with no e-mail
+  either, they cannot be reached;
+- a mailbox that is already linked to somebody else is never used: the message would reach
+  the wrong person (a misread is worse than a refusal);
+- forgotten people are never reached.
+
+A few statements per call (accounts, one multi-row mailbox insert, its accounts), never one
+per person: a broadcast calls this for every batch of 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ChannelAccount, Person
+from storage.sql import is_postgres
+
+
+async def reach(
+    session: AsyncSession,
+    people: Sequence[Person],
+    *,
+    fallback: str,
+    channel: str | None = None,
+) -> dict[int, ChannelAccount]:
+    """Per person id the account to send to; the unreachable are absent (see the module)."""
+    people = [p for p in people if p.forgotten_at is None]
+    if not people:
+        return {}
+    stmt = select(ChannelAccount).where(ChannelAccount.person_id.in_([p.id for p in people]))
+    if channel is not None:
+        stmt = stmt.where(ChannelAccount.channel == channel)
+    best = _best(list((await session.execute(stmt)).scalars()))
+    if channel is None:
+        homeless = [p for p in people if p.id not in best and p.email]
+        best.update(await _mailboxes(session, homeless, fallback))
+    return best
+
+
+async def _mailboxes(
+    session: AsyncSession, people: Sequence[Person], channel: str
+) -> dict[int, ChannelAccount]:
+    """A mailbox on `channel` keyed by e-mail for each person, in one insert that is safe
+    against a concurrent link of the same one; only mailboxes that are theirs come back."""
+    if not people:
+        return {}
+    rows = [
+        {"channel": channel, "platform_id": (p.email or "").lower(), "person_id": p.id}
+        for p in people
+    ]
+    insert_fn = pg_insert if is_postgres(session) else sqlite_insert
+    await session.execute(
+        insert_fn(ChannelAccount).on_conflict_do_nothing(index_elements=["channel", "platform_id"]),
+        rows,
+    )
+    stmt = select(ChannelAccount).where(
+        ChannelAccount.person_id.in_([p.id for p in people]), ChannelAccount.channel == channel
+    )
+    return _best(list((await session.execute(stmt)).scalars()))
+
+
+def _best(accounts: Sequence[ChannelAccount]) -> dict[int, ChannelAccount]:
+    """Per person the account used most recently, else the first linked."""
+    best: dict[int, ChannelAccount] = {}
+    for acc in accounts:
+        cur = best.get(acc.person_id)
+        if cur is None or _newer(acc, cur):
+            best[acc.person_id] = acc
+    return best
+
+
+def _newer(a: ChannelAccount, b: ChannelAccount) -> bool:
+    if a.last_inbound_at and b.last_inbound_at:
+        return a.last_inbound_at > b.last_inbound_at
+    if a.last_inbound_at or b.last_inbound_at:
+        return a.last_inbound_at is not None
+    return a.id < b.id
