@@ -9,118 +9,35 @@ while the question is open; anonymous answers are stored with no person and only
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import ClassVar
 
-from bot.conversation import Services, Turn
-from bot.i18n import t
-from bot.messages import Choice, Outgoing, Purpose
+from bot.conversation import Turn
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.usecases import Refused, questions
+from bot.usecases.questions import MAX_ANSWER, question_message
 from dialogs import steps
-from storage.deadline import accepts, closed_since
-from storage.models import OpenQuestion
-from storage.people import Audience
-from storage.questions import CLOSED, OPEN, AnswerOutcome, Questions
+from storage.questions import AnswerOutcome, Questions
 
-MAX_ANSWER = 2000
 ANSWER = "open_answer"
 SHOWN_ANSWERS = 30
 
 
-def question_message(services: Services, question: OpenQuestion, lang: str) -> Outgoing:
-    lines = [t(lang, "question.header", id=question.id), question.text, ""]
-    lines.append(t(lang, "question.how_to_answer", max=MAX_ANSWER))
-    if question.anonymous:
-        lines.append(t(lang, "question.is_anonymous"))
-    if question.closes_at:
-        lines.append(
-            t(lang, "question.closes", when=services.format_time(question.closes_at, lang))
-        )
-    return Outgoing(
-        text="\n".join(lines),
-        choices=(Choice(t(lang, "question.answer_button"), f"oq:{question.id}:answer"),),
-        purpose=Purpose.NOTICE,
-    )
-
-
-async def open_question(services: Services, question: OpenQuestion, *, actor_id: int | None) -> int:
-    """Send a new question to its audience; returns how many got it."""
-    audience = await services.people.audience_ids(Audience.from_dict(question.audience))
-    await Questions(services.session).set_audience_size(question.id, len(audience))
-    question.audience_size = len(audience)
-    sent = await services.notify_many(
-        audience, lambda p: question_message(services, question, p.language), prompt=True
-    )
-    await services.audit(
-        "question.opened", actor_id=actor_id, subject=f"question:{question.id}", audience=sent
-    )
-    return sent
-
-
-async def close_question(
-    services: Services, question: OpenQuestion, *, actor_id: int | None
-) -> bool:
-    """Close an open question; its author hears how many answers came in."""
-    questions = Questions(services.session)
-    if not await questions.mark_closed(question.id, services.now):
-        return False
-    question.status = CLOSED
-    count = await questions.count_answers(question.id)
-    await services.audit("question.closed", actor_id=actor_id, subject=f"question:{question.id}")
-    if question.created_by is not None:
-        await services.notify_many(
-            [question.created_by],
-            lambda p: Outgoing(
-                text=t(p.language, "question.closed_notice", id=question.id, count=count),
-                purpose=Purpose.NOTICE,
-            ),
-        )
-    return True
-
-
-async def close_due_questions(services: Services) -> int:
-    questions = Questions(services.session)
-    closed = 0
-    for question_id in await questions.due_to_close(services.now):
-        question = await questions.get(question_id)
-        if question is not None:
-            closed += await close_question(services, question, actor_id=None)
-    return closed
-
-
-def refuse_closed(turn: Turn, question: OpenQuestion) -> None:
-    """Nothing was stored: say so, and since when the question is closed."""
-    since = closed_since(question.closes_at, question.closed_at)
-    if since is None:
-        turn.reply(turn.t("question.closed_refused", id=question.id))
-        return
-    when = turn.services.format_time(since, turn.lang)
-    turn.reply(turn.t("question.closed_since", id=question.id, when=when))
-
-
-async def _answerable(turn: Turn, question_id: int) -> OpenQuestion | None:
-    question = await Questions(turn.services.session).get(question_id)
-    if question is None:
-        turn.reply(turn.t("question.not_found", id=question_id))
-        return None
-    if not accepts(question.status, question.closes_at, turn.services.now):
-        # Past its closing time, even if the scheduler has not closed it yet.
-        refuse_closed(turn, question)
-        return None
-    audience = Audience.from_dict(question.audience)
-    if not await turn.services.people.in_audience(turn.person.id, audience):
-        turn.reply(turn.t("question.not_in_audience", id=question.id))
-        return None
-    return question
+def say_refused(turn: Turn, refused: Refused) -> None:
+    """A use case's refusal in the person's language (times in their words)."""
+    params = {
+        k: turn.services.format_time(v, turn.lang) if isinstance(v, datetime) else v
+        for k, v in refused.params.items()
+    }
+    turn.reply(turn.t(refused.key, **params))
 
 
 async def begin_answer(turn: Turn, question_id: int) -> None:
-    question = await _answerable(turn, question_id)
-    if question is None:
-        return
-    questions = Questions(turn.services.session)
-    if question.anonymous and await questions.has_answered(question, turn.person.id):
-        turn.reply(turn.t("question.anonymous_already", id=question.id))
+    try:
+        question = await questions.may_start_answer(turn.services, question_id, turn.person.id)
+    except Refused as refused:
+        say_refused(turn, refused)
         return
     await turn.begin(ANSWER, question=question.id)
 
@@ -156,23 +73,15 @@ class OpenAnswer:
             turn.end()
             turn.reply(turn.t("question.answer_dropped", id=question_id))
             return
-        text = turn.text
-        if not text:
-            turn.reply(turn.t("question.answer_empty"))
-            return
-        if len(text) > MAX_ANSWER:
-            turn.reply(turn.t("question.answer_too_long", max=MAX_ANSWER, length=len(text)))
+        try:
+            answered = await questions.answer(turn.services, question_id, turn.person.id, turn.text)
+        except Refused as refused:
+            if refused.key not in questions.RETYPE:
+                turn.end()
+            say_refused(turn, refused)
             return
         turn.end()
-        question = await _answerable(turn, question_id)
-        if question is None:
-            return
-        outcome = await Questions(turn.services.session).answer(
-            question, turn.person.id, text, turn.services.now
-        )
-        if outcome is AnswerOutcome.CLOSED:
-            refuse_closed(turn, question)
-            return
+        question, outcome = answered.question, answered.outcome
         key = {
             AnswerOutcome.NEW: "question.answered_anonymous"
             if question.anonymous
@@ -200,13 +109,7 @@ def _with_id(
 async def list_open_questions(turn: Turn, _rest: str) -> None:
     """Re-send the open questions the person may answer (buttons at hand again)."""
     sent = 0
-    for q in reversed(await Questions(turn.services.session).recent(status=OPEN)):
-        if not accepts(q.status, q.closes_at, turn.services.now):
-            continue  # past its closing time; the scheduler has not closed it yet
-        if not await turn.services.people.in_audience(
-            turn.person.id, Audience.from_dict(q.audience)
-        ):
-            continue
+    for q in await questions.open_for(turn.services, turn.person.id):
         message = question_message(turn.services, q, turn.lang)
         turn.reply(message.text, message.choices)
         sent += 1
@@ -215,12 +118,12 @@ async def list_open_questions(turn: Turn, _rest: str) -> None:
 
 
 async def show_answers(turn: Turn, question_id: int) -> None:
-    questions = Questions(turn.services.session)
-    question = await questions.get(question_id)
+    store = Questions(turn.services.session)
+    question = await store.get(question_id)
     if question is None:
         turn.reply(turn.t("question.not_found", id=question_id))
         return
-    rows = await questions.answers(question)
+    rows = await store.answers(question)
     lines = [turn.t("question.answers_header", id=question.id, count=len(rows)), question.text, ""]
     for row in rows[:SHOWN_ANSWERS]:
         who = f"{row.name} ({row.department or '-'})" if row.name else turn.t("question.anonymous")
@@ -231,39 +134,27 @@ async def show_answers(turn: Turn, question_id: int) -> None:
 
 
 async def close_by_command(turn: Turn, question_id: int) -> None:
-    question = await Questions(turn.services.session).get(question_id)
-    if question is None:
-        turn.reply(turn.t("question.not_found", id=question_id))
-    elif await close_question(turn.services, question, actor_id=turn.person.id):
-        turn.reply(turn.t("question.closed_by_you", id=question_id))
-    else:
-        turn.reply(turn.t("question.not_open", id=question_id))
+    try:
+        await questions.close(turn.services, question_id, actor_id=turn.person.id)
+    except Refused as refused:
+        say_refused(turn, refused)
+        return
+    turn.reply(turn.t("question.closed_by_you", id=question_id))
 
 
 async def hide_answer(turn: Turn, answer_id: int) -> None:
     """Moderators hide an abusive answer: kept (audit log), never shown again."""
-    if not turn.roles & {"moderator", "admin"}:
-        turn.reply(turn.t("question.moderators_only"))
+    try:
+        hidden = await questions.hide_answer(turn.services, answer_id, moderator_id=turn.person.id)
+    except Refused as refused:
+        say_refused(turn, refused)
         return
-    questions = Questions(turn.services.session)
-    answer = await questions.get_answer(answer_id)
-    if answer is None:
-        turn.reply(turn.t("question.answer_not_found", id=answer_id))
-        return
-    if await questions.hide(answer_id, turn.person.id, turn.services.now):
-        await turn.services.audit(
-            "answer.hidden",
-            actor_id=turn.person.id,
-            subject=f"answer:{answer_id}",
-            question=answer.question_id,
-        )
-        turn.reply(turn.t("question.answer_hidden", id=answer_id))
-    else:
-        turn.reply(turn.t("question.answer_already_hidden", id=answer_id))
+    key = "question.answer_hidden" if hidden else "question.answer_already_hidden"
+    turn.reply(turn.t(key, id=answer_id))
 
 
 def register(registry: Registry) -> None:
-    registry.periodic("questions_close", close_due_questions)
+    registry.periodic("questions_close", questions.close_due)
     registry.action("oq", on_question_button)
     registry.dialog(OpenAnswer(), buttons="oa")
     registry.command("commands.questions", list_open_questions, help_key="question.help_questions")

@@ -10,15 +10,22 @@ from bot.conversation import Turn
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
-from dialogs import open_question, steps
+from bot.usecases import Refused, questions
+from bot.usecases.questions import MAX_QUESTION
+from dialogs import steps
+from dialogs.open_question import say_refused
 from dialogs.when import parse_when
 from storage.people import Audience
-from storage.questions import Questions
 
 NAME = "question_create"
 P = "qc"
-MAX_QUESTION = 1000
 TEXT, ANONYMITY, CLOSES, AUDIENCE, CONFIRM = "text", "anonymity", "closes", "audience", "confirm"
+# The step to ask again when creating is refused at the end.
+REASK = {
+    "qcreate.text_length": TEXT,
+    "qcreate.bad_closes": CLOSES,
+    "qcreate.audience_empty": AUDIENCE,
+}
 
 
 class QuestionCreate:
@@ -64,10 +71,10 @@ class QuestionCreate:
             )
 
     async def _text(self, turn: Turn) -> None:
-        if not turn.text or len(turn.text) > MAX_QUESTION:
-            turn.reply(turn.t("qcreate.text_length", max=MAX_QUESTION))
-        else:
-            steps.advance(turn, ANONYMITY, text=turn.text)
+        try:
+            steps.advance(turn, ANONYMITY, text=questions.check_text(turn.text))
+        except Refused as refused:
+            say_refused(turn, refused)
         await self.ask(turn)
 
     async def _anonymity(self, turn: Turn) -> None:
@@ -81,8 +88,12 @@ class QuestionCreate:
             steps.advance(turn, AUDIENCE, closes=None)
         else:
             when = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
-            if when is None or when <= services.now:
-                turn.reply(turn.t("qcreate.bad_closes"))
+            try:
+                if when is None:
+                    raise Refused("qcreate.bad_closes")
+                questions.check_closes(when, services.now)
+            except Refused as refused:
+                say_refused(turn, refused)
             else:
                 steps.advance(turn, AUDIENCE, closes=when.isoformat())
         await self.ask(turn)
@@ -130,18 +141,35 @@ class QuestionCreate:
         if turn.choice != f"{P}:send":
             await self.ask(turn)
             return
-        s, services = turn.state, turn.services
-        question = await Questions(services.session).create(
-            text=s["text"],
-            anonymous=bool(s.get("anonymous")),
-            audience=Audience.from_dict(s.get("audience")),
-            closes_at=datetime.fromisoformat(s["closes"]) if s.get("closes") else None,
-            created_by=turn.person.id,
-            now=services.now,
-        )
+        s = turn.state
+        try:
+            opened = await questions.create(
+                turn.services,
+                text=s["text"],
+                anonymous=bool(s.get("anonymous")),
+                audience=Audience.from_dict(s.get("audience")),
+                closes_at=datetime.fromisoformat(s["closes"]) if s.get("closes") else None,
+                created_by=turn.person.id,
+            )
+        except Refused as refused:
+            say_refused(turn, refused)
+            if refused.key in REASK:
+                # The roster or the clock moved on since that step was answered: back to it.
+                _return_to(turn, REASK[refused.key])
+                await self.ask(turn)
+            else:
+                turn.end()
+            return
         turn.end()
-        sent = await open_question.open_question(services, question, actor_id=turn.person.id)
-        turn.reply(turn.t("qcreate.opened", id=question.id, count=sent))
+        turn.reply(turn.t("qcreate.opened", id=opened.question.id, count=opened.sent))
+
+
+def _return_to(turn: Turn, step: str) -> None:
+    """Make an earlier step current again, with the trail it had then."""
+    trail = list(turn.state.get("trail", []))
+    while trail and trail.pop() != step:
+        pass
+    turn.set(step=step, trail=trail)
 
 
 async def new_question(turn: Turn, _rest: str) -> None:

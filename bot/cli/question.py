@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 import typer
@@ -21,10 +22,18 @@ from bot.cli.common import (
     with_services,
 )
 from bot.conversation import Services
-from dialogs import open_question
-from dialogs.question_create import MAX_QUESTION
+from bot.i18n import t
+from bot.usecases import Refused, questions
 from storage.people import Audience
 from storage.questions import Questions
+
+
+def _refused(refused: Refused, code: int = 1, texts: Mapping[str, str] | None = None) -> typer.Exit:
+    """A use case's refusal as this command's error: its own words where `texts` has them,
+    else the English catalogue text (which the other commands' messages match)."""
+    text = (texts or {}).get(refused.key) or t("en", refused.key, **refused.params)
+    return fail(text, code)
+
 
 question_app = typer.Typer(help="Open questions (open vragen).", no_args_is_help=True)
 
@@ -42,34 +51,33 @@ def question_create(
 ) -> None:
     """Create an open question and send it to its audience now."""
     cfg = settings()
-    question_text = text.strip()
-    if not question_text or len(question_text) > MAX_QUESTION:
-        raise fail(f"--text must be 1..{MAX_QUESTION} characters", 2)
     try:
         segment = Audience.parse(audience)
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
     closes_at = iso_time(closes, ZoneInfo(cfg.timezone), "--closes")
+    # The use case's refusals in the words of this command's options.
+    texts = {
+        "qcreate.text_length": f"--text must be 1..{questions.MAX_QUESTION} characters",
+        "qcreate.bad_closes": "--closes must be in the future",
+        "qcreate.audience_empty": f"--audience {audience or 'everyone'}: "
+        "nobody on the roster matches",
+    }
 
     async def go(services: Services) -> tuple[int, int]:
-        if closes_at is not None and closes_at <= services.now:
-            raise fail("--closes must be in the future", 2)
-        creator = await person_with_role(
-            services, created_by, {"or_member", "admin"}, "--created-by"
-        )
-        if segment.to_dict() and not await services.people.audience_ids(segment):
-            raise fail(f"--audience {audience}: nobody on the roster matches", 2)
-        question = await Questions(services.session).create(
-            text=question_text,
-            anonymous=anonymous,
-            audience=segment,
-            closes_at=closes_at,
-            created_by=creator.id if creator else None,
-            now=services.now,
-        )
-        actor = creator.id if creator else None
-        sent = await open_question.open_question(services, question, actor_id=actor)
-        return question.id, sent
+        creator = await person_with_role(services, created_by, questions.CREATORS, "--created-by")
+        try:
+            opened = await questions.create(
+                services,
+                text=text,
+                anonymous=anonymous,
+                audience=segment,
+                closes_at=closes_at,
+                created_by=creator.id if creator else None,
+            )
+        except Refused as refused:
+            raise _refused(refused, 2, texts) from refused
+        return opened.question.id, opened.sent
 
     question_id, sent = with_services(go, cfg=cfg)
     print_created(fmt, {"id": question_id, "sent": sent})
@@ -145,14 +153,13 @@ def question_list(fmt: Format = typer.Option(Format.table, "--format")) -> None:
 def question_close(question_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Close question ID now (no more answers)."""
 
-    async def go(services: Services) -> bool:
-        question = existing(
-            await Questions(services.session).get(question_id), f"Question {question_id}"
-        )
-        return await open_question.close_question(services, question, actor_id=None)
+    async def go(services: Services) -> None:
+        try:
+            await questions.close(services, question_id, actor_id=None)
+        except Refused as refused:
+            raise _refused(refused) from refused
 
-    if not with_services(go):
-        raise fail(f"Question {question_id} is not open.")
+    with_services(go)
     err.print(f"Question {question_id} closed.")
 
 
@@ -164,20 +171,14 @@ def question_hide(
     """Hide an abusive answer: kept for the audit log, never shown or exported."""
 
     async def go(services: Services) -> bool:
-        moderator = await person_with_role(services, by, {"moderator", "admin"}, "--by")
+        moderator = await person_with_role(services, by, questions.MODERATORS, "--by")
         assert moderator is not None
-        questions = Questions(services.session)
-        answer = existing(await questions.get_answer(answer_id), f"Answer {answer_id}")
-        hidden = await questions.hide(answer_id, moderator.id, services.now)
-        if hidden:
-            await services.audit(
-                "answer.hidden",
-                actor_id=moderator.id,
-                subject=f"answer:{answer_id}",
-                question=answer.question_id,
-                via="cli",
+        try:
+            return await questions.hide_answer(
+                services, answer_id, moderator_id=moderator.id, via="cli"
             )
-        return hidden
+        except Refused as refused:
+            raise _refused(refused) from refused
 
     if not with_services(go):
         raise fail(f"Answer {answer_id} was hidden already.")

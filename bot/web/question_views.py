@@ -12,10 +12,10 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.csvsafe import write_csv
+from bot.usecases import Refused, questions
 from bot.web.auth import Visitor
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
-from storage.audit import audit
 from storage.models import OpenAnswer
 from storage.questions import Questions
 
@@ -98,16 +98,14 @@ class QuestionViews:
         question_id = int_param(request, "id")
         answer_id = int_param(request, "answer")
         async with self.site.db.transaction() as session:
-            questions = Questions(session)
-            answer = await questions.get_answer(answer_id)
-            if answer is None or answer.question_id != question_id:
-                return self.site.refuse(request, visitor, 404)
-            if await questions.hide(answer_id, visitor.person.id, self.site.now()):
-                await audit(
-                    session,
-                    "answer.hidden",
-                    actor_id=visitor.person.id,
-                    subject=f"answer:{answer_id}",
-                    question=question_id,
+            try:
+                await questions.hide_answer(
+                    self.site.engine.services(session),
+                    answer_id,
+                    moderator_id=visitor.person.id,
+                    question_id=question_id,
                 )
+            except Refused as refused:
+                status = 403 if refused.key == "question.moderators_only" else 404
+                return self.site.refuse(request, visitor, status)
         raise see_other(f"/admin/questions/{question_id}?hidden=1")

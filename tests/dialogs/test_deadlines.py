@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from bot.engine import Engine
-from dialogs.open_question import open_question
+from bot.usecases.questions import open_question
 from dialogs.poll import vote_payload
 from storage.models import (
     Ballot,

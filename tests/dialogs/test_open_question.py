@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.engine import Engine
 from bot.scheduler import Scheduler
-from storage.models import AuditEntry, OpenAnswer, OpenQuestion, QuestionParticipation
+from bot.usecases import questions
+from storage.models import AuditEntry, OpenAnswer, OpenQuestion, Person, QuestionParticipation
 from storage.people import Audience
-from storage.questions import Questions
 from tests.support.org import Org
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -24,20 +24,16 @@ async def all_rows(engine: Engine, model: type) -> list:  # type: ignore[type-ar
 async def make_question(
     engine: Engine, *, anonymous: bool = False, audience: Audience | None = None
 ) -> int:
-    from dialogs.open_question import open_question
-
     async with engine.db.transaction() as session:
-        services = engine.services(session)
-        question = await Questions(session).create(
+        opened = await questions.create(
+            engine.services(session),
             text="Wat kan er beter in de kantine?",
             anonymous=anonymous,
             audience=audience or Audience(),
             closes_at=None,
             created_by=None,
-            now=services.now,
         )
-        await open_question(services, question, actor_id=None)
-        return question.id
+        return opened.question.id
 
 
 async def test_or_member_creates_a_question_in_dutch_with_back(engine: Engine, org: Org) -> None:
@@ -64,6 +60,33 @@ async def test_or_member_creates_a_question_in_dutch_with_back(engine: Engine, o
     assert "Wat kan er beter aan de roosters?" in sent.text
     assert [c.payload for c in sent.choices] == [f"oq:{question.id}:answer"]
     assert await org.outbox("emp1") == []  # Logistiek: not in the audience
+
+
+async def test_chat_refuses_an_audience_that_emptied_before_sending(
+    engine: Engine, org: Org
+) -> None:
+    """The chat used to send a question to nobody; now, like the CLI, it refuses (the use
+    case's rule) and asks for the audience again."""
+    for line in [
+        "nieuwe vraag",
+        "Wie mist er iets?",
+        "1",
+        "Geen sluitingstijd",
+        "Afdeling Kantoor",
+    ]:
+        await org.say("olga", line)
+    assert "Controleer je vraag" in (await org.last("olga")).text
+    async with engine.db.transaction() as session:
+        await session.execute(
+            update(Person).where(Person.department == "Kantoor").values(department="Elders")
+        )
+    await org.say("olga", "Nu versturen")
+    *_, refusal, again = await org.outbox("olga")
+    assert refusal.text.startswith("Niemand op de personeelslijst hoort bij deze doelgroep")
+    assert again.text == "Voor wie is de vraag?"
+    assert await all_rows(engine, OpenQuestion) == []
+    await org.say("olga", "terug")  # the trail is as it was at the audience step
+    assert "Wanneer sluit de vraag?" in (await org.last("olga")).text
 
 
 async def test_answer_replace_length_and_closed_question(engine: Engine, org: Org) -> None:
