@@ -31,7 +31,7 @@ from bot.app import new_engine
 from bot.config import Settings
 from bot.engine import Engine
 from bot.messages import Incoming, Profile
-from dialogs.poll import open_poll, vote_payload
+from bot.usecases.polls import open_poll, vote_payload
 from storage.db import Database
 from storage.inbound import record_event
 from storage.migrate import upgrade_async

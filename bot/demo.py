@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.conversation import Services
-from dialogs import poll as poll_jobs
+from bot.usecases import polls as poll_jobs
 from storage.models import Person
 from storage.people import Audience
 

@@ -1,4 +1,7 @@
-"""Polls: the question as sent, answering it, results, and opening/closing/reminding.
+"""Polls in the chat: answering one (a button or a typed answer) and showing results.
+
+Creating, opening, closing and reminding, the scheduler's poll jobs and the poll's message
+live in the use case (bot/usecases/polls.py); this module registers them.
 
 A vote is a button payload `poll:<id>:vote:<option id>` (several joined for a multiple-choice
 submission), valid for as long as the poll is open — whatever dialog the person is in.
@@ -6,60 +9,19 @@ submission), valid for as long as the poll is open — whatever dialog the perso
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
-
-from bot.conversation import Services, Turn
-from bot.i18n import t
-from bot.messages import PAYLOAD_JOIN, Choice, Outgoing, Purpose
+from bot.conversation import Turn
+from bot.messages import PAYLOAD_JOIN
 from bot.registry import EachDue, Registry
 from bot.text import ascii_int
+from bot.usecases import polls as poll_cases
+from bot.usecases.polls import close_poll, poll_message, results_text, vote_payload
 from storage.deadline import accepts, closed_since
-from storage.models import Person, Poll, PollOption
+from storage.models import Poll
 from storage.people import Audience
-from storage.polls import CLOSED, OPEN, SCHEDULED, Tally, VoteOutcome
+from storage.polls import CLOSED, SCHEDULED, Tally, VoteOutcome
 
-
-def vote_payload(poll_id: int, option_id: int) -> str:
-    return f"poll:{poll_id}:vote:{option_id}"
-
-
-def poll_message(
-    services: Services,
-    poll: Poll,
-    options: Sequence[PollOption],
-    lang: str,
-    *,
-    reminder: bool = False,
-) -> Outgoing:
-    lines = [t(lang, "poll.reminder" if reminder else "poll.header", id=poll.id), poll.question, ""]
-    lines.append(t(lang, "poll.pick_many" if poll.multiple else "poll.pick_one"))
-    if poll.anonymous:
-        lines.append(t(lang, "poll.is_anonymous"))
-    if poll.closes_at:
-        lines.append(t(lang, "poll.closes", when=services.format_time(poll.closes_at, lang)))
-    return Outgoing(
-        text="\n".join(lines),
-        choices=tuple(Choice(o.label, vote_payload(poll.id, o.id)) for o in options),
-        multiple=poll.multiple,
-        submit_label=t(lang, "common.submit") if poll.multiple else None,
-        purpose=Purpose.NOTICE,
-    )
-
-
-def results_text(poll: Poll, tally: Tally, lang: str) -> str:
-    total_votes = sum(o.count for o in tally.options)
-    head = "poll.results_final" if poll.status == CLOSED else "poll.results_live"
-    lines = [t(lang, head, id=poll.id), poll.question, ""]
-    for o in tally.options:
-        pct = round(100 * o.count / total_votes) if total_votes else 0
-        bar = "█" * round(pct / 10)
-        lines.append(f"{o.position}. {o.label}: {o.count} ({pct}%) {bar}".rstrip())
-    lines.append("")
-    lines.append(
-        t(lang, "poll.participation", participants=tally.participants, audience=poll.audience_size)
-    )
-    return "\n".join(lines)
+# Re-exported for the modules that still name them here (dialogs/poll_commands.py, tests).
+__all__ = ["close_poll", "poll_message", "vote_payload"]
 
 
 def _parse_vote(payload: str) -> tuple[int, list[int]] | None:
@@ -171,103 +133,13 @@ async def show_results(turn: Turn, poll_id: int) -> None:
     turn.reply(results_text(poll, tally, turn.lang))
 
 
-async def open_poll(services: Services, poll: Poll, *, actor_id: int | None = None) -> int:
-    """Open a scheduled poll and send it to its audience; returns how many were sent.
-
-    Safe to call from several processes at once: only the one that flips the status sends.
-    """
-    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
-    if not await services.polls.mark_open(poll.id, len(audience_ids)):
-        return 0
-    poll.status, poll.audience_size = OPEN, len(audience_ids)
-    options = await services.polls.options(poll.id)
-    sent = await services.notify_many(
-        audience_ids,
-        lambda p: poll_message(services, poll, options, p.language),
-        prompt=True,
-    )
-    await services.audit(
-        "poll.opened", actor_id=actor_id, subject=f"poll:{poll.id}", audience=len(audience_ids)
-    )
-    return sent
-
-
-async def close_poll(services: Services, poll: Poll, *, actor_id: int | None = None) -> bool:
-    """Close an open poll and send everyone in its audience the results."""
-    if not await services.polls.mark_closed(poll.id, services.now):
-        return False
-    poll.status, poll.closed_at = CLOSED, services.now
-    tally = await services.polls.tally(poll)
-    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
-
-    def build(person: Person) -> Outgoing:
-        return Outgoing(text=results_text(poll, tally, person.language), purpose=Purpose.NOTICE)
-
-    await services.notify_many(audience_ids, build)
-    await services.audit("poll.closed", actor_id=actor_id, subject=f"poll:{poll.id}")
-    return True
-
-
-async def remind_nonvoters(services: Services, poll: Poll) -> int:
-    """One reminder, to those in the audience who have not answered yet."""
-    if not await services.polls.mark_reminded(poll.id, services.now):
-        return 0
-    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
-    voted = await services.polls.voter_ids(poll)
-    options = await services.polls.options(poll.id)
-    return await services.notify_many(
-        [pid for pid in audience_ids if pid not in voted],
-        lambda p: poll_message(services, poll, options, p.language, reminder=True),
-        prompt=True,
-    )
-
-
-# The scheduler's poll jobs: the due polls are listed in one read-only transaction, then each
-# is handled in its own (bot/registry.py, EachDue). Opening, closing and reminding change the
-# poll's status conditionally, so whichever process ticks, each happens once.
-
-
-async def _due_to_open(services: Services) -> list[int]:
-    return await services.polls.due_to_open(services.now)
-
-
-async def _due_to_close(services: Services) -> list[int]:
-    return await services.polls.due_to_close(services.now)
-
-
-async def _due_for_reminder(services: Services) -> list[int]:
-    """Open polls closing within the reminder window, except those due to close now (they
-    get their results instead)."""
-    hours = services.settings.poll_reminder_hours
-    if hours <= 0:
-        return []
-    polls, now = services.polls, services.now
-    closing = set(await polls.due_to_close(now))
-    due = await polls.due_for_reminder(now, timedelta(hours=hours))
-    return [poll_id for poll_id in due if poll_id not in closing]
-
-
-async def _open_one(services: Services, poll_id: int) -> int:
-    """1 when this call opened the poll and sent it to someone."""
-    poll = await services.polls.get(poll_id)
-    return int(poll is not None and await open_poll(services, poll) > 0)
-
-
-async def _close_one(services: Services, poll_id: int) -> int:
-    poll = await services.polls.get(poll_id)
-    return int(poll is not None and await close_poll(services, poll))
-
-
-async def _remind_one(services: Services, poll_id: int) -> int:
-    """1 when this call sent the poll's reminder to someone."""
-    poll = await services.polls.get(poll_id)
-    return int(poll is not None and await remind_nonvoters(services, poll) > 0)
-
-
 def register(registry: Registry) -> None:
     registry.action("poll", on_poll_button)
     # Remind, close, open: each job then sees the polls as the tick found them, so a poll
     # opened by this tick is reminded or closed by a later one, never in the same breath.
-    registry.periodic("polls_remind", EachDue(due=_due_for_reminder, each=_remind_one))
-    registry.periodic("polls_close", EachDue(due=_due_to_close, each=_close_one))
-    registry.periodic("polls_open", EachDue(due=_due_to_open, each=_open_one))
+    uc = poll_cases
+    registry.periodic("polls_remind", EachDue(due=uc.due_for_reminder, each=uc.remind_one))
+    registry.periodic("polls_close", EachDue(due=uc.due_to_close, each=uc.close_one))
+    registry.periodic("polls_open", EachDue(due=uc.due_to_open, each=uc.open_one))
+    # Recurring polls: a due schedule opens its next copy (exactly once across processes).
+    registry.periodic("polls_repeat", EachDue(due=uc.due_repeats, each=uc.open_next_repeat))

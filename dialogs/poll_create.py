@@ -1,5 +1,7 @@
 """Guided poll creation for OR members: question, 2–10 options, single/multiple, anonymous or
-named, closing time, audience, then a preview to confirm."""
+named, closing time, audience, then a preview to confirm: open once, or open and repeat every
+week or month. Each answer is checked by the use case's rule for it (bot/usecases/polls.py),
+and the poll is made by its create_poll, as on the dashboard and in the CLI."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ from bot.i18n import all_words
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
-from dialogs import poll
+from bot.usecases import polls as poll_cases
+from bot.usecases.poll_repeat import MONTHLY, WEEKLY, describe
+from bot.usecases.polls import MAX_OPTIONS, MIN_OPTIONS, PollDraft, PollRefused
 from dialogs.when import parse_when
 from storage.people import Audience
 
-MAX_OPTIONS, MIN_OPTIONS = 10, 2
-MAX_QUESTION, MAX_OPTION = 500, 200
+# The preview's buttons: open once, or open and repeat.
+REPEAT_OF = {"pc:open": None, "pc:weekly": WEEKLY, "pc:monthly": MONTHLY}
 
 QUESTION, OPTIONS, MODE, ANONYMITY, CLOSES, AUDIENCE, CONFIRM = (
     "question",
@@ -50,27 +54,24 @@ class PollCreate:
         await handler(turn)
 
     async def _question(self, turn: Turn) -> None:
-        text = turn.text
-        if not text or len(text) > MAX_QUESTION:
-            turn.reply(turn.t("create.question_length", max=MAX_QUESTION))
+        try:
+            text = poll_cases.check_question(turn.text)
+        except PollRefused as refused:
+            turn.reply(turn.t(refused.key, **refused.params))
             return
         turn.set(step=OPTIONS, question=text)
         turn.reply(turn.t("create.ask_options", min=MIN_OPTIONS, max=MAX_OPTIONS))
 
     async def _options(self, turn: Turn) -> None:
         options: list[str] = list(turn.state.get("options", []))
-        text = turn.text
-        if fold(text) in all_words("commands.done"):
-            if len(options) < MIN_OPTIONS:
-                turn.reply(turn.t("create.too_few_options", min=MIN_OPTIONS))
+        try:
+            if fold(turn.text) in all_words("commands.done"):
+                poll_cases.check_option_count(len(options))
+                await self._ask_mode(turn)
                 return
-            await self._ask_mode(turn)
-            return
-        if not text or len(text) > MAX_OPTION:
-            turn.reply(turn.t("create.option_length", max=MAX_OPTION))
-            return
-        if fold(text) in {fold(o) for o in options}:
-            turn.reply(turn.t("create.option_duplicate"))
+            text = poll_cases.check_option(turn.text, options)
+        except PollRefused as refused:
+            turn.reply(turn.t(refused.key, **refused.params))
             return
         options.append(text)
         turn.set(options=options)
@@ -118,12 +119,16 @@ class PollCreate:
     async def _closes(self, turn: Turn) -> None:
         services = turn.services
         closes: datetime | None = None
+        no_close = [Choice(turn.t("create.no_close"), "pc:noclose")]
         if turn.choice != "pc:noclose":
             closes = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
-            if closes is None or closes <= services.now:
-                turn.ask(
-                    turn.t("create.bad_closes"), [Choice(turn.t("create.no_close"), "pc:noclose")]
-                )
+            if closes is None:
+                turn.ask(turn.t("create.bad_closes"), no_close)
+                return
+            try:
+                poll_cases.check_closes(closes, now=services.now, opens_at=None)
+            except PollRefused as refused:
+                turn.ask(turn.t(refused.key, **refused.params), no_close)
                 return
         turn.set(step=AUDIENCE, closes=closes.isoformat() if closes else None)
         await self._ask_audience(turn)
@@ -176,6 +181,8 @@ class PollCreate:
             [
                 Choice(turn.t("create.open_now"), "pc:open"),
                 Choice(turn.t("create.discard"), "pc:discard"),
+                Choice(turn.t("create.open_weekly"), "pc:weekly"),
+                Choice(turn.t("create.open_monthly"), "pc:monthly"),
             ],
         )
 
@@ -184,26 +191,39 @@ class PollCreate:
             turn.end()
             turn.reply(turn.t("common.cancelled"))
             return
-        if turn.choice != "pc:open":
+        if turn.choice not in REPEAT_OF:
             await self._preview(turn)
             return
-        s = turn.state
-        services = turn.services
-        created = await services.polls.create(
+        s, services = turn.state, turn.services
+        draft = PollDraft(
             question=s["question"],
             options=s["options"],
             multiple=bool(s["multiple"]),
             anonymous=bool(s["anonymous"]),
-            hide_results=False,
             audience=Audience.from_dict(s.get("audience")),
-            opens_at=services.now,
             closes_at=datetime.fromisoformat(s["closes"]) if s.get("closes") else None,
-            created_by=turn.person.id,
+            repeat=REPEAT_OF[turn.choice],
         )
-        await services.audit("poll.created", actor_id=turn.person.id, subject=f"poll:{created.id}")
+        try:
+            created = await poll_cases.create_poll(services, draft, actor_id=turn.person.id)
+        except PollRefused as refused:
+            # What was fine a step ago may not be now (the roster changed, the time passed):
+            # say why and ask that step again.
+            turn.reply(turn.t(refused.key, **refused.params))
+            if refused.field == "audience":
+                await self._ask_audience(turn)
+                turn.set(step=AUDIENCE)
+            elif refused.field == "closes":
+                turn.set(step=CLOSES)
+                turn.ask(
+                    turn.t("create.ask_closes"), [Choice(turn.t("create.no_close"), "pc:noclose")]
+                )
+            return
         turn.end()
-        sent = await poll.open_poll(services, created, actor_id=turn.person.id)
-        turn.reply(turn.t("create.opened", id=created.id, count=sent))
+        text = turn.t("create.opened", id=created.poll.id, count=created.sent)
+        if created.schedule is not None:
+            text += "\n" + describe(created.schedule, turn.lang)
+        turn.reply(text)
 
 
 def register(registry: Registry) -> None:

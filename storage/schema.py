@@ -4,7 +4,14 @@ Alembic's env.py and the tests import this module; a job whose models live in a 
 own adds that module here.
 """
 
-from storage import broadcast_models, job_models, models, redaction_models, web_models
+from storage import (
+    broadcast_models,
+    job_models,
+    models,
+    recurring_models,
+    redaction_models,
+    web_models,
+)
 from storage.models import Base
 
 __all__ = [
@@ -12,6 +19,7 @@ __all__ = [
     "broadcast_models",
     "job_models",
     "models",
+    "recurring_models",
     "redaction_models",
     "web_models",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import typer
@@ -21,12 +22,19 @@ from bot.cli.common import (
     with_services,
 )
 from bot.conversation import Services
-from dialogs import poll as poll_jobs
-from dialogs.poll_create import MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS
+from bot.i18n import t
+from bot.usecases import polls as poll_cases
+from bot.usecases.poll_repeat import MONTHLY, WEEKLY
+from bot.usecases.polls import PollDraft, PollRefused
 from storage.people import Audience
 from storage.polls import CLOSED
 
 poll_app = typer.Typer(help="Polls (peilingen).", no_args_is_help=True)
+
+
+class Repeat(StrEnum):
+    weekly = WEEKLY
+    monthly = MONTHLY
 
 
 @poll_app.command("create")
@@ -44,30 +52,32 @@ def poll_create(
         None, "--audience", help="department=NAME or location=NAME"
     ),
     created_by: str | None = typer.Option(None, "--created-by", help="E-mail of an OR member."),
+    repeat: Repeat | None = typer.Option(
+        None, "--repeat", help="Open a copy every week or month, at the first one's day and time."
+    ),
     fmt: Format | None = typer.Option(None, "--format", help='json prints {"id": …}'),
 ) -> None:
-    """Create a poll; it opens now (or at --opens) and is sent to its audience."""
+    """Create a poll; it opens now (or at --opens) and is sent to its audience. With --repeat,
+    a copy opens every week or month at the same local time (Europe/Amsterdam)."""
     cfg = settings()
     tz = ZoneInfo(cfg.timezone)
-    options = [o.strip() for o in option]
-    if not question.strip() or len(question) > MAX_QUESTION:
-        raise fail(f"--question must be 1..{MAX_QUESTION} characters", 2)
-    if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
-        raise fail(f"a poll needs {MIN_OPTIONS} to {MAX_OPTIONS} --option values", 2)
-    if any(not o or len(o) > MAX_OPTION for o in options):
-        raise fail(f"each --option must be 1..{MAX_OPTION} characters", 2)
-    if len({o.casefold() for o in options}) != len(options):
-        raise fail("--option values must differ", 2)
     try:
         segment = Audience.parse(audience)
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
-    closes_at, opens_at = iso_time(closes, tz, "--closes"), iso_time(opens, tz, "--opens")
+    draft = PollDraft(
+        question=question,
+        options=option,
+        multiple=multi,
+        anonymous=anonymous,
+        hide_results=hide_results,
+        audience=segment,
+        opens_at=iso_time(opens, tz, "--opens"),
+        closes_at=iso_time(closes, tz, "--closes"),
+        repeat=repeat.value if repeat else None,
+    )
 
     async def go(services: Services) -> tuple[int, int]:
-        start = opens_at or services.now
-        if closes_at is not None and closes_at <= max(start, services.now):
-            raise fail("--closes must be in the future (and after --opens)", 2)
         creator = await person_with_role(
             services,
             created_by,
@@ -75,26 +85,13 @@ def poll_create(
             "--created-by",
             refusal="is not an OR member",
         )
-        if segment.to_dict() and not await services.people.audience_ids(segment):
-            raise fail(f"--audience {audience}: nobody on the roster matches", 2)
-        poll = await services.polls.create(
-            question=question.strip(),
-            options=options,
-            multiple=multi,
-            anonymous=anonymous,
-            hide_results=hide_results,
-            audience=segment,
-            opens_at=start,
-            closes_at=closes_at,
-            created_by=creator.id if creator else None,
-        )
-        await services.audit(
-            "poll.created", actor_id=poll.created_by, subject=f"poll:{poll.id}", via="cli"
-        )
-        sent = 0
-        if start <= services.now:
-            sent = await poll_jobs.open_poll(services, poll, actor_id=poll.created_by)
-        return poll.id, sent
+        try:
+            created = await poll_cases.create_poll(
+                services, draft, actor_id=creator.id if creator else None, via="cli"
+            )
+        except PollRefused as refused:
+            raise fail(t("en", refused.key, **refused.params), 2) from None
+        return created.poll.id, created.sent
 
     poll_id, sent = with_services(go, cfg=cfg)
     print_created(fmt, {"id": poll_id})
@@ -145,7 +142,7 @@ def poll_close(poll_id: int = typer.Argument(..., metavar="ID")) -> None:
 
     async def go(services: Services) -> bool:
         poll = existing(await services.polls.get(poll_id), f"Poll {poll_id}")
-        return await poll_jobs.close_poll(services, poll)
+        return await poll_cases.close_poll(services, poll)
 
     if not with_services(go):
         raise fail(f"Poll {poll_id} is not open.")

@@ -1,19 +1,20 @@
-"""The "new poll" form: parse and check it with the same limits as the chat and the CLI.
+"""The "new poll" form: read what was typed, and check it with the use case's rules
+(bot/usecases/polls.py), the same as in the chat and the CLI.
 
 Errors are catalogue keys per field, so the page can put each message next to its field
-(and point to it with aria-describedby).
+(and point to it with aria-describedby); every field is checked, not only the first wrong one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.choices import fold
-from dialogs.poll_create import MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS
+from bot.usecases import polls as poll_cases
+from bot.usecases.polls import LIMITS, MAX_QUESTION, PollDraft, PollRefused
 from storage.people import Audience
 
 
@@ -28,22 +29,37 @@ class PollForm:
     hide_results: bool = False
     closes: str = ""
     audience: str = ""
+    repeat: str = ""
     options: list[str] = field(default_factory=list)
     closes_at: datetime | None = None
 
     @property
     def limits(self) -> dict[str, int]:
-        return {
-            "max_question": MAX_QUESTION,
-            "min_options": MIN_OPTIONS,
-            "max_options": MAX_OPTIONS,
-            "max_option": MAX_OPTION,
-        }
+        return LIMITS
+
+    def draft(self) -> PollDraft:
+        return PollDraft(
+            question=self.question,
+            options=self.options,
+            multiple=self.multiple,
+            anonymous=self.anonymous,
+            hide_results=self.hide_results,
+            audience=Audience.parse(self.audience),
+            closes_at=self.closes_at,
+            repeat=self.repeat or None,
+        )
 
 
 def _text(raw: Mapping[str, Any], name: str, limit: int = 10_000) -> str:
     value = raw.get(name)
     return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _check(errors: dict[str, str], rule: Callable[[], object]) -> None:
+    try:
+        rule()
+    except PollRefused as refused:
+        errors.setdefault(refused.field, refused.key)
 
 
 def parse_poll_form(
@@ -57,28 +73,21 @@ def parse_poll_form(
         hide_results=raw.get("hide_results") == "1",
         closes=_text(raw, "closes", 40),
         audience=_text(raw, "audience", 300),
+        repeat=_text(raw, "repeat", 20),
     )
     errors: dict[str, str] = {}
-    if not form.question or len(form.question) > MAX_QUESTION:
-        errors["question"] = "web.poll.error_question"
     form.options = [line.strip() for line in form.options_text.splitlines() if line.strip()]
-    if not MIN_OPTIONS <= len(form.options) <= MAX_OPTIONS:
-        errors["options"] = "web.poll.error_option_count"
-    elif any(len(o) > MAX_OPTION for o in form.options):
-        errors["options"] = "web.poll.error_option_length"
-    elif len({fold(o) for o in form.options}) != len(form.options):
-        errors["options"] = "web.poll.error_option_duplicate"
+    _check(errors, lambda: poll_cases.check_question(form.question))
+    _check(errors, lambda: poll_cases.check_options(form.options))
+    _check(errors, lambda: poll_cases.check_repeat(form.repeat or None))
     if form.closes:
         try:
             closes = datetime.fromisoformat(form.closes)
         except ValueError:
             errors["closes"] = "web.poll.error_closes"
         else:
-            closes = closes if closes.tzinfo else closes.replace(tzinfo=timezone)
-            if closes <= now:
-                errors["closes"] = "web.poll.error_closes"
-            else:
-                form.closes_at = closes
+            form.closes_at = closes if closes.tzinfo else closes.replace(tzinfo=timezone)
+            _check(errors, lambda: poll_cases.check_closes(form.closes_at, now=now, opens_at=None))
     try:
         Audience.parse(form.audience)
     except ValueError:

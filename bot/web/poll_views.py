@@ -1,7 +1,7 @@
 """Polls on the dashboard: list, create, results with a live chart and breakdowns, close, CSV.
 
-Creating and closing go through the same functions as the chat and the CLI (dialogs.poll), so
-a poll made here is sent, reminded and closed exactly like any other.
+Creating and closing go through the use case (bot/usecases/polls.py), as the chat and the CLI
+do, so a poll made here obeys the same rules and is sent, reminded and closed like any other.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from aiohttp import web
 
 from bot.csvsafe import write_csv
 from bot.i18n import t
+from bot.usecases import polls as poll_cases
+from bot.usecases.polls import PollRefused
 from bot.web import queries
 from bot.web.auth import Visitor
 from bot.web.charts import Bar, bar_chart, percent
 from bot.web.poll_form import PollForm, parse_poll_form
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
-from dialogs import poll as poll_jobs
 from storage.models import Poll
 from storage.people import Audience, People
 from storage.polls import CLOSED, OPEN, Polls, Tally
@@ -91,34 +92,17 @@ class PollViews:
         form, errors = parse_poll_form(raw, now=self.site.now(), timezone=self.site.timezone)
         if errors:
             return await self._form(visitor, form, errors, status=400)
-        async with self.site.db.transaction() as session:
-            services = self.site.engine.services(session)
-            audience = Audience.parse(form.audience)
-            if audience.to_dict() and not await services.people.audience_ids(audience):
-                created = None
-            else:
-                created = await services.polls.create(
-                    question=form.question,
-                    options=form.options,
-                    multiple=form.multiple,
-                    anonymous=form.anonymous,
-                    hide_results=form.hide_results,
-                    audience=audience,
-                    opens_at=services.now,
-                    closes_at=form.closes_at,
-                    created_by=visitor.person.id,
+        try:
+            async with self.site.db.transaction() as session:
+                services = self.site.engine.services(session)
+                created = await poll_cases.create_poll(
+                    services, form.draft(), actor_id=visitor.person.id, via="web"
                 )
-                await services.audit(
-                    "poll.created",
-                    actor_id=visitor.person.id,
-                    subject=f"poll:{created.id}",
-                    via="web",
-                )
-                await poll_jobs.open_poll(services, created, actor_id=visitor.person.id)
-        if created is None:
-            return await self._form(visitor, form, {"audience": "web.poll.error_audience"}, 400)
-        self.site.engine.outbox_changed.set()
-        raise see_other(f"/admin/polls/{created.id}")
+        except PollRefused as refused:
+            return await self._form(visitor, form, {refused.field: refused.key}, 400)
+        if created.wake:
+            self.site.engine.outbox_changed.set()
+        raise see_other(f"/admin/polls/{created.poll.id}")
 
     async def _results(self, request: web.Request, visitor: Visitor) -> Results:
         poll_id = int_param(request, "id")
@@ -217,8 +201,9 @@ class PollViews:
             poll = await services.polls.get(poll_id)
             if poll is None:
                 raise web.HTTPNotFound()
-            await poll_jobs.close_poll(services, poll, actor_id=visitor.person.id)
-        self.site.engine.outbox_changed.set()
+            closed = await poll_cases.close_poll(services, poll, actor_id=visitor.person.id)
+        if closed:
+            self.site.engine.outbox_changed.set()
         raise see_other(f"/admin/polls/{poll_id}")
 
 

@@ -1,4 +1,4 @@
-"""Create polls directly through the repositories, for tests."""
+"""Create polls through the use case, for tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import asyncio
 from datetime import timedelta
 
 from bot.engine import Engine
-from dialogs.poll import open_poll, vote_payload
+from bot.usecases import polls as poll_cases
+from bot.usecases.polls import PollDraft, vote_payload
 from storage.people import Audience
 from tests.support.org import Org
 
@@ -23,24 +24,23 @@ async def create_poll(
     closes_in: timedelta | None = None,
     open_now: bool = True,
 ) -> tuple[int, list[int]]:
-    """(poll id, option ids in order)."""
+    """(poll id, option ids in order), made by the use case as every other path makes it."""
     async with engine.db.transaction() as session:
         services = engine.services(session)
-        poll = await services.polls.create(
+        draft = PollDraft(
             question=question,
             options=options,
             multiple=multiple,
             anonymous=anonymous,
             hide_results=hide_results,
             audience=audience or Audience(),
-            opens_at=services.now,
+            # A poll not opened now opens at the scheduler's next tick.
+            opens_at=None if open_now else services.now + timedelta(seconds=1),
             closes_at=services.now + closes_in if closes_in else None,
-            created_by=None,
         )
-        if open_now:
-            await open_poll(services, poll)
-        option_ids = [o.id for o in await services.polls.options(poll.id)]
-        return poll.id, option_ids
+        created = await poll_cases.create_poll(services, draft, actor_id=None)
+        option_ids = [o.id for o in await services.polls.options(created.poll.id)]
+        return created.poll.id, option_ids
 
 
 async def everyone_votes_at_once(engine: Engine, people: int) -> None:

@@ -1,0 +1,370 @@
+"""Polls: create (once or recurring), open, close and remind, and the scheduler's poll jobs.
+
+Every path that makes or changes a poll — the chat dialog (dialogs/poll_create.py,
+dialogs/poll_commands.py), the dashboard (bot/web/poll_views.py), the CLI (bot/cli/poll.py),
+the scheduler and the tests' helper — calls these commands, so each rule below holds on all
+of them: 1..500 characters of question; 2..10 distinct options (compared folded: case and
+accents) of 1..200 characters; a closing time after the opening and in the future; an
+audience with somebody in it; repeating weekly or monthly. A broken rule raises PollRefused,
+whose `field` names the form field it concerns.
+
+Opening, closing and reminding change the poll's status conditionally, so whichever process
+runs them, each happens once. The result of a command that queued messages says so
+(`wake`): the caller that can wake the delivery worker does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.choices import fold
+from bot.conversation import Services
+from bot.i18n import t
+from bot.messages import Choice, Outgoing, Purpose
+from bot.usecases import Refused
+from bot.usecases.poll_repeat import REPEATS, anchor, next_occurrence
+from storage.models import Person, Poll, PollOption
+from storage.people import Audience
+from storage.poll_schedules import PollSchedules
+from storage.polls import CLOSED, OPEN, Tally
+from storage.recurring_models import PollSchedule
+
+MAX_OPTIONS, MIN_OPTIONS = 10, 2
+MAX_QUESTION, MAX_OPTION = 500, 200
+# The parameters of every refusal text, so any catalogue text may name any limit.
+LIMITS = {
+    "max_question": MAX_QUESTION,
+    "min_options": MIN_OPTIONS,
+    "max_options": MAX_OPTIONS,
+    "max_option": MAX_OPTION,
+}
+
+
+class PollRefused(Refused):
+    """A poll rule is broken; `field` is the input it concerns (question, options, closes,
+    audience, repeat), for a form that shows the message next to it."""
+
+    def __init__(self, key: str, field: str) -> None:
+        super().__init__(key, **LIMITS)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class PollDraft:
+    """What a caller asks for; the command checks it."""
+
+    question: str
+    options: Sequence[str]
+    multiple: bool = False
+    anonymous: bool = False
+    hide_results: bool = False
+    audience: Audience = field(default_factory=Audience)
+    opens_at: datetime | None = None  # None: now
+    closes_at: datetime | None = None
+    repeat: str | None = None  # None, "weekly" or "monthly"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    poll: Poll
+    sent: int
+    schedule: PollSchedule | None = None
+
+    @property
+    def wake(self) -> bool:
+        """Messages were queued: wake the delivery worker after the commit."""
+        return self.sent > 0
+
+
+# --- the rules, one function each -------------------------------------------------------
+
+
+def check_question(question: str) -> str:
+    question = question.strip()
+    if not question or len(question) > MAX_QUESTION:
+        raise PollRefused("pollrule.question_length", "question")
+    return question
+
+
+def check_option(label: str, earlier: Sequence[str] = ()) -> str:
+    """One more option: its length, and that it differs from the earlier ones."""
+    label = label.strip()
+    if not label or len(label) > MAX_OPTION:
+        raise PollRefused("pollrule.option_length", "options")
+    if fold(label) in {fold(o) for o in earlier}:
+        raise PollRefused("pollrule.option_duplicate", "options")
+    return label
+
+
+def check_option_count(count: int) -> None:
+    if not MIN_OPTIONS <= count <= MAX_OPTIONS:
+        raise PollRefused("pollrule.option_count", "options")
+
+
+def check_options(options: Sequence[str]) -> list[str]:
+    check_option_count(len(options))
+    checked: list[str] = []
+    for label in options:
+        checked.append(check_option(label, checked))
+    return checked
+
+
+def check_closes(closes_at: datetime | None, *, now: datetime, opens_at: datetime | None) -> None:
+    if closes_at is not None and closes_at <= max(opens_at or now, now):
+        raise PollRefused("pollrule.closes_past", "closes")
+
+
+def check_repeat(repeat: str | None) -> None:
+    if repeat is not None and repeat not in REPEATS:
+        raise PollRefused("pollrule.repeat_unknown", "repeat")
+
+
+async def check_audience(services: Services, audience: Audience) -> list[int]:
+    """The audience's people; refused when nobody is in it (a poll sent to nobody)."""
+    ids = await services.people.audience_ids(audience)
+    if not ids:
+        raise PollRefused("pollrule.audience_empty", "audience")
+    return ids
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+async def create_poll(
+    services: Services, draft: PollDraft, *, actor_id: int | None, via: str | None = None
+) -> Created:
+    """Check the draft, store the poll (and its schedule when it repeats), and open it when
+    its opening time has come."""
+    question = check_question(draft.question)
+    options = check_options(draft.options)
+    opens_at = draft.opens_at or services.now
+    check_closes(draft.closes_at, now=services.now, opens_at=opens_at)
+    check_repeat(draft.repeat)
+    await check_audience(services, draft.audience)
+    poll = await services.polls.create(
+        question=question,
+        options=options,
+        multiple=draft.multiple,
+        anonymous=draft.anonymous,
+        hide_results=draft.hide_results,
+        audience=draft.audience,
+        opens_at=opens_at,
+        closes_at=draft.closes_at,
+        created_by=actor_id,
+    )
+    where = {"via": via} if via else {}
+    await services.audit("poll.created", actor_id=actor_id, subject=f"poll:{poll.id}", **where)
+    schedule = None
+    if draft.repeat is not None:
+        schedule = await _add_schedule(services, draft, question, options, opens_at, actor_id)
+    sent = 0
+    if opens_at <= services.now:
+        sent = await open_poll(services, poll, actor_id=actor_id)
+    return Created(poll, sent, schedule)
+
+
+async def _add_schedule(
+    services: Services,
+    draft: PollDraft,
+    question: str,
+    options: list[str],
+    opens_at: datetime,
+    actor_id: int | None,
+) -> PollSchedule:
+    """The schedule of a recurring poll, anchored on its first copy's opening time."""
+    close_after = None
+    if draft.closes_at is not None:
+        close_after = round((draft.closes_at - opens_at).total_seconds() / 60)
+    schedule = PollSchedule(
+        question=question,
+        options=options,
+        multiple=draft.multiple,
+        anonymous=draft.anonymous,
+        hide_results=draft.hide_results,
+        audience=draft.audience.to_dict(),
+        repeat=draft.repeat,
+        close_after_minutes=close_after,
+        created_by=actor_id,
+    )
+    anchor(schedule, opens_at, services.settings.timezone)
+    await PollSchedules(services.session).add(schedule)
+    await services.audit(
+        "poll.repeat_created", actor_id=actor_id, subject=f"poll_schedule:{schedule.id}"
+    )
+    return schedule
+
+
+async def open_poll(services: Services, poll: Poll, *, actor_id: int | None = None) -> int:
+    """Open a scheduled poll and send it to its audience; returns how many were sent.
+
+    Safe to call from several processes at once: only the one that flips the status sends.
+    """
+    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
+    if not await services.polls.mark_open(poll.id, len(audience_ids)):
+        return 0
+    poll.status, poll.audience_size = OPEN, len(audience_ids)
+    options = await services.polls.options(poll.id)
+    sent = await services.notify_many(
+        audience_ids,
+        lambda p: poll_message(services, poll, options, p.language),
+        prompt=True,
+    )
+    await services.audit(
+        "poll.opened", actor_id=actor_id, subject=f"poll:{poll.id}", audience=len(audience_ids)
+    )
+    return sent
+
+
+async def close_poll(services: Services, poll: Poll, *, actor_id: int | None = None) -> bool:
+    """Close an open poll and send everyone in its audience the results."""
+    if not await services.polls.mark_closed(poll.id, services.now):
+        return False
+    poll.status, poll.closed_at = CLOSED, services.now
+    tally = await services.polls.tally(poll)
+    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
+
+    def build(person: Person) -> Outgoing:
+        return Outgoing(text=results_text(poll, tally, person.language), purpose=Purpose.NOTICE)
+
+    await services.notify_many(audience_ids, build)
+    await services.audit("poll.closed", actor_id=actor_id, subject=f"poll:{poll.id}")
+    return True
+
+
+async def remind_nonvoters(services: Services, poll: Poll) -> int:
+    """One reminder, to those in the audience who have not answered yet."""
+    if not await services.polls.mark_reminded(poll.id, services.now):
+        return 0
+    audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
+    voted = await services.polls.voter_ids(poll)
+    options = await services.polls.options(poll.id)
+    return await services.notify_many(
+        [pid for pid in audience_ids if pid not in voted],
+        lambda p: poll_message(services, poll, options, p.language, reminder=True),
+        prompt=True,
+    )
+
+
+async def open_next_repeat(services: Services, schedule_id: int) -> int:
+    """Open the due copy of a recurring poll; 1 when this call opened it.
+
+    The schedule's next_at moves on with a conditional UPDATE from the value read, in the
+    same transaction as the new poll: of several schedulers ticking at once, one opens the
+    copy. Copies missed while no scheduler ran are not made up: the next is after now.
+    """
+    schedules = PollSchedules(services.session)
+    schedule = await schedules.get(schedule_id)
+    if schedule is None or schedule.next_at > services.now:
+        return 0
+    following = next_occurrence(schedule, services.now, services.settings.timezone)
+    if not await schedules.advance(schedule.id, schedule.next_at, following):
+        return 0
+    minutes = schedule.close_after_minutes
+    draft = PollDraft(
+        question=schedule.question,
+        options=schedule.options,
+        multiple=schedule.multiple,
+        anonymous=schedule.anonymous,
+        hide_results=schedule.hide_results,
+        audience=Audience.from_dict(schedule.audience),
+        closes_at=services.now + timedelta(minutes=minutes) if minutes else None,
+    )
+    try:
+        created = await create_poll(services, draft, actor_id=None, via="repeat")
+    except PollRefused as refused:
+        # Rules are checked before anything is written: only the schedule moved on.
+        subject = f"poll_schedule:{schedule.id}"
+        await services.audit("poll.repeat_skipped", subject=subject, reason=refused.key)
+        return 0
+    return int(created.sent > 0)
+
+
+# --- the scheduler's jobs: list what is due (read-only), then one transaction per item ---
+
+
+async def due_to_open(services: Services) -> list[int]:
+    return await services.polls.due_to_open(services.now)
+
+
+async def due_to_close(services: Services) -> list[int]:
+    return await services.polls.due_to_close(services.now)
+
+
+async def due_for_reminder(services: Services) -> list[int]:
+    """Open polls closing within the reminder window, except those due to close now (they
+    get their results instead)."""
+    hours = services.settings.poll_reminder_hours
+    if hours <= 0:
+        return []
+    polls, now = services.polls, services.now
+    closing = set(await polls.due_to_close(now))
+    due = await polls.due_for_reminder(now, timedelta(hours=hours))
+    return [poll_id for poll_id in due if poll_id not in closing]
+
+
+async def due_repeats(services: Services) -> list[int]:
+    return await PollSchedules(services.session).due(services.now)
+
+
+async def open_one(services: Services, poll_id: int) -> int:
+    """1 when this call opened the poll and sent it to someone."""
+    poll = await services.polls.get(poll_id)
+    return int(poll is not None and await open_poll(services, poll) > 0)
+
+
+async def close_one(services: Services, poll_id: int) -> int:
+    poll = await services.polls.get(poll_id)
+    return int(poll is not None and await close_poll(services, poll))
+
+
+async def remind_one(services: Services, poll_id: int) -> int:
+    """1 when this call sent the poll's reminder to someone."""
+    poll = await services.polls.get(poll_id)
+    return int(poll is not None and await remind_nonvoters(services, poll) > 0)
+
+
+# --- the messages a poll sends -----------------------------------------------------------
+
+
+def vote_payload(poll_id: int, option_id: int) -> str:
+    return f"poll:{poll_id}:vote:{option_id}"
+
+
+def poll_message(
+    services: Services,
+    poll: Poll,
+    options: Sequence[PollOption],
+    lang: str,
+    *,
+    reminder: bool = False,
+) -> Outgoing:
+    lines = [t(lang, "poll.reminder" if reminder else "poll.header", id=poll.id), poll.question, ""]
+    lines.append(t(lang, "poll.pick_many" if poll.multiple else "poll.pick_one"))
+    if poll.anonymous:
+        lines.append(t(lang, "poll.is_anonymous"))
+    if poll.closes_at:
+        lines.append(t(lang, "poll.closes", when=services.format_time(poll.closes_at, lang)))
+    return Outgoing(
+        text="\n".join(lines),
+        choices=tuple(Choice(o.label, vote_payload(poll.id, o.id)) for o in options),
+        multiple=poll.multiple,
+        submit_label=t(lang, "common.submit") if poll.multiple else None,
+        purpose=Purpose.NOTICE,
+    )
+
+
+def results_text(poll: Poll, tally: Tally, lang: str) -> str:
+    total_votes = sum(o.count for o in tally.options)
+    head = "poll.results_final" if poll.status == CLOSED else "poll.results_live"
+    lines = [t(lang, head, id=poll.id), poll.question, ""]
+    for o in tally.options:
+        pct = round(100 * o.count / total_votes) if total_votes else 0
+        bar = "█" * round(pct / 10)
+        lines.append(f"{o.position}. {o.label}: {o.count} ({pct}%) {bar}".rstrip())
+    lines.append("")
+    lines.append(
+        t(lang, "poll.participation", participants=tally.participants, audience=poll.audience_size)
+    )
+    return "\n".join(lines)
