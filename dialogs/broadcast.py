@@ -7,62 +7,29 @@ days later, whatever the person is doing; a button of a cancelled or unknown bro
 clear answer and changes nothing. The message is also the person's latest prompt, so a typed
 "1" or "nuttig" answers it, and other text they type is collected as a reply (collect_reply).
 
-Sending is a periodic job: a due broadcast flips scheduled → sending with a conditional
-UPDATE (once, never early, whoever ticks), and its audience is queued in batches.
+Sending is a periodic job (bot/usecases/broadcasts.send_due): a due broadcast flips
+scheduled → sending with a conditional UPDATE (once, never early, whoever ticks), and its
+audience is queued in batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
-from bot.choices import prompt_of
-from bot.conversation import CONSOLE, Services, Turn
-from bot.i18n import t
-from bot.messages import Choice, Outgoing, Purpose
+from bot.conversation import Services, Turn
+from bot.messages import Outgoing
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.usecases.broadcasts import P, broadcast_message, send_due
 from storage.broadcast_models import Broadcast
-from storage.broadcast_queue import expand
 from storage.broadcast_responses import NOT_USEFUL, USEFUL, Answer, Responses
 from storage.broadcasts import CANCELLED, Broadcasts
 from storage.models import Person
 from storage.prompts import latest_prompt
 
-P = "bc"
-# Batches of storage.broadcasts.CHUNK people queued per broadcast in one scheduler tick
-# (one transaction), and in the OR member's own turn when a broadcast goes out at once.
-TICK_BATCHES = 10
-TURN_BATCHES = 1
 REMINDERS_PER_TICK = 2000
-DEFAULT_REMIND_AFTER = timedelta(hours=24)
 FEEDBACK = {"useful": USEFUL, "not_useful": NOT_USEFUL}
-
-
-def payload(broadcast_id: int, what: str) -> str:
-    return f"{P}:{broadcast_id}:{what}"
-
-
-def broadcast_message(broadcast: Broadcast, lang: str, *, reminder: bool = False) -> Outgoing:
-    """The message as everyone receives it (the OR's text is not translated)."""
-    head = "broadcast.reminder_header" if reminder else "broadcast.header"
-    lines = [t(lang, head), "", broadcast.text, ""]
-    if broadcast.acknowledge:
-        lines.append(t(lang, "broadcast.ack_hint"))
-    lines.append(t(lang, "broadcast.footer"))
-    choices = [
-        Choice(t(lang, "broadcast.useful"), payload(broadcast.id, "useful")),
-        Choice(t(lang, "broadcast.not_useful"), payload(broadcast.id, "not_useful")),
-    ]
-    if broadcast.acknowledge:
-        choices.append(Choice(t(lang, "broadcast.ack_button"), payload(broadcast.id, "ack")))
-    return Outgoing(
-        text="\n".join(lines),
-        choices=tuple(choices),
-        images=(broadcast.image_id,) if broadcast.image_id else (),
-        purpose=Purpose.BROADCAST,
-    )
 
 
 def broadcast_of_prompt(prompt: dict[str, Any] | None) -> int | None:
@@ -72,61 +39,6 @@ def broadcast_of_prompt(prompt: dict[str, Any] | None) -> int | None:
         if parsed is not None and parsed[1] in (*FEEDBACK, "ack"):
             return parsed[0]
     return None
-
-
-async def start(services: Services, broadcast_id: int, *, actor_id: int | None = None) -> bool:
-    """Flip a due broadcast to sending (False when not due, or another process did)."""
-    if not await Broadcasts(services.session).start(broadcast_id, services.now):
-        return False
-    await services.audit(
-        "broadcast.started", actor_id=actor_id, subject=f"broadcast:{broadcast_id}"
-    )
-    return True
-
-
-async def queue_batches(services: Services, broadcast_id: int, batches: int) -> int:
-    """Queue up to `batches` batches of a sending broadcast; returns messages queued."""
-    broadcast = await Broadcasts(services.session).lock_sending(broadcast_id)
-    if broadcast is None:
-        return 0  # not sending, or another process is queueing it right now
-
-    def build(lang: str) -> Outgoing:
-        return broadcast_message(broadcast, lang)
-
-    queued = 0
-    for _ in range(batches):
-        batch = await expand(
-            services.session,
-            broadcast,
-            build,
-            prompt_of,
-            now=services.now,
-            fallback_channel=CONSOLE,
-        )
-        queued += batch.queued
-        if batch.finished:
-            await services.audit("broadcast.queued", subject=f"broadcast:{broadcast_id}")
-            break
-    return queued
-
-
-async def send_now(services: Services, broadcast_id: int, *, actor_id: int | None) -> int:
-    """Start a broadcast due now and queue its first batch in this transaction; the
-    scheduler tick queues the rest. Returns how many were queued here."""
-    if not await start(services, broadcast_id, actor_id=actor_id):
-        return 0
-    return await queue_batches(services, broadcast_id, TURN_BATCHES)
-
-
-async def send_due_broadcasts(services: Services) -> int:
-    """Start what is due and queue the next batches of what is sending."""
-    broadcasts = Broadcasts(services.session)
-    for broadcast_id in await broadcasts.due(services.now):
-        await start(services, broadcast_id)
-    queued = 0
-    for broadcast_id in await broadcasts.in_progress():
-        queued += await queue_batches(services, broadcast_id, TICK_BATCHES)
-    return queued
 
 
 async def remind_unacknowledged(services: Services) -> int:
@@ -249,7 +161,7 @@ async def subscribe(turn: Turn, rest: str) -> None:
 
 
 def register(registry: Registry) -> None:
-    registry.periodic("broadcasts_send", send_due_broadcasts)
+    registry.periodic("broadcasts_send", send_due)
     registry.periodic("broadcasts_remind", remind_unacknowledged)
     registry.action(P, on_broadcast_button)
     registry.command("commands.unsubscribe", unsubscribe, help_key="broadcast.help_unsubscribe")

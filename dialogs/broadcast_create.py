@@ -10,32 +10,29 @@ preview; the change is saved only while the broadcast has not started.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import ClassVar
 
-from bot import photos
 from bot.choices import fold
 from bot.conversation import Turn
 from bot.i18n import all_words
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.usecases import Refused, broadcasts
+from bot.usecases.broadcasts import DEFAULT_REMIND_AFTER, MAX_TEXT, broadcast_message
 from dialogs import steps
-from dialogs.broadcast import DEFAULT_REMIND_AFTER, broadcast_message, send_now
 from dialogs.report_moderation import media_of
 from dialogs.when import parse_when
 from storage.broadcast_models import Broadcast
 from storage.broadcasts import Broadcasts
-from storage.media import PROCESSED
 from storage.people import Audience
 
 log = logging.getLogger(__name__)
 
 NAME = "broadcast_create"
 P = "bcn"  # this dialog's buttons; not an action (only valid while composing)
-MAX_TEXT = 1500  # WhatsApp takes 1,600 characters, with our header and footer
 TEXT, IMAGE, AUDIENCE, WHEN, ACK, CONFIRM, CHANGE = (
     "text",
     "image",
@@ -130,8 +127,10 @@ class BroadcastCreate:
         if photo and not text:
             turn.reply(turn.t("bcreate.text_still_needed"))
             return
-        if not text or len(text) > MAX_TEXT:
-            await self.ask(turn, turn.t("bcreate.text_length", max=MAX_TEXT, length=len(text)))
+        try:
+            text = broadcasts.check_text(text)
+        except Refused as refused:
+            await self.ask(turn, turn.t(refused.key, **refused.params))
             return
         # A photo sent with the text answers the photo question too.
         self._next(turn, AUDIENCE if photo else IMAGE, text=text)
@@ -180,7 +179,11 @@ class BroadcastCreate:
             self._next(turn, ACK, when=None)
         else:
             when = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
-            if when is None or when <= services.now:
+            try:
+                when = broadcasts.check_time(services, when) if when else None
+            except Refused:
+                when = None
+            if when is None:
                 await self.ask(turn, turn.t("bcreate.bad_when"))
                 return
             self._next(turn, ACK, when=when.isoformat())
@@ -241,7 +244,7 @@ class BroadcastCreate:
             steps.advance(turn, CHANGE)
             await self.ask(turn)
         elif turn.choice == f"{P}:send":
-            await save(turn)
+            await save(turn, self)
         else:
             await self.ask(turn)
 
@@ -261,40 +264,43 @@ def audience_label(turn: Turn) -> str:
     return turn.t("bcreate.everyone")
 
 
-async def save(turn: Turn) -> None:
-    """Create the broadcast (or save the edit) and send it now or leave it scheduled."""
+# A refusal at the moment of sending that the author can mend: back to that step.
+MEND = {broadcasts.IN_THE_PAST: WHEN, broadcasts.NOBODY: AUDIENCE}
+
+
+async def save(turn: Turn, dialog: BroadcastCreate) -> None:
+    """Create the broadcast (or save the edit) through the use case, and say what happened:
+    sending, scheduled, or why not (a time now past or an empty audience asks again)."""
     s, services = turn.state, turn.services
-    broadcasts = Broadcasts(services.session)
-    # A time that passed while the preview was open means now.
-    when = max(_time(s["when"]), services.now) if s.get("when") else services.now
-    values = {
-        "text": str(s["text"]),
-        "image_id": s.get("image"),
-        "audience": Audience.from_dict(s.get("audience")),
-        "channel": s.get("channel"),
-        "scheduled_at": when,
-        "acknowledge": bool(s.get("ack")),
-        "remind_after": DEFAULT_REMIND_AFTER,
-        "now": services.now,
-    }
+    draft = broadcasts.Draft(
+        text=str(s["text"]),
+        image_id=s.get("image"),
+        audience=Audience.from_dict(s.get("audience")),
+        channel=s.get("channel"),
+        at=_time(s["when"]) if s.get("when") else None,
+        acknowledge=bool(s.get("ack")),
+    )
+    actor = broadcasts.Actor(turn.person.id, frozenset(turn.roles))
     editing = s.get("editing")
+    try:
+        if editing:
+            saved = await broadcasts.edit(services, int(editing), draft, actor)
+        else:
+            saved = await broadcasts.create(services, draft, actor)
+    except Refused as refused:
+        if refused.key in MEND:
+            steps.advance(turn, MEND[refused.key])
+            await dialog.ask(turn, turn.t(refused.key, **refused.params))
+        else:
+            turn.end()
+            turn.reply(turn.t(refused.key, **refused.params))
+        return
     turn.end()
-    if editing:
-        broadcast_id = int(editing)
-        if not await broadcasts.edit(broadcast_id, **values):  # type: ignore[arg-type]
-            turn.reply(turn.t("bcreate.edit_too_late", id=broadcast_id))
-            return
-        action = "broadcast.edited"
+    if saved.started:
+        turn.reply(turn.t("bcreate.sending", id=saved.id, count=saved.queued))
     else:
-        created = await broadcasts.create(created_by=turn.person.id, **values)  # type: ignore[arg-type]
-        broadcast_id, action = created.id, "broadcast.created"
-    await services.audit(action, actor_id=turn.person.id, subject=f"broadcast:{broadcast_id}")
-    if when <= services.now:
-        queued = await send_now(services, broadcast_id, actor_id=turn.person.id)
-        turn.reply(turn.t("bcreate.sending", id=broadcast_id, count=queued))
-    else:
-        at = services.format_time(when, turn.lang)
-        turn.reply(turn.t("bcreate.scheduled", id=broadcast_id, when=at))
+        at = services.format_time(saved.scheduled_at, turn.lang)
+        turn.reply(turn.t("bcreate.scheduled", id=saved.id, when=at))
 
 
 async def take_image(turn: Turn) -> bool:
@@ -321,13 +327,12 @@ async def take_image(turn: Turn) -> bool:
         turn.reply(turn.t("bcreate.image_fetch_failed"))
         return False
     try:
-        done = await asyncio.to_thread(photos.scrub, data, blur=True, max_bytes=max_bytes)
-    except photos.PhotoRefused as exc:
-        turn.reply(turn.t(exc.key, **exc.params))
+        image_id, faces = await broadcasts.keep_photo(services, data)
+    except Refused as refused:
+        turn.reply(turn.t(refused.key, **refused.params))
         return False
-    image_id = media.store.put(done.jpeg, PROCESSED, now=services.now)
     turn.set(image=image_id)
-    turn.reply(turn.t("bcreate.image_added", faces=done.blurred))
+    turn.reply(turn.t("bcreate.image_added", faces=faces))
     return True
 
 

@@ -12,6 +12,7 @@ from bot.conversation import Turn
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.usecases import Refused, broadcasts
 from dialogs.broadcast_create import NAME, draft_of
 from storage.broadcast_models import Broadcast
 from storage.broadcast_responses import Responses
@@ -103,39 +104,34 @@ async def on_manage_button(turn: Turn, value: str) -> None:
     await HANDLERS[bits[2]](turn, broadcast)
 
 
-def _may_change(turn: Turn, broadcast: Broadcast) -> bool:
-    if broadcast.created_by == turn.person.id or "admin" in turn.roles:
-        return True
-    turn.reply(turn.t("bmanage.not_yours", id=broadcast.id))
-    return False
+def _actor(turn: Turn) -> broadcasts.Actor:
+    return broadcasts.Actor(turn.person.id, frozenset(turn.roles))
 
 
 async def edit(turn: Turn, broadcast: Broadcast) -> None:
-    if not _may_change(turn, broadcast):
-        return
-    if broadcast.status != SCHEDULED:
-        turn.reply(turn.t("bcreate.edit_too_late", id=broadcast.id))
+    try:
+        await broadcasts.editable(turn.services, broadcast.id, _actor(turn))
+    except Refused as refused:
+        turn.reply(turn.t(refused.key, **refused.params))
         return
     await turn.begin(NAME, **draft_of(broadcast))
 
 
+CANCEL_TEXTS = {
+    CancelOutcome.CANCELLED: "bmanage.cancelled",
+    CancelOutcome.ALREADY_SENT: "bmanage.cancel_too_late",
+    CancelOutcome.ALREADY_CANCELLED: "bmanage.already_cancelled",
+    CancelOutcome.NOT_FOUND: "broadcast.not_found",
+}
+
+
 async def cancel(turn: Turn, broadcast: Broadcast) -> None:
-    if not _may_change(turn, broadcast):
+    try:
+        outcome, withdrawn = await broadcasts.cancel(turn.services, broadcast.id, _actor(turn))
+    except Refused as refused:
+        turn.reply(turn.t(refused.key, **refused.params))
         return
-    services = turn.services
-    outcome, withdrawn = await Broadcasts(services.session).cancel(broadcast.id, services.now)
-    if outcome is CancelOutcome.CANCELLED:
-        await services.audit(
-            "broadcast.cancelled",
-            actor_id=turn.person.id,
-            subject=f"broadcast:{broadcast.id}",
-            withdrawn=withdrawn,
-        )
-        turn.reply(turn.t("bmanage.cancelled", id=broadcast.id, count=withdrawn))
-    elif outcome is CancelOutcome.ALREADY_SENT:
-        turn.reply(turn.t("bmanage.cancel_too_late", id=broadcast.id))
-    else:
-        turn.reply(turn.t("bmanage.already_cancelled", id=broadcast.id))
+    turn.reply(turn.t(CANCEL_TEXTS[outcome], id=broadcast.id, count=withdrawn))
 
 
 async def status(turn: Turn, broadcast: Broadcast) -> None:

@@ -1,6 +1,8 @@
 """`achterban broadcast …`: send (now or at a time), status (a progress bar that follows the
 sending), cancel, list, replies.
 
+`send` and `cancel` are the use case's commands (bot/usecases/broadcasts.py), with the rules
+the chat and the dashboard have; here only the options are read and its refusals worded.
 `send` queues the recipients itself, batch after batch, each in its own transaction, so a
 broadcast to 50,000 people is queued in a few seconds without one giant transaction; the
 workers (`achterban worker` / `serve`) deliver. A broadcast with --at is queued by the
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,6 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot import photos
 from bot.cli.common import (
     Format,
     database,
@@ -40,27 +42,34 @@ from bot.cli.common import (
 from bot.config import Settings
 from bot.conversation import Services
 from bot.i18n import t
-from dialogs import broadcast as broadcast_jobs
-from dialogs.broadcast_create import MAX_TEXT
+from bot.usecases import Refused, broadcasts
+from bot.usecases.broadcasts import MAX_TEXT, TICK_BATCHES, queue_batches
 from storage.broadcast_responses import Responses
 from storage.broadcast_status import Status, broadcast_status
 from storage.broadcasts import CHANNELS, SENDING_STATUS, Broadcasts, CancelOutcome
-from storage.media import PROCESSED
 from storage.people import Audience
 
 broadcast_app = typer.Typer(help="Broadcasts (nieuws / updates).", no_args_is_help=True)
+# The use case's refusals, worded for the command line.
+REFUSED = {
+    broadcasts.TEXT_LENGTH: f"--text must be 1..{MAX_TEXT} characters",
+    broadcasts.UNKNOWN_CHANNEL: f"--channel must be one of {', '.join(CHANNELS)}",
+    broadcasts.IN_THE_PAST: "--at is in the past",
+    broadcasts.NOBODY: "nobody on the roster matches --audience / --channel",
+}
 
 
-def _image(cfg: Settings, path: Path) -> bytes:
-    """The file through the photo pipeline: metadata gone, every face blurred."""
+def refusal(refused: Refused) -> typer.Exit:
+    """Exit 2 with the refusal in words: ours, else the catalogue's (a photo's, in English)."""
+    words = REFUSED.get(refused.key) or f"--image: {t('en', refused.key, **refused.params)}"
+    return fail(words, 2)
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise fail(f"--image: cannot read {path}: {exc.strerror}", 2) from exc
-    try:
-        return photos.scrub(data, blur=True, max_bytes=cfg.media_max_bytes).jpeg
-    except photos.PhotoRefused as exc:
-        raise fail(f"--image: {t('en', exc.key, **exc.params)}", 2) from exc
 
 
 async def queue_all(cfg: Settings, broadcast_id: int) -> int:
@@ -73,9 +82,7 @@ async def queue_all(cfg: Settings, broadcast_id: int) -> int:
         while True:
             async with db.transaction() as session:
                 services = engine.services(session)
-                queued += await broadcast_jobs.queue_batches(
-                    services, broadcast_id, broadcast_jobs.TICK_BATCHES
-                )
+                queued += await queue_batches(services, broadcast_id, TICK_BATCHES)
                 broadcast = await Broadcasts(session).get(broadcast_id)
                 if broadcast is None or broadcast.status != SENDING_STATUS:
                     return queued
@@ -99,61 +106,45 @@ def send(
 ) -> None:
     """Send a broadcast now, or at --at."""
     cfg = settings()
-    tz = ZoneInfo(cfg.timezone)
-    body = text.strip()
-    if not body or len(body) > MAX_TEXT:
-        raise fail(f"--text must be 1..{MAX_TEXT} characters", 2)
-    if channel is not None and channel not in CHANNELS:
-        raise fail(f"--channel must be one of {', '.join(CHANNELS)}", 2)
     try:
         segment = Audience.parse(audience)
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
-    when = iso_time(at, tz, "--at")
-    jpeg = _image(cfg, image) if image is not None else None
-
-    async def go(services: Services) -> tuple[int, bool]:
-        start = when or services.now
-        if when is not None and when < services.now - timedelta(minutes=1):
-            raise fail("--at is in the past", 2)
-        creator = await person_with_role(
-            services, created_by, {"or_member", "admin"}, "--created-by",
-            refusal="is not an OR member",
-        )  # fmt: skip
-        broadcasts = Broadcasts(services.session)
-        if not await broadcasts.estimate(segment, channel):
-            raise fail("nobody on the roster matches --audience / --channel", 2)
-        image_id = None
-        if jpeg is not None and services.media_store is not None:
-            image_id = services.media_store.put(jpeg, PROCESSED, now=services.now)
-        created = await broadcasts.create(
-            text=body,
-            image_id=image_id,
-            audience=segment,
-            channel=channel,
-            scheduled_at=start,
-            acknowledge=acknowledge,
-            remind_after=timedelta(hours=remind_after),
-            created_by=creator.id if creator else None,
-            now=services.now,
-        )
-        await services.audit(
-            "broadcast.created", actor_id=created.created_by,
-            subject=f"broadcast:{created.id}", via="cli",
-        )  # fmt: skip
-        started = start <= services.now and await broadcast_jobs.start(
-            services, created.id, actor_id=created.created_by
-        )
-        return created.id, started
-
-    broadcast_id, started = with_services(go, cfg=cfg)
+    draft = broadcasts.Draft(
+        text=text,
+        audience=segment,
+        channel=channel,
+        at=iso_time(at, ZoneInfo(cfg.timezone), "--at"),
+        acknowledge=acknowledge,
+        remind_after=timedelta(hours=remind_after),
+    )
+    photo = _read(image) if image is not None else None
+    saved = with_services(lambda services: _create(services, draft, photo, created_by), cfg=cfg)
     # The rest is queued batch by batch, each in a transaction of its own.
-    queued = run(queue_all(cfg, broadcast_id)) if started else 0
-    print_created(fmt, {"id": broadcast_id})
-    if started:
-        err.print(f"Broadcast {broadcast_id}: {queued} messages queued for delivery.")
+    queued = run(queue_all(cfg, saved.id)) if saved.started else 0
+    print_created(fmt, {"id": saved.id})
+    if saved.started:
+        err.print(f"Broadcast {saved.id}: {queued} messages queued for delivery.")
     else:
-        err.print(f"Broadcast {broadcast_id} scheduled for {when:%Y-%m-%d %H:%M %Z}.")
+        err.print(f"Broadcast {saved.id} scheduled for {saved.scheduled_at:%Y-%m-%d %H:%M %Z}.")
+
+
+async def _create(
+    services: Services, draft: broadcasts.Draft, photo: bytes | None, created_by: str | None
+) -> broadcasts.Saved:
+    """The use case's create, as --created-by (or the operator); nothing queued yet."""
+    creator = await person_with_role(
+        services, created_by, {"or_member", "admin"}, "--created-by",
+        refusal="is not an OR member",
+    )  # fmt: skip
+    actor = broadcasts.Actor(creator.id if creator else None, via="cli")
+    try:
+        if photo is not None:
+            image_id, _faces = await broadcasts.keep_photo(services, photo)
+            draft = replace(draft, image_id=image_id)
+        return await broadcasts.create(services, draft, actor, batches=0)
+    except Refused as refused:
+        raise refusal(refused) from None
 
 
 async def _status(cfg: Settings, broadcast_id: int) -> Status:
@@ -218,14 +209,7 @@ def cancel(broadcast_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Cancel broadcast ID: messages not sent yet are withdrawn."""
 
     async def go(services: Services) -> tuple[CancelOutcome, int]:
-        broadcasts = Broadcasts(services.session)
-        outcome, withdrawn = await broadcasts.cancel(broadcast_id, services.now)
-        if outcome is CancelOutcome.CANCELLED:
-            await services.audit(
-                "broadcast.cancelled", subject=f"broadcast:{broadcast_id}",
-                withdrawn=withdrawn, via="cli",
-            )  # fmt: skip
-        return outcome, withdrawn
+        return await broadcasts.cancel(services, broadcast_id, broadcasts.Actor(None, via="cli"))
 
     outcome, withdrawn = with_services(go)
     messages = {

@@ -1,12 +1,13 @@
 """Broadcasts on the dashboard: compose, the list with reach and reactions, a detail page with
 the progress and the replies, and cancelling.
 
-A broadcast made here is made as the CLI and the chat make it: the same checks (text length
-dialogs.broadcast_create.MAX_TEXT, a known channel, the audience syntax of Audience.parse, a
-time not in the past, somebody on the roster who matches), Broadcasts.create, and
-dialogs.broadcast.send_now for "now" — which queues the first batch in this request's
-transaction, as the chat does; the scheduler tick queues the rest and starts a later one when
-it is due. Cancelling is Broadcasts.cancel, as `achterban broadcast cancel`.
+A broadcast made here is made as the CLI and the chat make it, by the use case
+(bot/usecases/broadcasts.py): its rules (text length, a known channel, a time not in the past,
+somebody on the roster who matches) come back as errors of the form's fields; this page only
+reads the form (the audience syntax of Audience.parse, the time). Sent "now", the first batch
+is queued in this request's transaction and the use case says to wake the delivery worker;
+the scheduler tick queues the rest and starts a later one when it is due. Cancelling is the
+use case's too, with its rule: only the author or an admin.
 
 Replies carry names, so every page here is for OR members and admins only.
 """
@@ -14,25 +15,30 @@ Replies carry names, so every page here is for OR members and admins only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bot.usecases import Refused, broadcasts
+from bot.usecases.broadcasts import MAX_TEXT
 from bot.web.auth import Visitor
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
-from dialogs import broadcast as broadcast_jobs
-from dialogs.broadcast_create import MAX_TEXT
 from storage.broadcast_responses import Responses
 from storage.broadcast_status import broadcast_status
 from storage.broadcasts import CHANNELS, DONE, SCHEDULED, SENDING_STATUS, Broadcasts, CancelOutcome
 from storage.people import Audience, People
 
 LIST_LIMIT = 50
-# As `achterban broadcast send --at`: a time a minute ago still counts as now.
-PAST_GRACE = timedelta(minutes=1)
+# The use case's refusals, as errors of the form's fields.
+REFUSED = {
+    broadcasts.TEXT_LENGTH: ("text", "web.broadcast.error_text"),
+    broadcasts.UNKNOWN_CHANNEL: ("channel", "web.broadcast.error_channel"),
+    broadcasts.IN_THE_PAST: ("at", "web.broadcast.error_at_past"),
+    broadcasts.NOBODY: ("audience", "web.broadcast.error_nobody"),
+}
 EMPTY_FORM: dict[str, Any] = {
     "text": "",
     "audience": "",
@@ -48,7 +54,7 @@ def parse_broadcast_form(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(what was typed + parsed values, errors per field as catalogue keys).
 
-    The checks that need the database (does anybody match?) are made by the caller."""
+    Only what the form's syntax decides (an audience, a time); the rules are the use case's."""
 
     def text(name: str, limit: int) -> str:
         value = raw.get(name)
@@ -64,10 +70,6 @@ def parse_broadcast_form(
         "scheduled_at": None,
     }
     errors: dict[str, str] = {}
-    if not form["text"] or len(form["text"]) > MAX_TEXT:
-        errors["text"] = "web.broadcast.error_text"
-    if form["channel"] and form["channel"] not in CHANNELS:
-        errors["channel"] = "web.broadcast.error_channel"
     try:
         form["segment"] = Audience.parse(form["audience"])
     except ValueError:
@@ -78,11 +80,7 @@ def parse_broadcast_form(
         except ValueError:
             errors["at"] = "web.broadcast.error_at"
         else:
-            at = at if at.tzinfo else at.replace(tzinfo=timezone)
-            if at < now - PAST_GRACE:
-                errors["at"] = "web.broadcast.error_at_past"
-            else:
-                form["scheduled_at"] = at
+            form["scheduled_at"] = at if at.tzinfo else at.replace(tzinfo=timezone)
     return form, errors
 
 
@@ -134,37 +132,24 @@ class BroadcastViews:
         )
         if errors:
             return await self.list(request, visitor, form=form, errors=errors)
-        async with self.site.db.transaction() as session:
-            services = self.site.engine.services(session)
-            broadcasts = Broadcasts(session)
-            channel = form["channel"] or None
-            if not await broadcasts.estimate(form["segment"], channel):
-                created = None
-            else:
-                created = await broadcasts.create(
-                    text=form["text"],
-                    image_id=None,
-                    audience=form["segment"],
-                    channel=channel,
-                    scheduled_at=form["scheduled_at"] or services.now,
-                    acknowledge=form["acknowledge"],
-                    remind_after=broadcast_jobs.DEFAULT_REMIND_AFTER,
-                    created_by=visitor.person.id,
-                    now=services.now,
-                )
-                await services.audit(
-                    "broadcast.created",
-                    actor_id=visitor.person.id,
-                    subject=f"broadcast:{created.id}",
-                    via="web",
-                )
-                if created.scheduled_at <= services.now:
-                    await broadcast_jobs.send_now(services, created.id, actor_id=visitor.person.id)
-        if created is None:
-            nobody = {"audience": "web.broadcast.error_nobody"}
-            return await self.list(request, visitor, form=form, errors=nobody)
-        self.site.engine.outbox_changed.set()
-        raise see_other(f"/admin/broadcasts/{created.id}")
+        draft = broadcasts.Draft(
+            text=form["text"],
+            audience=form["segment"],
+            channel=form["channel"] or None,
+            at=form["scheduled_at"],
+            acknowledge=form["acknowledge"],
+        )
+        actor = broadcasts.Actor(visitor.person.id, visitor.roles, via="web")
+        try:
+            async with self.site.db.transaction() as session:
+                services = self.site.engine.services(session)
+                saved = await broadcasts.create(services, draft, actor)
+        except Refused as refused:
+            field, key = REFUSED[refused.key]
+            return await self.list(request, visitor, form=form, errors={field: key})
+        if saved.wake_worker:
+            self.site.engine.outbox_changed.set()
+        raise see_other(f"/admin/broadcasts/{saved.id}")
 
     async def detail(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         broadcast_id = int_param(request, "id")
@@ -200,17 +185,13 @@ class BroadcastViews:
 
     async def cancel(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         broadcast_id = int_param(request, "id")
-        async with self.site.db.transaction() as session:
-            services = self.site.engine.services(session)
-            outcome, withdrawn = await Broadcasts(session).cancel(broadcast_id, services.now)
-            if outcome is CancelOutcome.CANCELLED:
-                await services.audit(
-                    "broadcast.cancelled",
-                    actor_id=visitor.person.id,
-                    subject=f"broadcast:{broadcast_id}",
-                    withdrawn=withdrawn,
-                    via="web",
-                )
+        actor = broadcasts.Actor(visitor.person.id, visitor.roles, via="web")
+        try:
+            async with self.site.db.transaction() as session:
+                services = self.site.engine.services(session)
+                outcome, withdrawn = await broadcasts.cancel(services, broadcast_id, actor)
+        except Refused:
+            return self.site.refuse(request, visitor, 403)
         if outcome is CancelOutcome.NOT_FOUND:
             return self.site.refuse(request, visitor, 404)
         if outcome is CancelOutcome.CANCELLED:

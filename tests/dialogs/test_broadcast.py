@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import new_engine
+from bot.choices import prompt_of
 from bot.engine import Engine
 from bot.scheduler import Scheduler
-from dialogs import broadcast as broadcast_jobs
+from bot.usecases.broadcasts import broadcast_message
 from storage.broadcast_models import Broadcast, BroadcastReply
 from storage.broadcast_queue import expand
 from storage.broadcast_responses import ReactionOutcome, Responses
@@ -266,8 +267,8 @@ async def test_queued_in_batches_without_duplicates(engine: Engine, org: Org) ->
             batch = await expand(
                 session,
                 locked,
-                lambda lang, b=locked: broadcast_jobs.broadcast_message(b, lang),
-                broadcast_jobs.prompt_of,
+                lambda lang, b=locked: broadcast_message(b, lang),
+                prompt_of,
                 now=services.now,
                 fallback_channel="console",
                 limit=10,

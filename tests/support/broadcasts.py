@@ -11,10 +11,9 @@ from sqlalchemy import select
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.messages import Outgoing, Recipient, SendResult
-from dialogs import broadcast as broadcast_jobs
+from bot.usecases import broadcasts
 from storage.broadcast_models import BroadcastRecipient
 from storage.broadcast_status import Status, broadcast_status
-from storage.broadcasts import Broadcasts
 from storage.models import OutboxMessage
 from storage.people import Audience
 
@@ -69,23 +68,22 @@ async def create(
     created_by: int | None = None,
     send_now: bool = True,
 ) -> int:
-    """A broadcast as the CLI and the dialog create it; sent at once unless `at` is later."""
+    """A broadcast as the CLI and the dialog create it (the use case); the first batch is
+    queued at once unless `at` is later or `send_now` is False (then the tick queues it)."""
+    draft = broadcasts.Draft(
+        text=text,
+        audience=audience or Audience(),
+        channel=channel,
+        at=at,
+        acknowledge=acknowledge,
+        remind_after=timedelta(hours=24),
+    )
+    actor = broadcasts.Actor(created_by, frozenset({"or_member"}))
     async with engine.db.transaction() as session:
         services = engine.services(session)
-        created = await Broadcasts(session).create(
-            text=text,
-            image_id=None,
-            audience=audience or Audience(),
-            channel=channel,
-            scheduled_at=at or services.now,
-            acknowledge=acknowledge,
-            remind_after=timedelta(hours=24),
-            created_by=created_by,
-            now=services.now,
-        )
-        if send_now and created.scheduled_at <= services.now:
-            await broadcast_jobs.send_now(services, created.id, actor_id=created_by)
-        return created.id
+        batches = broadcasts.TURN_BATCHES if send_now else 0
+        saved = await broadcasts.create(services, draft, actor, batches=batches)
+        return saved.id
 
 
 async def status(engine: Engine, broadcast_id: int) -> Status:
