@@ -260,23 +260,3 @@ class Accounts:
             .limit(1)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def preferred_many(self, person_ids: Sequence[int]) -> dict[int, ChannelAccount]:
-        """preferred() for many people in one query."""
-        if not person_ids:
-            return {}
-        stmt = select(ChannelAccount).where(ChannelAccount.person_id.in_(person_ids))
-        best: dict[int, ChannelAccount] = {}
-        for acc in (await self.session.execute(stmt)).scalars():
-            cur = best.get(acc.person_id)
-            if cur is None or _more_recent(acc, cur):
-                best[acc.person_id] = acc
-        return best
-
-
-def _more_recent(a: ChannelAccount, b: ChannelAccount) -> bool:
-    if a.last_inbound_at and b.last_inbound_at:
-        return a.last_inbound_at > b.last_inbound_at
-    if a.last_inbound_at or b.last_inbound_at:
-        return a.last_inbound_at is not None
-    return a.id < b.id
