@@ -128,8 +128,8 @@ def test_the_app_registry_holds_what_every_job_module_registers() -> None:
     }  # fmt: skip
     assert set(app.actions) == {"poll", "bc", "bcm", "menu", "lang", "nom", "nr", "oq", "rm"}
     assert list(app.periodic_jobs) == [
-        "polls_remind", "polls_close", "polls_open", "polls_repeat", "broadcasts_send", "broadcasts_remind",
-        "web_purge", "campaigns_close", "questions_close", "report_drafts",
+        "polls_remind", "polls_close", "polls_open", "polls_repeat", "broadcasts_send",
+        "broadcasts_remind", "web_purge", "campaigns_close", "questions_close", "report_drafts",
         "report_anonymous_notices", "media_purge", "retention", "reseal",
     ]  # fmt: skip
     # The order of the help text, as it was when the modules registered themselves at import.
