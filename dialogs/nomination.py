@@ -13,52 +13,23 @@ from bot.conversation import Turn
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.usecases import Refused
+from bot.usecases.nominations import (
+    MAX_REASON,
+    NOMINATE_BUTTON,
+    accepting_round,
+    check_pick,
+    check_reason,
+    nominate,
+)
 from dialogs import steps
-from storage.deadline import accepts, closed_since
-from storage.models import NominationCampaign
-from storage.nominations import Nominations, Nominator, search_roster
+from dialogs.nomination_campaign import refusal
+from storage.nominations import search_roster
 
 NAME = "nominate"
 P = "nm"
-MAX_REASON = 500
 MAX_MATCHES = 10
 WHO, CHOOSE, ANOTHER, REASON, CONFIRM = "who", "choose", "another", "reason", "confirm"
-
-
-async def open_campaign(turn: Turn, campaign_id: int | None = None) -> NominationCampaign | None:
-    nominations = Nominations(turn.services.session)
-    if campaign_id is None:
-        return await nominations.current(turn.services.now)
-    campaign = await nominations.get(campaign_id)
-    if campaign is None or not accepts(campaign.status, campaign.closes_at, turn.services.now):
-        return None
-    return campaign
-
-
-async def refuse_closed(
-    turn: Turn, campaign_id: int, *, unknown: str = "nomination.campaign_closed"
-) -> None:
-    """Nothing was saved: say so, and since when the round is closed."""
-    campaign = await Nominations(turn.services.session).get(campaign_id)
-    if campaign is None:
-        turn.reply(turn.t(unknown))
-        return
-    since = closed_since(campaign.closes_at, campaign.closed_at)
-    if since is None:
-        turn.reply(turn.t("nomination.campaign_closed"))
-        return
-    when = turn.services.format_time(since, turn.lang)
-    turn.reply(turn.t("nomination.campaign_closed_since", when=when))
-
-
-def nominator_of(turn: Turn, campaign: NominationCampaign) -> Nominator:
-    """Who nominates, as stored: the person in a named round; in an anonymous round only a
-    keyed hash, enough to refuse a second nomination of the same colleague and to count
-    towards the maximum, and nothing that names the person to whoever reads the database."""
-    if not campaign.anonymous:
-        return Nominator(person_id=turn.person.id)
-    key = turn.services.pseudonym(f"nominator\x00{campaign.id}\x00{turn.person.id}")
-    return Nominator(key=key)
 
 
 class Nominate:
@@ -158,28 +129,35 @@ class Nominate:
         await self.ask(turn)
 
     async def _add(self, turn: Turn, pick: list[Any]) -> None:
-        """Checks, then the pick joins the list: duplicates and the maximum are refused."""
-        campaign = await open_campaign(turn, int(turn.state["campaign"]))
-        if campaign is None:
-            turn.end()
-            await refuse_closed(turn, int(turn.state["campaign"]))
-            return
+        """The use case checks the pick (round still open, not nominated before, maximum
+        not reached), then it joins the list."""
         picks = list(turn.state.get("picks", []))
-        nominator = nominator_of(turn, campaign)
-        earlier = await Nominations(turn.services.session).nominated_by(campaign.id, nominator)
-        if pick[0] in earlier or any(p[0] == pick[0] for p in picks):
-            turn.reply(turn.t("nomination.duplicate", name=pick[1]))
-            if turn.state.get("step") == CHOOSE:
-                steps.back(turn)
-            await self.ask(turn)
+        try:
+            checked = await check_pick(
+                turn.services,
+                int(turn.state["campaign"]),
+                turn.person.id,
+                (pick[0], pick[1]),
+                [p[0] for p in picks],
+            )
+        except Refused as refused:
+            turn.reply(refusal(turn, refused))
+            if refused.key == "nomination.duplicate":
+                if turn.state.get("step") == CHOOSE:
+                    steps.back(turn)
+                await self.ask(turn)
+            elif refused.key == "nomination.limit_reached" and picks:
+                steps.advance(turn, REASON)
+                await self.ask(turn)
+            else:
+                turn.end()
             return
-        if pick[0] == turn.person.id:
+        if checked.is_self:
             turn.reply(turn.t("nomination.self"))
         picks.append(pick)
-        limit = campaign.max_per_person
-        if limit is not None and len(earlier) + len(picks) >= limit:
+        if checked.full:
             steps.advance(turn, REASON, picks=picks)
-            turn.reply(turn.t("nomination.limit_reached", max=limit))
+            turn.reply(turn.t("nomination.limit_reached", max=checked.limit))
         else:
             steps.advance(turn, ANOTHER, picks=picks)
         await self.ask(turn)
@@ -192,12 +170,11 @@ class Nominate:
         await self.ask(turn)
 
     async def _reason(self, turn: Turn) -> None:
-        if turn.choice == f"{P}:skip":
-            steps.advance(turn, CONFIRM, reason=None)
-        elif not turn.text or len(turn.text) > MAX_REASON:
-            turn.reply(turn.t("nomination.reason_length", max=MAX_REASON))
-        else:
-            steps.advance(turn, CONFIRM, reason=turn.text)
+        try:
+            reason = None if turn.choice == f"{P}:skip" else check_reason(turn.text)
+            steps.advance(turn, CONFIRM, reason=reason)
+        except Refused as refused:
+            turn.reply(refusal(turn, refused))
         await self.ask(turn)
 
     def _summary(self, turn: Turn) -> str:
@@ -217,32 +194,29 @@ class Nominate:
             await self.ask(turn)
             return
         campaign_id = int(turn.state["campaign"])
-        campaign = await open_campaign(turn, campaign_id)
         picks, reason = turn.state.get("picks", []), turn.state.get("reason")
         turn.end()
-        if campaign is None:
-            await refuse_closed(turn, campaign_id)
-            return
-        nominations = Nominations(turn.services.session)
-        now = turn.services.now
-        nominator = nominator_of(turn, campaign)
-        saved = [
-            p[1]
-            for p in picks
-            if await nominations.nominate(
-                campaign.id, nominator, p[0], reason, now, is_self=p[0] == turn.person.id
+        try:
+            campaign, saved = await nominate(
+                turn.services,
+                campaign_id,
+                turn.person.id,
+                [p[0] for p in picks],
+                reason,
             )
-        ]
-        turn.reply(turn.t("nomination.thanks", names=", ".join(saved) or "-", title=campaign.title))
+        except Refused as refused:
+            turn.reply(refusal(turn, refused))
+            return
+        names = ", ".join(p[1] for p in picks if p[0] in saved) or "-"
+        turn.reply(turn.t("nomination.thanks", names=names, title=campaign.title))
 
 
 async def begin_nominating(turn: Turn, campaign_id: int | None = None) -> None:
-    campaign = await open_campaign(turn, campaign_id)
-    if campaign is None and campaign_id is not None:
-        await refuse_closed(turn, campaign_id, unknown="nomination.no_campaign")
-        return
-    if campaign is None:
-        turn.reply(turn.t("nomination.no_campaign"))
+    """Start only in a round that takes this person's nominations (the use case's rules)."""
+    try:
+        campaign = await accepting_round(turn.services, campaign_id, turn.person.id)
+    except Refused as refused:
+        turn.reply(refusal(turn, refused))
         return
     await turn.begin(NAME, campaign=campaign.id, anonymous=campaign.anonymous)
 
@@ -264,4 +238,4 @@ async def on_nominate_button(turn: Turn, payload: str) -> None:
 def register(registry: Registry) -> None:
     registry.dialog(Nominate(), buttons=P)
     registry.command("commands.nominate", nominate_command, help_key="nomination.help_nominate")
-    registry.action("nom", on_nominate_button)
+    registry.action(NOMINATE_BUTTON, on_nominate_button)

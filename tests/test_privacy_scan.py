@@ -36,8 +36,8 @@ from bot.engine import Engine
 from bot.messages import Incoming, Profile
 from bot.scheduler import Scheduler
 from bot.server import create_web_app
+from bot.usecases.nominations import announce
 from bot.usecases.questions import open_question
-from dialogs.nomination_campaign import announce
 from dialogs.poll import vote_payload
 from storage.db import Database
 from storage.models import OutboxMessage, Person

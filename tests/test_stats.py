@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from bot.app import new_engine
 from bot.cli.stats import stats_app
 from bot.engine import Engine
+from bot.usecases.nominations import announce
 from bot.usecases.questions import open_question
-from dialogs.nomination_campaign import announce
 from dialogs.poll import vote_payload
 from storage.broadcast_responses import Responses
 from storage.db import Database

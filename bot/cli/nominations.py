@@ -24,46 +24,53 @@ from bot.cli.common import (
     with_services,
 )
 from bot.conversation import Services
-from dialogs import nomination_campaign
-from dialogs.nomination_campaign import MAX_TITLE
+from bot.usecases import Refused
+from bot.usecases.nominations import (
+    CLOSES,
+    MAX,
+    MAX_PER_PERSON,
+    MAX_TITLE,
+    TITLE,
+    RoundDraft,
+    close_round,
+    open_round,
+)
 from storage.nominations import INTERESTED, Nominations
 
 nominations_app = typer.Typer(help="OR nomination campaigns.", no_args_is_help=True)
+# The use case's refusals in the words of this command's options.
+REFUSED = {
+    TITLE: f"--title must be 1..{MAX_TITLE} characters",
+    CLOSES: "--closes must be in the future",
+    MAX: f"--max-per-person must be 1..{MAX_PER_PERSON}",
+}
 
 
 @nominations_app.command("open")
 def nominations_open(
     title: str = typer.Option(..., "--title"),
     closes: str = typer.Option(..., "--closes", help="ISO-8601; local time if no offset."),
-    max_per_person: int | None = typer.Option(None, "--max-per-person", min=1, max=50),
+    max_per_person: int | None = typer.Option(
+        None, "--max-per-person", help=f"1..{MAX_PER_PERSON}; none: no maximum."
+    ),
     anonymous: bool = typer.Option(False, "--anonymous", help="Never show who nominated whom."),
     created_by: str | None = typer.Option(None, "--created-by", help="E-mail of an OR member."),
     fmt: Format | None = typer.Option(None, "--format", help='json prints {"id": …}'),
 ) -> None:
     """Open a nomination campaign and announce it to everyone."""
     cfg = settings()
-    name = title.strip()
-    if not name or len(name) > MAX_TITLE:
-        raise fail(f"--title must be 1..{MAX_TITLE} characters", 2)
     closes_at = iso_time(closes, ZoneInfo(cfg.timezone), "--closes")
+    draft = RoundDraft(title, closes_at, anonymous, max_per_person)
 
     async def go(services: Services) -> tuple[int, int]:
-        if closes_at <= services.now:
-            raise fail("--closes must be in the future", 2)
         creator = await person_with_role(
             services, created_by, {"or_member", "admin"}, "--created-by"
         )
-        actor = creator.id if creator else None
-        campaign = await Nominations(services.session).create_campaign(
-            title=name,
-            closes_at=closes_at,
-            anonymous=anonymous,
-            max_per_person=max_per_person,
-            created_by=actor,
-            now=services.now,
-        )
-        sent = await nomination_campaign.announce(services, campaign, actor)
-        return campaign.id, sent
+        try:
+            opened = await open_round(services, draft, actor_id=creator.id if creator else None)
+        except Refused as refused:
+            raise fail(REFUSED[str(refused.params["field"])], 2) from refused
+        return opened.campaign.id, opened.queued
 
     campaign_id, sent = with_services(go, cfg=cfg)
     print_created(fmt, {"id": campaign_id, "sent": sent})
@@ -99,10 +106,10 @@ def nominations_close(campaign_id: int = typer.Argument(..., metavar="ID")) -> N
     """Close campaign ID now: the OR gets the ranked list, nominees their invitation."""
 
     async def go(services: Services) -> bool:
-        campaign = existing(
-            await Nominations(services.session).get(campaign_id), f"Campaign {campaign_id}"
-        )
-        return await nomination_campaign.close_campaign(services, campaign, actor_id=None)
+        try:
+            return (await close_round(services, campaign_id, actor_id=None)).closed
+        except Refused as refused:
+            raise fail(f"Campaign {campaign_id} does not exist.") from refused
 
     if not with_services(go):
         raise fail(f"Campaign {campaign_id} is not open.")

@@ -1,9 +1,9 @@
 """Nomination campaigns on the dashboard: the ranking and the nominees' answers.
 
 Who nominated whom is shown only for named campaigns (storage/nominations.py leaves the names
-out of anonymous ones). OR members open a campaign here as in the chat or with the CLI: the
-same limits (title length, closing in the future, 1..MAX_PER_PERSON per person), the same
-announcement to everyone (dialogs.nomination_campaign.announce) and the same closing.
+out of anonymous ones). OR members open and close a campaign here through the same use case
+as the chat and the CLI (bot/usecases/nominations.py): the same limits, announcement and
+closing; this module only reads the form and shows the refusals per field.
 """
 
 from __future__ import annotations
@@ -15,21 +15,28 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.text import ascii_int
+from bot.usecases import Refused
+from bot.usecases.nominations import (
+    MAX_PER_PERSON,
+    MAX_TITLE,
+    RoundDraft,
+    close_round,
+    open_round,
+    problems,
+)
 from bot.web.auth import Visitor
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
-from dialogs.nomination_campaign import MAX_TITLE, announce, close_campaign
 from storage.nominations import Nominations
 
 LIST_LIMIT = 50
-MAX_PER_PERSON = 50  # as the chat dialog and `achterban nominations open --max-per-person`
 
 
 def parse_campaign_form(
-    raw: Mapping[str, Any], *, now: datetime, timezone: ZoneInfo
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """(what was typed + parsed values, errors per field as catalogue keys)."""
+    raw: Mapping[str, Any], *, timezone: ZoneInfo
+) -> tuple[dict[str, Any], RoundDraft]:
+    """(what was typed, to show again; the round it asks for). A closing time without an
+    offset is local time; one that cannot be read is None (the use case refuses it)."""
 
     def text(name: str, limit: int) -> str:
         value = raw.get(name)
@@ -41,23 +48,19 @@ def parse_campaign_form(
         "max": text("max", 6),
         "anonymous": raw.get("anonymous") == "1",
     }
-    errors: dict[str, str] = {}
-    if not form["title"] or len(form["title"]) > MAX_TITLE:
-        errors["title"] = "web.campaign.error_title"
     try:
-        closes = datetime.fromisoformat(form["closes"])
+        closes: datetime | None = datetime.fromisoformat(form["closes"])
     except ValueError:
-        errors["closes"] = "web.campaign.error_closes"
-    else:
-        closes = closes if closes.tzinfo else closes.replace(tzinfo=timezone)
-        if closes <= now:
-            errors["closes"] = "web.campaign.error_closes"
-        form["closes_at"] = closes
-    most = ascii_int(form["max"], low=1, high=MAX_PER_PERSON) if form["max"] else None
-    if form["max"] and most is None:
-        errors["max"] = "web.campaign.error_max"
-    form["max_per_person"] = most
-    return form, errors
+        closes = None
+    if closes is not None and closes.tzinfo is None:
+        closes = closes.replace(tzinfo=timezone)
+    draft = RoundDraft(form["title"], closes, form["anonymous"], form["max"] or None)
+    return form, draft
+
+
+def field_errors(refusals: list[Refused]) -> dict[str, str]:
+    """The form's error text per field (web.campaign.error_<field>)."""
+    return {str(r.params["field"]): f"web.campaign.error_{r.params['field']}" for r in refusals}
 
 
 class NominationViews:
@@ -97,35 +100,31 @@ class NominationViews:
         )
 
     async def create(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        form, errors = parse_campaign_form(
-            await request.post(), now=self.site.now(), timezone=self.site.timezone
-        )
-        if errors:
-            return await self.list(request, visitor, form=form, errors=errors)
-        async with self.site.db.transaction() as session:
-            services = self.site.engine.services(session)
-            campaign = await Nominations(session).create_campaign(
-                title=form["title"],
-                closes_at=form["closes_at"],
-                anonymous=form["anonymous"],
-                max_per_person=form["max_per_person"],
-                created_by=visitor.person.id,
-                now=services.now,
-            )
-            await announce(services, campaign, visitor.person.id)
-        self.site.engine.outbox_changed.set()
-        raise see_other(f"/admin/nominations/{campaign.id}")
+        form, draft = parse_campaign_form(await request.post(), timezone=self.site.timezone)
+        if refusals := problems(draft, self.site.now()):
+            return await self.list(request, visitor, form=form, errors=field_errors(refusals))
+        try:
+            async with self.site.db.transaction() as session:
+                services = self.site.engine.services(session)
+                opened = await open_round(services, draft, actor_id=visitor.person.id)
+        except Refused as refused:
+            return await self.list(request, visitor, form=form, errors=field_errors([refused]))
+        if opened.wakes_delivery:
+            self.site.engine.outbox_changed.set()
+        raise see_other(f"/admin/nominations/{opened.campaign.id}")
 
     async def close(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         campaign_id = int_param(request, "id")
-        async with self.site.db.transaction() as session:
-            services = self.site.engine.services(session)
-            campaign = await Nominations(session).get(campaign_id)
-            if campaign is None:
-                return self.site.refuse(request, visitor, 404)
-            closed = await close_campaign(services, campaign, actor_id=visitor.person.id)
-        self.site.engine.outbox_changed.set()
-        raise see_other(f"/admin/nominations/{campaign_id}" + ("" if closed else "?problem=closed"))
+        try:
+            async with self.site.db.transaction() as session:
+                services = self.site.engine.services(session)
+                closed = await close_round(services, campaign_id, actor_id=visitor.person.id)
+        except Refused:
+            return self.site.refuse(request, visitor, 404)
+        if closed.wakes_delivery:
+            self.site.engine.outbox_changed.set()
+        problem = "" if closed.closed else "?problem=closed"
+        raise see_other(f"/admin/nominations/{campaign_id}{problem}")
 
     async def detail(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         campaign_id = int_param(request, "id")

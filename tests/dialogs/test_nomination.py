@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,18 +11,9 @@ from bot.engine import Engine
 from bot.messages import Incoming, Profile
 from bot.scheduler import Scheduler
 from storage.models import Nomination, NominationCampaign, NomineeResponse, Person
-from storage.nominations import Nominations
+from tests.support.broadcasts import START, Clock
+from tests.support.nominations import open_campaign
 from tests.support.org import Org
-
-START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -43,20 +34,7 @@ async def people(engine: Engine, org: Org) -> dict[str, int]:
 async def campaign(
     engine: Engine, *, anonymous: bool = False, max_per_person: int | None = None
 ) -> int:
-    from dialogs.nomination_campaign import announce
-
-    async with engine.db.transaction() as session:
-        services = engine.services(session)
-        created = await Nominations(session).create_campaign(
-            title="OR-verkiezingen 2027",
-            closes_at=services.now + timedelta(days=7),
-            anonymous=anonymous,
-            max_per_person=max_per_person,
-            created_by=None,
-            now=services.now,
-        )
-        await announce(services, created, None)
-        return created.id
+    return await open_campaign(engine, anonymous=anonymous, max_per_person=max_per_person)
 
 
 async def say_as(engine: Engine, email: str, **fields: str) -> None:
@@ -160,11 +138,27 @@ async def test_english_maximum_and_cancel(engine: Engine, org: Org, people) -> N
     assert "A short reason helps" in (await org.last("emp1")).text
     await org.say("emp1", "Skip")
     await org.say("emp1", "Confirm")
-    await org.say("emp1", "nominate")
+    await org.say("emp1", "nominate")  # the maximum is used up: refused before asking whom
+    assert "maximum of 1" in (await org.last("emp1")).text
     await org.say("emp1", "smit")
     assert "maximum of 1" in (await org.outbox("emp1"))[-2].text
     await org.say("emp1", "cancel")
     assert len(await nominations(engine)) == 1
+
+
+async def test_a_draft_whose_closing_time_passed_asks_for_it_again(
+    engine: Engine, org: Org, people
+) -> None:  # type: ignore[no-untyped-def]
+    for line in ["nominatieronde", "OR 2027", "2026-11-25 17:00", "Met naam", "Geen maximum"]:
+        await org.say("olga", line)
+    clock: Clock = engine.clock  # type: ignore[assignment]
+    clock.now = START + timedelta(days=1)
+    await org.say("olga", "Nu openen en aankondigen")
+    assert "in het verleden" in (await org.outbox("olga"))[-2].text
+    assert "Wanneer sluit de ronde" in (await org.last("olga")).text
+    for line in ["2026-12-02 17:00", "Met naam", "Geen maximum", "Nu openen en aankondigen"]:
+        await org.say("olga", line)
+    assert "is geopend" in (await org.last("olga")).text
 
 
 async def test_closing_ranks_invites_and_hides_nominators_when_anonymous(
