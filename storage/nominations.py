@@ -2,7 +2,7 @@
 
 The nominator is stored while a campaign is open, to refuse a second nomination of the same
 colleague and to count against the maximum per person: in a named round as the person, in an
-anonymous round only as a keyed hash (dialogs/nomination.py, nominator_of), so that whoever
+anonymous round only as a keyed hash (bot/usecases/nominations.py, nominator_of), so that whoever
 reads the database cannot tell who nominated whom. At closing both are erased.
 """
 
