@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.choices import prompt_of
+from bot.errors import UserError
 from bot.i18n import t as translate
 from bot.messages import Choice, Incoming, Outgoing, Purpose
 from storage.audit import audit
@@ -208,6 +209,14 @@ class Turn:
 
     def t(self, key: str, **params: Any) -> str:
         return translate(self.lang, key, **params)
+
+    def refusal(self, refused: UserError) -> str:
+        """A use case's refusal in the person's language, times in their words."""
+        params = {
+            k: self.services.format_time(v, self.lang) if isinstance(v, datetime) else v
+            for k, v in refused.params.items()
+        }
+        return self.t(refused.key, **params)
 
     def reply(
         self,

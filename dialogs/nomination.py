@@ -23,7 +23,6 @@ from bot.usecases.nominations import (
     nominate,
 )
 from dialogs import steps
-from dialogs.nomination_campaign import refusal
 from storage.nominations import search_roster
 
 NAME = "nominate"
@@ -141,7 +140,7 @@ class Nominate:
                 [p[0] for p in picks],
             )
         except Refused as refused:
-            turn.reply(refusal(turn, refused))
+            turn.reply(turn.refusal(refused))
             if refused.key == "nomination.duplicate":
                 if turn.state.get("step") == CHOOSE:
                     steps.back(turn)
@@ -174,7 +173,7 @@ class Nominate:
             reason = None if turn.choice == f"{P}:skip" else check_reason(turn.text)
             steps.advance(turn, CONFIRM, reason=reason)
         except Refused as refused:
-            turn.reply(refusal(turn, refused))
+            turn.reply(turn.refusal(refused))
         await self.ask(turn)
 
     def _summary(self, turn: Turn) -> str:
@@ -205,7 +204,7 @@ class Nominate:
                 reason,
             )
         except Refused as refused:
-            turn.reply(refusal(turn, refused))
+            turn.reply(turn.refusal(refused))
             return
         names = ", ".join(p[1] for p in picks if p[0] in saved) or "-"
         turn.reply(turn.t("nomination.thanks", names=names, title=campaign.title))
@@ -216,7 +215,7 @@ async def begin_nominating(turn: Turn, campaign_id: int | None = None) -> None:
     try:
         campaign = await accepting_round(turn.services, campaign_id, turn.person.id)
     except Refused as refused:
-        turn.reply(refusal(turn, refused))
+        turn.reply(turn.refusal(refused))
         return
     await turn.begin(NAME, campaign=campaign.id, anonymous=campaign.anonymous)
 

@@ -44,15 +44,6 @@ ANONYMITY, LIMIT, CONFIRM = "anonymity", "limit", "confirm"
 STEP_OF = {TITLE: TITLE, CLOSES: CLOSES, MAX: LIMIT}
 
 
-def refusal(turn: Turn, refused: Refused) -> str:
-    """A use case's refusal in the person's language (times in their words)."""
-    params = {
-        k: turn.services.format_time(v, turn.lang) if isinstance(v, datetime) else v
-        for k, v in refused.params.items()
-    }
-    return turn.t(refused.key, **params)
-
-
 async def on_nominee_answer(turn: Turn, payload: str) -> None:
     """`nr:<campaign>:yes|more|no`: a nominee's answer (may be changed later)."""
     bits = payload.split(":")
@@ -63,7 +54,7 @@ async def on_nominee_answer(turn: Turn, payload: str) -> None:
     try:
         answer = await answer_invitation(turn.services, campaign_id, turn.person.id, bits[2])
     except Refused as refused:
-        turn.reply(refusal(turn, refused))
+        turn.reply(turn.refusal(refused))
         return
     if answer == MORE_INFO:
         turn.reply(turn.t("campaign.more_info"), answer_choices(turn.lang, campaign_id))
@@ -125,7 +116,7 @@ class CampaignCreate:
         try:
             steps.advance(turn, CLOSES, title=check_title(turn.text))
         except Refused as refused:
-            turn.reply(refusal(turn, refused))
+            turn.reply(turn.refusal(refused))
         await self.ask(turn)
 
     async def _closes(self, turn: Turn) -> None:
@@ -134,7 +125,7 @@ class CampaignCreate:
         try:
             steps.advance(turn, ANONYMITY, closes=check_closes(when, services.now).isoformat())
         except Refused as refused:
-            turn.reply(refusal(turn, refused))
+            turn.reply(turn.refusal(refused))
         await self.ask(turn)
 
     async def _anonymity(self, turn: Turn) -> None:
@@ -147,7 +138,7 @@ class CampaignCreate:
         try:
             steps.advance(turn, CONFIRM, max=check_max(None if no_max else turn.text))
         except Refused as refused:
-            turn.reply(refusal(turn, refused))
+            turn.reply(turn.refusal(refused))
         await self.ask(turn)
 
     async def _confirm(self, turn: Turn) -> None:
@@ -169,7 +160,7 @@ class CampaignCreate:
             opened = await open_round(services, draft, actor_id=turn.person.id)
         except Refused as refused:
             # The closing time passed while the draft waited: ask for that field again.
-            turn.reply(refusal(turn, refused))
+            turn.reply(turn.refusal(refused))
             steps.advance(turn, STEP_OF[str(refused.params["field"])])
             await self.ask(turn)
             return

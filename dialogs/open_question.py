@@ -9,7 +9,6 @@ while the question is open; anonymous answers are stored with no person and only
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import ClassVar
 
 from bot.conversation import Turn
@@ -24,20 +23,11 @@ ANSWER = "open_answer"
 SHOWN_ANSWERS = 30
 
 
-def say_refused(turn: Turn, refused: Refused) -> None:
-    """A use case's refusal in the person's language (times in their words)."""
-    params = {
-        k: turn.services.format_time(v, turn.lang) if isinstance(v, datetime) else v
-        for k, v in refused.params.items()
-    }
-    turn.reply(turn.t(refused.key, **params))
-
-
 async def begin_answer(turn: Turn, question_id: int) -> None:
     try:
         question = await questions.may_start_answer(turn.services, question_id, turn.person.id)
     except Refused as refused:
-        say_refused(turn, refused)
+        turn.reply(turn.refusal(refused))
         return
     await turn.begin(ANSWER, question=question.id)
 
@@ -78,7 +68,7 @@ class OpenAnswer:
         except Refused as refused:
             if refused.key not in questions.RETYPE:
                 turn.end()
-            say_refused(turn, refused)
+            turn.reply(turn.refusal(refused))
             return
         turn.end()
         question, outcome = answered.question, answered.outcome
@@ -137,7 +127,7 @@ async def close_by_command(turn: Turn, question_id: int) -> None:
     try:
         await questions.close(turn.services, question_id, actor_id=turn.person.id)
     except Refused as refused:
-        say_refused(turn, refused)
+        turn.reply(turn.refusal(refused))
         return
     turn.reply(turn.t("question.closed_by_you", id=question_id))
 
@@ -147,7 +137,7 @@ async def hide_answer(turn: Turn, answer_id: int) -> None:
     try:
         hidden = await questions.hide_answer(turn.services, answer_id, moderator_id=turn.person.id)
     except Refused as refused:
-        say_refused(turn, refused)
+        turn.reply(turn.refusal(refused))
         return
     key = "question.answer_hidden" if hidden else "question.answer_already_hidden"
     turn.reply(turn.t(key, id=answer_id))

@@ -13,7 +13,6 @@ from bot.text import ascii_int
 from bot.usecases import Refused, questions
 from bot.usecases.questions import MAX_QUESTION
 from dialogs import steps
-from dialogs.open_question import say_refused
 from dialogs.when import parse_when
 from storage.people import Audience
 
@@ -74,7 +73,7 @@ class QuestionCreate:
         try:
             steps.advance(turn, ANONYMITY, text=questions.check_text(turn.text))
         except Refused as refused:
-            say_refused(turn, refused)
+            turn.reply(turn.refusal(refused))
         await self.ask(turn)
 
     async def _anonymity(self, turn: Turn) -> None:
@@ -93,7 +92,7 @@ class QuestionCreate:
                     raise Refused("qcreate.bad_closes")
                 questions.check_closes(when, services.now)
             except Refused as refused:
-                say_refused(turn, refused)
+                turn.reply(turn.refusal(refused))
             else:
                 steps.advance(turn, AUDIENCE, closes=when.isoformat())
         await self.ask(turn)
@@ -152,7 +151,7 @@ class QuestionCreate:
                 created_by=turn.person.id,
             )
         except Refused as refused:
-            say_refused(turn, refused)
+            turn.reply(turn.refusal(refused))
             if refused.key in REASK:
                 # The roster or the clock moved on since that step was answered: back to it.
                 _return_to(turn, REASK[refused.key])
