@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+from bot.i18n import t
 from bot.understand.answers import Ambiguous, Matched, NotUnderstood, understand_answer
 from bot.understand.intents import AmbiguousIntent, Intent, understand_intent
 from bot.understand.times import AMSTERDAM, AmbiguousTime, NoTime, Past, parse_time, say_when
+from bot.understand.vocabulary import numbers, section
 
 
 @dataclass(frozen=True)
@@ -81,3 +85,21 @@ def test_intents_tie_is_ambiguous_and_stop_is_nothing() -> None:
     )
     assert understand_intent("stop") is None
     assert understand_intent("Antwoord 2: Betere koffie!") == Intent("answer", "Betere koffie!", 2)
+
+
+def test_the_word_lists_are_data_shipped_with_the_package() -> None:
+    """words.toml holds the vocabulary, Dutch and English side by side, and is package data
+    (an installed bot without it could not read a single reply)."""
+    with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as fh:
+        package_data = tomllib.load(fh)["tool"]["setuptools"]["package-data"]["bot"]
+    assert "understand/*.toml" in package_data
+    for path in ("answers.leading", "answers.polarity.yes", "times.fillers", "intents.negations"):
+        table = section(path)
+        assert table["nl"] and table["en"], path
+    assert numbers("times.months")["mrt"] == 3 and numbers("times.weekdays")["fri"] == 4
+
+
+def test_the_word_between_date_and_time_comes_from_the_catalogue() -> None:
+    moment = datetime(2026, 12, 4, 17, 0, tzinfo=AMSTERDAM)
+    for lang in ("nl", "en"):
+        assert f" {t(lang, 'time.at')} 17:00" in say_when(moment, lang)

@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 
 from bot.text import ascii_int
 from bot.understand.normalize import foreign_digits, tokens, words
+from bot.understand.vocabulary import section, word_set
 
 FUZZY_WORD = 85.0
 FUZZY_MIN_LEN = 5
@@ -61,270 +62,20 @@ class AmbiguousIntent:
     names: tuple[str, ...]
 
 
-# (intent, arg, phrases). Phrases are folded words; all words of a phrase must occur.
-_TABLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    (
-        REPORT,
-        "",
-        (
-            "melden",
-            "melding",
-            "meld",
-            "onveilig",
-            "onveilige",
-            "onveiligs",
-            "gevaarlijk",
-            "gevaarlijke",
-            "gevaarlijks",
-            "gevaar",
-            "ongeluk",
-            "ongeval",
-            "bijna ongeluk",
-            "incident",
-            "misstand",
-            "lekkage",
-            "report",
-            "unsafe",
-            "hazard",
-            "dangerous",
-            "accident",
-            "near miss",
-            "safety issue",
-            "onveilige situatie",
-            "iets melden",
-            "report something",
-            "report a problem",
-        ),
-    ),
-    (
-        NOMINATE,
-        "",
-        (
-            "nomineren",
-            "nomineer",
-            "nominatie",
-            "voordragen",
-            "draag voor",
-            "nominate",
-            "nomination",
-            "kandidaat stellen",
-            "kandidaat voordragen",
-            "put forward",
-            "verkiesbaar",
-            "genomineerd",
-        ),
-    ),
-    (
-        CHANGE_VOTE,
-        "",
-        (
-            "stem wijzigen",
-            "stem veranderen",
-            "stem aanpassen",
-            "wijzig stem",
-            "verander stem",
-            "keuze wijzigen",
-            "keuze veranderen",
-            "antwoord wijzigen",
-            "antwoord veranderen",
-            "ander antwoord geven",
-            "anders stemmen",
-            "opnieuw stemmen",
-            "change vote",
-            "change my vote",
-            "change answer",
-            "change my answer",
-            "vote again",
-            "revote",
-            "stem terugdraaien",
-            "stem intrekken",
-        ),
-    ),
-    (
-        OPT_OUT_NEWS,
-        "",
-        (
-            "geen nieuws",
-            "geen nieuwsberichten",
-            "geen nieuwsbrief",
-            "geen berichten meer",
-            "geen or nieuws",
-            "afmelden",
-            "uitschrijven",
-            "afmelden nieuws",
-            "stop nieuws",
-            "stop nieuwsberichten",
-            "stop berichten",
-            "unsubscribe",
-            "no more news",
-            "no more messages",
-            "stop news",
-            "stop sending",
-            "opt out",
-            "niet meer ontvangen",
-            "wil geen berichten",
-            "uitzetten nieuws",
-            "stoppen met nieuws",
-            "nieuws niet meer",
-        ),
-    ),
-    (
-        STATS,
-        "",
-        (
-            "statistieken",
-            "statistiek",
-            "stats",
-            "statistics",
-            "opkomst",
-            "deelname",
-            "responspercentage",
-            "bereik",
-            "turnout",
-            "participation",
-        ),
-    ),
-    (
-        LANGUAGE,
-        "en",
-        (
-            "english",
-            "engels",
-            "in english",
-            "english please",
-            "speak english",
-            "in het engels",
-            "geen nederlands",
-            "no dutch",
-            "dont speak dutch",
-            "don't speak dutch",
-        ),
-    ),
-    (
-        LANGUAGE,
-        "nl",
-        (
-            "nederlands",
-            "dutch",
-            "in het nederlands",
-            "in dutch",
-            "nederlands graag",
-            "hollands",
-        ),
-    ),
-    (
-        NEW_POLL,
-        "",
-        (
-            "nieuwe peiling",
-            "peiling maken",
-            "peiling aanmaken",
-            "peiling starten",
-            "peiling opzetten",
-            "peiling beginnen",
-            "new poll",
-            "create poll",
-            "create a poll",
-            "start a poll",
-            "poll maken",
-            "nieuwe poll",
-            "make a poll",
-        ),
-    ),
-    (NEW_POLL, "anonymous", ("anonieme peiling", "anonymous poll", "peiling anoniem")),
-    (
-        HELP,
-        "",
-        (
-            "help",
-            "hulp",
-            "menu",
-            "wat kan ik",
-            "wat kan je",
-            "wat kun je",
-            "wat kan jij",
-            "hoe werkt",
-            "what can you do",
-            "how does this work",
-            "hallo",
-            "hoi",
-            "hi",
-            "hello",
-            "hey",
-            "goedemorgen",
-            "goedemiddag",
-            "goedenavond",
-            "good morning",
-            "options",
-            "opties",
-        ),
-    ),
-    (
-        RESULTS,
-        "",
-        (
-            "resultaten",
-            "resultaat",
-            "uitslag",
-            "uitslagen",
-            "results",
-            "result",
-            "tussenstand",
-            "hoe staat het",
-            "wie heeft gewonnen",
-            "score",
-        ),
-    ),
-)
+# Word lists (folded forms) from words.toml, [intents]. Each phrase is (intent, arg, words),
+# in the order of the file (the first of two equally long matches counts); all words of a
+# phrase must occur.
 _PHRASES: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
-    (name, arg, tuple(words(p))) for name, arg, ps in _TABLE for p in ps
+    (entry["intent"], entry.get("arg", ""), tuple(words(p)))
+    for entry in section("intents.phrases")
+    for p in entry["phrases"]
 )
 _KEYWORDS = frozenset(w for _, _, p in _PHRASES for w in p)
-_NEGATIONS = frozenset({"niet", "niets", "geen", "not", "no", "nothing", "dont", "don't", "nooit"})
+_NEGATIONS = word_set("intents.negations")
 # Words a name for nominate is not made of.
-_NOT_A_NAME = (
-    _KEYWORDS
-    | _NEGATIONS
-    | frozenset(
-        {
-            "ik",
-            "wil",
-            "graag",
-            "iemand",
-            "een",
-            "collega",
-            "de",
-            "het",
-            "als",
-            "voor",
-            "i",
-            "want",
-            "to",
-            "would",
-            "like",
-            "id",
-            "i'd",
-            "someone",
-            "a",
-            "colleague",
-            "as",
-            "for",
-            "mijn",
-            "my",
-            "me",
-            "zou",
-            "willen",
-            "kandidaat",
-            "candidate",
-            "please",
-            "hierbij",
-            "bij",
-            "deze",
-        }
-    )
-)
-_ANSWER_WORDS = frozenset({"antwoord", "answer", "reply", "antwoorden"})
-_ANSWER_SKIP = frozenset({"op", "on", "to", "vraag", "question", "nr", "nummer", "number"})
+_NOT_A_NAME = _KEYWORDS | _NEGATIONS | word_set("intents.not_a_name")
+_ANSWER_WORDS = word_set("intents.answer_words")
+_ANSWER_SKIP = word_set("intents.answer_skip")
 
 
 def _word_matches(typed: str, key: str, *, fuzzy: bool = True) -> bool:
