@@ -159,16 +159,25 @@ class Database:
 
         Connection failures surface as StoreUnavailable, with nothing half-written.
         """
-        lock = None if read_only else self._write_lock
+        async with (
+            self._guarded(None if read_only else self._write_lock),
+            self.sessions() as session,
+            session.begin(),
+        ):
+            if read_only and self.is_sqlite:
+                # Set before the connection's BEGIN is emitted (see _on_begin).
+                await session.connection(execution_options={_READ_ONLY: True})
+            yield session
+
+    @asynccontextmanager
+    async def _guarded(self, lock: asyncio.Lock | None) -> AsyncIterator[None]:
+        """Holds SQLite's in-process write lock (when given) around a transaction, and turns
+        the driver's failures into StoreUnavailable / Unstorable, for every way in."""
         try:
             if lock is not None:
                 await lock.acquire()
             try:
-                async with self.sessions() as session, session.begin():
-                    if read_only and self.is_sqlite:
-                        # Set before the connection's BEGIN is emitted (see _on_begin).
-                        await session.connection(execution_options={_READ_ONLY: True})
-                    yield session
+                yield
             finally:
                 if lock is not None:
                     lock.release()
@@ -193,34 +202,19 @@ class Database:
         """One transaction for several events, one `Unit` after the other (group commit, see
         bot/group_commit.py). Committed when the block ends, rolled back on any error;
         failures of the store surface as StoreUnavailable."""
-        lock = self._write_lock
-        try:
-            if lock is not None:
-                await lock.acquire()
+        async with self._guarded(self._write_lock), self.engine.connect() as connection:
             try:
-                async with self.engine.connect() as connection:
-                    try:
-                        async with connection.begin():
-                            driver = await driver_in_transaction(connection)
-                            yield SharedTransaction(connection, driver)
-                    except _DRIVER_DISCONNECT:
-                        # What SQLAlchemy does on a disconnect it sees: this connection is not
-                        # given back, and the pool's others (probably broken too: a restart)
-                        # are replaced as they come back.
-                        if not connection.invalidated:
-                            await connection.invalidate()
-                        await self.engine.dispose(close=False)
-                        raise
-            finally:
-                if lock is not None:
-                    lock.release()
-        except (StoreUnavailable, Unstorable):
-            raise
-        except Exception as exc:
-            mapped = _mapped(exc)
-            if mapped is not exc:
-                raise mapped from exc
-            raise
+                async with connection.begin():
+                    driver = await driver_in_transaction(connection)
+                    yield SharedTransaction(connection, driver)
+            except _DRIVER_DISCONNECT:
+                # What SQLAlchemy does on a disconnect it sees: this connection is not given
+                # back, and the pool's others (probably broken too: a restart) are replaced as
+                # they come back.
+                if not connection.invalidated:
+                    await connection.invalidate()
+                await self.engine.dispose(close=False)
+                raise
 
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[Any]:
@@ -229,24 +223,16 @@ class Database:
         is one statement in its own transaction (storage/outbox_postgres.py). SQLAlchemy does
         not see the driver's errors: a connection that broke is invalidated here, or the pool
         would hand it out again; failures of the store surface as StoreUnavailable."""
-        try:
-            async with self.engine.connect() as connection:
-                conn: Any = (await connection.get_raw_connection()).driver_connection
-                try:
-                    yield conn
-                except BaseException as exc:
-                    if conn.is_closed() or isinstance(exc, _DRIVER_DISCONNECT):
-                        if not connection.invalidated:
-                            await connection.invalidate()
-                        await self.engine.dispose(close=False)
-                    raise
-        except (StoreUnavailable, Unstorable):
-            raise
-        except Exception as exc:
-            mapped = _mapped(exc)
-            if mapped is not exc:
-                raise mapped from exc
-            raise
+        async with self._guarded(None), self.engine.connect() as connection:
+            conn: Any = (await connection.get_raw_connection()).driver_connection
+            try:
+                yield conn
+            except BaseException as exc:
+                if conn.is_closed() or isinstance(exc, _DRIVER_DISCONNECT):
+                    if not connection.invalidated:
+                        await connection.invalidate()
+                    await self.engine.dispose(close=False)
+                raise
 
     async def ping(self) -> None:
         try:

@@ -24,7 +24,7 @@ storage/outbox_postgres.py, chosen by `storage.outbox_worker.outbox_for`; the co
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -104,6 +104,19 @@ class Claim:
 # Rows looked at per claim beyond its limit: room for some of people waiting behind a held
 # row (they are passed by); more are read when needed.
 CLAIM_WINDOW_EXTRA = 32
+
+
+def claimed(records: Iterable[Sequence[Any]]) -> list[Claim]:
+    """Claimed rows as returned by either backend's CLAIM (the row's columns, then the
+    recipient account's id, conversation reference and last inbound time), oldest first."""
+    rows = []
+    for *values, account_id, ref, last_inbound_at in records:
+        row = Claim(*values)
+        if account_id is not None:
+            row.recipient = Recipient(row.account, ref, last_inbound_at)
+        rows.append(row)
+    rows.sort(key=lambda r: r.id)
+    return rows
 
 
 class DeliveryOutbox(Protocol):

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 
-from bot.messages import Recipient
 from storage.db import Database
-from storage.outbox import CLAIM_WINDOW_EXTRA, Claim, Outcome
+from storage.outbox import CLAIM_WINDOW_EXTRA, Claim, Outcome, claimed
 
 _COLUMNS = ", ".join(f"o.{f.name}" for f in fields(Claim) if f.name != "recipient")
 _ACCOUNT = "(SELECT a.{} FROM channel_accounts a WHERE a.channel = o.channel AND a.platform_id = o.account)"  # noqa: E501
@@ -127,15 +126,7 @@ class PostgresOutbox:
                 after = found[-1][0]
             if not ids:
                 return []
-            claimed = await conn.fetch(CLAIM, ids[:limit], now)
-        rows = []
-        for *values, account_id, ref, last_inbound_at in claimed:
-            row = Claim(*values)
-            if account_id is not None:
-                row.recipient = Recipient(row.account, ref, last_inbound_at)
-            rows.append(row)
-        rows.sort(key=lambda r: r.id)
-        return rows
+            return claimed(await conn.fetch(CLAIM, ids[:limit], now))
 
     async def write(
         self,

@@ -27,7 +27,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Recipient
 from storage.db import Database
 from storage.models import ChannelAccount, OutboxMessage
 from storage.outbox import (
@@ -40,6 +39,7 @@ from storage.outbox import (
     SENT,
     Claim,
     Outcome,
+    claimed,
 )
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
@@ -97,14 +97,7 @@ class SqliteOutbox:
                 )
                 .returning(*_CLAIMED_COLUMNS)
             )
-            rows = []
-            for *values, account_id, ref, last_inbound in await session.execute(stmt, {"ids": ids}):
-                row = Claim(*values)
-                if account_id is not None:
-                    row.recipient = Recipient(row.account, ref, last_inbound)
-                rows.append(row)
-        rows.sort(key=lambda r: r.id)
-        return rows
+            return claimed(await session.execute(stmt, {"ids": ids}))
 
     async def write(
         self,
