@@ -16,7 +16,8 @@ from bot.conversation import Services
 from bot.i18n import t
 from bot.messages import Outgoing, Purpose
 from bot.registry import Registry
-from dialogs.report_moderation import FOLLOWUP, media_of, notify_moderators
+from bot.usecases.reports import notify_moderators
+from dialogs.report_moderation import FOLLOWUP, media_of
 from storage.broadcasts import Broadcasts
 from storage.conversations import lock_conversation
 from storage.media import ORIGINAL, PROCESSED, MediaError

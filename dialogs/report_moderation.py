@@ -11,26 +11,25 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.conversation import Services, Turn
-from bot.i18n import t
-from bot.messages import Choice, Outgoing, Purpose
+from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.usecases import Refused
+from bot.usecases.reports import (
+    MAX_TEXT,
+    RETYPE,
+    add_reporter_note,
+    for_moderator,
+    may_reject,
+    of_reporter,
+    set_status,
+    status_label,
+)
 from dialogs import steps
 from storage.media import MediaFetcher, MediaStore
-from storage.models import Person, Report
-from storage.reports import (
-    FORWARDED,
-    NAMED,
-    PUBLISHED,
-    REJECTED,
-    RESOLVED,
-    Reports,
-    allowed,
-    people_with_role,
-)
+from storage.models import Report
+from storage.reports import FORWARDED, PUBLISHED, REJECTED, RESOLVED, Reports
 
-MAX_TEXT = 2000
-MAX_REASON = 1000
 REJECT, FOLLOWUP = "report_reject", "report_followup"
 VERBS = {"publish": PUBLISHED, "forward": FORWARDED, "resolve": RESOLVED}
 
@@ -48,138 +47,39 @@ def media_of(services: Services) -> Media | None:
     return Media(services.media_store, services.fetch_media)
 
 
-def status_label(lang: str, status: str) -> str:
-    return t(lang, f"report.status_{status}")
-
-
-def report_text(lang: str, report: Report, reporter: Person | None) -> str:
-    lines = [t(lang, "report.notice_header", id=report.id), ""]
-    lines.append(t(lang, "report.summary_what", text=report.description))
-    lines.append(t(lang, "report.summary_where", text=report.location))
-    if report.privacy == NAMED and reporter is not None:
-        who = f"{reporter.name} ({reporter.department or '-'})"
-        lines.append(t(lang, "report.notice_reporter", name=who))
-    else:
-        lines.append(t(lang, f"report.notice_{report.privacy}"))
-    lines.append(t(lang, "report.notice_status", status=status_label(lang, report.status)))
-    return "\n".join(lines)
-
-
-async def notify_moderators(services: Services, report: Report) -> int:
-    """The notice with the processed photos and the actions; once per report."""
-    reports = Reports(services.session)
-    if not await reports.mark_notified(report.id):
-        return 0
-    processed = tuple(p.processed_id for p in await reports.photos(report.id))
-    reporter = None
-    if report.reporter_id is not None and report.privacy == NAMED:
-        reporter = await services.people.get(report.reporter_id)
-    moderators = await people_with_role(services.session, ["moderator"])
-    moderators = moderators or await people_with_role(services.session, ["admin"])
-
-    def build(person: Person) -> Outgoing:
-        lang = person.language
-        verbs = ["publish", "forward", "resolve", "reject"] + (["original"] if processed else [])
-        return Outgoing(
-            text=report_text(lang, report, reporter),
-            images=processed,
-            choices=tuple(
-                Choice(t(lang, f"report.action_{v}"), f"rm:{report.id}:{v}") for v in verbs
-            ),
-            purpose=Purpose.NOTICE,
-        )
-
-    return await services.notify_many(moderators, build)
-
-
-async def change_status(
-    services: Services,
-    report: Report,
-    new: str,
-    *,
-    actor_id: int | None,
-    reason: str | None = None,
-) -> bool:
-    """Move a report to `new`, tell the reporter (if linked) and, on publishing, the OR."""
-    if not allowed(report.status, new):
-        return False
-    reports = Reports(services.session)
-    if not await reports.transition(report.id, report.status, new, reason=reason, now=services.now):
-        return False
-    report.status, report.status_reason = new, reason
-    await services.audit("report.status", actor_id=actor_id, subject=f"report:{report.id}", to=new)
-    if report.reporter_id is not None:
-
-        def tell(person: Person) -> Outgoing:
-            lang = person.language
-            text = t(lang, "report.status_changed", id=report.id, status=status_label(lang, new))
-            if reason:
-                text += "\n" + t(lang, "report.status_reason", reason=reason)
-            return Outgoing(text=text, purpose=Purpose.NOTICE)
-
-        await services.notify_many([report.reporter_id], tell)
-    if new == PUBLISHED:
-        processed = tuple(p.processed_id for p in await reports.photos(report.id))
-        members = await people_with_role(services.session, ["or_member"])
-
-        def publish(person: Person) -> Outgoing:
-            lang = person.language
-            text = "\n".join(
-                [
-                    t(lang, "report.published_header", id=report.id),
-                    t(lang, "report.summary_what", text=report.description),
-                    t(lang, "report.summary_where", text=report.location),
-                ]
-            )
-            return Outgoing(text=text, images=processed, purpose=Purpose.NOTICE)
-
-        await services.notify_many(members, publish)
-    return True
-
-
-def is_moderator(turn: Turn) -> bool:
-    return bool(turn.roles & {"moderator", "admin"})
+def refusal(turn: Turn, refused: Refused) -> str:
+    """A refusal of the reports use case; a status in it is said in the person's words."""
+    if "status" in refused.params:
+        params = {**refused.params, "status": status_label(turn.lang, refused.params["status"])}
+        return turn.t(refused.key, **params)
+    return turn.refusal(refused)
 
 
 async def on_moderator_button(turn: Turn, payload: str) -> None:
     bits = payload.split(":")
     report_id = ascii_int(bits[1]) if len(bits) == 3 else None
-    if report_id is None:
+    verb = bits[2] if report_id is not None else ""
+    if report_id is None or verb not in (*VERBS, "reject", "original"):
         turn.reply(turn.t("common.button_invalid"))
         return
-    if not is_moderator(turn):
-        turn.reply(turn.t("report.moderators_only"))
-        return
-    report = await Reports(turn.services.session).get(report_id)
-    if report is None:
-        turn.reply(turn.t("report.not_found", id=bits[1]))
-        return
-    verb = bits[2]
-    if verb == "original":
-        await send_originals(turn, report)
-    elif verb == "reject":
-        if allowed(report.status, REJECTED):
-            await turn.begin(REJECT, report=report.id)
+    services = turn.services
+    try:
+        if verb == "original":
+            report = await for_moderator(services, report_id, moderator_id=turn.person.id)
+            await send_originals(turn, report)
+        elif verb == "reject":
+            await may_reject(services, report_id, moderator_id=turn.person.id)
+            await turn.begin(REJECT, report=report_id)
         else:
-            turn.reply(
-                turn.t(
-                    "report.not_changed",
-                    id=report.id,
-                    status=status_label(turn.lang, report.status),
-                )
-            )
-    elif verb in VERBS:
-        await moderate(turn, report, VERBS[verb], None)
-    else:
-        turn.reply(turn.t("common.button_invalid"))
+            await moderate(turn, report_id, VERBS[verb], None)
+    except Refused as refused:
+        turn.reply(refusal(turn, refused))
 
 
-async def moderate(turn: Turn, report: Report, new: str, reason: str | None) -> None:
-    if await change_status(turn.services, report, new, actor_id=turn.person.id, reason=reason):
-        turn.reply(turn.t("report.changed", id=report.id, status=status_label(turn.lang, new)))
-    else:
-        status = status_label(turn.lang, report.status)
-        turn.reply(turn.t("report.not_changed", id=report.id, status=status))
+async def moderate(turn: Turn, report_id: int, new: str, reason: str | None) -> None:
+    """Set the status (Refused is the caller's to say) and tell the moderator."""
+    await set_status(turn.services, report_id, new, moderator_id=turn.person.id, reason=reason)
+    turn.reply(turn.t("report.changed", id=report_id, status=status_label(turn.lang, new)))
 
 
 async def send_originals(turn: Turn, report: Report) -> None:
@@ -216,31 +116,23 @@ class RejectReason:
             turn.end()
             turn.reply(turn.t("report.reject_dropped", id=report_id))
             return
-        text = turn.text
-        if not text or len(text) > MAX_REASON:
-            turn.reply(turn.t("report.text_length", max=MAX_REASON, length=len(text)))
+        try:
+            await moderate(turn, report_id, REJECTED, turn.text)
+        except Refused as refused:
+            if refused.key != RETYPE:
+                turn.end()
+            turn.reply(refusal(turn, refused))
             return
         turn.end()
-        report = await Reports(turn.services.session).get(report_id)
-        if report is None:
-            turn.reply(turn.t("report.not_found", id=report_id))
-            return
-        await moderate(turn, report, REJECTED, text)
 
 
 async def report_status(turn: Turn, rest: str) -> None:
     """`status CODE` (anonymous reporters, any channel) or `status 12` (own named report)."""
-    reports = Reports(turn.services.session)
-    wanted = rest.strip().lstrip("#")
-    report = None
-    if (number := ascii_int(wanted)) is not None:
-        found = await reports.get(number)
-        if found is not None and found.reporter_id == turn.person.id:
-            report = found
-    elif wanted:
-        report = await reports.by_code(wanted)
+    report = await of_reporter(turn.services, turn.person.id, rest)
     if report is None:
-        turn.reply(turn.t("report.status_unknown" if wanted else "report.status_how"))
+        turn.reply(
+            turn.t("report.status_unknown" if rest.strip().lstrip("#") else "report.status_how")
+        )
         return
     lines = [
         turn.t("report.status_line", id=report.id, status=status_label(turn.lang, report.status))
@@ -286,29 +178,17 @@ class ReportFollowUp:
             turn.set(step="menu")
             ask_followup(turn, turn.t("report.followup_menu"))
             return
-        text = turn.text
-        if not text or len(text) > MAX_TEXT:
-            turn.reply(turn.t("report.text_length", max=MAX_TEXT, length=len(text)))
+        try:
+            report = await add_reporter_note(turn.services, int(turn.state["report"]), turn.text)
+        except Refused as refused:
+            if refused.key == RETYPE:
+                turn.reply(turn.refusal(refused))
+            else:
+                turn.end()
+                turn.reply(turn.t("report.status_unknown"))
             return
-        services = turn.services
-        reports = Reports(services.session)
-        report = await reports.get(int(turn.state["report"]))
         turn.end()
-        if report is None:
-            turn.reply(turn.t("report.status_unknown"))
-            return
-        await reports.add_note(
-            report.id, text, today=services.now.date(), from_reporter=True, author_id=None
-        )
         turn.reply(turn.t("report.info_added", id=report.id))
-        moderators = await people_with_role(services.session, ["moderator"])
-        await services.notify_many(
-            moderators,
-            lambda p: Outgoing(
-                text=t(p.language, "report.info_notice", id=report.id, text=text),
-                purpose=Purpose.NOTICE,
-            ),
-        )
 
 
 def register(registry: Registry) -> None:

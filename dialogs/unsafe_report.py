@@ -20,20 +20,18 @@ from bot.i18n import all_words
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.usecases import Refused, reports
+from bot.usecases.reports import MAX_TEXT, MAX_WHERE, check_text
 from dialogs import steps
-from dialogs.report_moderation import (
-    MAX_TEXT,
-    media_of,
-    notify_moderators,
-)
+from dialogs.report_moderation import media_of
 from storage.media import ORIGINAL, PROCESSED
-from storage.reports import ANONYMOUS, HIDDEN, NAMED, NewPhoto, Reports, new_code
+from storage.reports import ANONYMOUS, HIDDEN, NAMED, NewPhoto
 
 log = logging.getLogger(__name__)
 
 NAME = "unsafe_report"
 P = "ur"  # payload prefix of this dialog's buttons (not an action: only valid in the dialog)
-MAX_PHOTOS, MAX_WHERE = 5, 500
+MAX_PHOTOS = 5
 PHOTOS, WHAT, WHERE, RECOGNISABLE, CONSENT, PICK, PRIVACY, CONFIRM = (
     "photos",
     "what",
@@ -152,22 +150,26 @@ class UnsafeReport:
         return len(turn.state.get("photos", []))
 
     async def _what(self, turn: Turn) -> None:
-        text = turn.text
-        if not text or len(text) > MAX_TEXT:
-            turn.reply(turn.t("report.text_length", max=MAX_TEXT, length=len(text)))
-        else:
-            steps.advance(turn, WHERE, what=text)
+        try:
+            steps.advance(turn, WHERE, what=check_text(turn.text, MAX_TEXT))
+        except Refused as refused:
+            turn.reply(turn.refusal(refused))
         await self.ask(turn)
 
     async def _where(self, turn: Turn) -> None:
-        text = turn.text
-        if not text or len(text) > MAX_WHERE:
-            turn.reply(turn.t("report.text_length", max=MAX_WHERE, length=len(text)))
-        elif self._count(turn):
+        try:
+            text = check_text(turn.text, MAX_WHERE)
+        except Refused as refused:
+            turn.reply(turn.refusal(refused))
+        else:
+            await self._where_taken(turn, text)
+        await self.ask(turn)
+
+    async def _where_taken(self, turn: Turn, text: str) -> None:
+        if self._count(turn):
             steps.advance(turn, RECOGNISABLE, where=text)
         else:
             steps.advance(turn, PRIVACY, where=text, recognisable=None, consent=None, keep=[])
-        await self.ask(turn)
 
     async def _recognisable(self, turn: Turn) -> None:
         answer = (turn.choice or "").removeprefix(f"{P}:")
@@ -335,31 +337,28 @@ async def submit(turn: Turn) -> None:
                 processed, photo["original"], done.faces, done.blurred, done.width, done.height
             )
         )
-    privacy = s.get("privacy", NAMED)
-    code = new_code() if privacy == ANONYMOUS else None
-    report = await Reports(services.session).create(
-        reporter_id=turn.person.id,
-        privacy=privacy,
-        description=s.get("what", ""),
-        location=s.get("where", ""),
-        recognisable=s.get("recognisable"),
-        consent=s.get("consent"),
-        photos=new_photos,
-        now=services.now,
-        code=code,
-    )
-    turn.end()
-    if code is not None:
-        # No audit entry and no immediate notice: both would carry the precise time. No report
-        # number either: this message waits in the outbox under the reporter's account.
-        turn.sealed = True  # the code leads to the report: encrypted until it is sent
-        turn.reply(turn.t("report.submitted_anonymous", code=code))
+    try:
+        submitted = await reports.submit(
+            services,
+            reporter_id=turn.person.id,
+            privacy=s.get("privacy", NAMED),
+            description=s.get("what", ""),
+            location=s.get("where", ""),
+            recognisable=s.get("recognisable"),
+            consent=s.get("consent"),
+            photos=new_photos,
+        )
+    except Refused as refused:  # a draft from before a limit changed: start again
+        turn.end()
+        turn.reply(turn.refusal(refused))
         return
-    turn.reply(turn.t("report.submitted", id=report.id))
-    # A name-hidden report keeps its reporter only to tell them the outcome: not in the log.
-    actor = turn.person.id if privacy == NAMED else None
-    await services.audit("report.submitted", actor_id=actor, subject=f"report:{report.id}")
-    await notify_moderators(services, report)
+    turn.end()
+    if submitted.code is not None:
+        # No report number: this message waits in the outbox under the reporter's account.
+        turn.sealed = True  # the code leads to the report: encrypted until it is sent
+        turn.reply(turn.t("report.submitted_anonymous", code=submitted.code))
+    else:
+        turn.reply(turn.t("report.submitted", id=submitted.report.id))
 
 
 async def start_report(turn: Turn, _rest: str) -> None:

@@ -20,9 +20,11 @@ from bot.cli.common import (
     with_services,
 )
 from bot.conversation import Services
-from dialogs.report_moderation import MAX_REASON, change_status
+from bot.i18n import t
+from bot.usecases import Refused
+from bot.usecases.reports import RETYPE, set_status
 from storage.models import Report
-from storage.reports import NAMED, NEW, STATUSES, Reports, allowed
+from storage.reports import NAMED, NEW, REJECTED, STATUSES, Reports
 
 report_app = typer.Typer(help="Unsafe-situation reports (meldingen).", no_args_is_help=True)
 
@@ -123,27 +125,37 @@ def report_status(
     """Change the status of report ID; the reporter is told (unless fully anonymous)."""
     if new not in STATUSES or new == NEW:
         raise fail(f"NEW must be one of {', '.join(s for s in STATUSES if s != NEW)}", 2)
-    if reason is not None and not 1 <= len(reason.strip()) <= MAX_REASON:
-        raise fail(f"--reason must be 1..{MAX_REASON} characters", 2)
 
     async def go(services: Services) -> dict[str, object]:
         moderator = await person_with_role(services, by, {"moderator", "admin"}, "--by")
-        report = existing(await Reports(services.session).get(report_id), f"Report {report_id}")
-        old = report.status
-        if not allowed(old, new):
-            raise fail(f"Report {report_id} cannot go from {old} to {new}.")
-        changed = await change_status(
-            services,
-            report,
-            new,
-            actor_id=moderator.id if moderator else None,
-            reason=reason.strip() if reason else None,
-        )
-        if not changed:
-            raise fail(f"Report {report_id} was changed meanwhile; try again.")
-        return {"id": report_id, "old": old, "status": new}
+        try:
+            changed = await set_status(
+                services,
+                report_id,
+                new,
+                moderator_id=moderator.id if moderator else None,
+                reason=reason,
+            )
+        except Refused as refused:
+            raise _refused(refused, new) from refused
+        return {"id": report_id, "old": changed.old, "status": new}
 
     data = with_services(go)
     if fmt is Format.json:
         print_json(data)
     err.print(f"Report {report_id}: {data['old']} → {data['status']}.")
+
+
+def _refused(refused: Refused, new: str) -> typer.Exit:
+    """The use case's refusal in this command's words: a bad --reason is a usage error (2),
+    a report that does not exist or cannot go to NEW a plain failure (1)."""
+    if refused.key == "report.not_changed":
+        return fail(
+            f"Report {refused.params['id']} cannot go from {refused.params['status']} to {new}."
+        )
+    if refused.key == "report.not_found":
+        return fail(f"Report {refused.params['id']} does not exist.")
+    if refused.key == RETYPE:
+        needed = " (required to reject)" if new == REJECTED else ""
+        return fail(f"--reason must be 1..{refused.params['max']} characters{needed}", 2)
+    return fail(t("en", refused.key, **refused.params), 2)

@@ -2,8 +2,8 @@
 
 Moderators (and admins) see every report, its processed photos and, on request, the originals
 (each look at an original is logged); OR members see published reports only, with processed
-photos. Status changes go through dialogs.report_moderation.change_status, so the reporter is
-told and a published report reaches the OR exactly as when a moderator presses a chat button.
+photos. Status changes and notes go through bot/usecases/reports.py, so the reporter is told
+and a published report reaches the OR exactly as when a moderator presses a chat button.
 The reporter's name is shown only for named reports.
 """
 
@@ -12,11 +12,12 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.usecases import Refused
+from bot.usecases.reports import MAX_REASON, MAX_TEXT, RETYPE, add_moderator_note, set_status
 from bot.web.auth import Visitor
 from bot.web.media import media_response, media_store
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
-from dialogs.report_moderation import MAX_REASON, MAX_TEXT, change_status
 from storage.audit import audit
 from storage.media import MediaError, media_kind
 from storage.models import Report, ReportPhoto
@@ -91,38 +92,34 @@ class ReportViews:
     async def status(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         report = await self._report(request, visitor)
         form = await request.post()
-        new = form.get("status")
-        reason = str(form.get("reason") or "").strip()[:MAX_REASON] or None
-        changed = False
-        if isinstance(new, str) and allowed(report.status, new):
+        try:
             async with self.site.db.transaction() as session:
-                services = self.site.engine.services(session)
-                current = await Reports(session).get(report.id)
-                if current is not None:
-                    changed = await change_status(
-                        services, current, new, actor_id=visitor.person.id, reason=reason
-                    )
-            self.site.engine.outbox_changed.set()
-        suffix = "" if changed else "?problem=status"
-        raise see_other(f"/admin/reports/{report.id}{suffix}")
+                await set_status(
+                    self.site.engine.services(session),
+                    report.id,
+                    str(form.get("status") or ""),
+                    moderator_id=visitor.person.id,
+                    reason=str(form.get("reason") or ""),
+                )
+        except Refused as refused:
+            problem = "reason" if refused.key == RETYPE else "status"
+            raise see_other(f"/admin/reports/{report.id}?problem={problem}") from refused
+        self.site.engine.outbox_changed.set()
+        raise see_other(f"/admin/reports/{report.id}")
 
     async def note(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         report = await self._report(request, visitor)
         form = await request.post()
-        text = str(form.get("text") or "").strip()[:MAX_TEXT]
-        if not text:
-            raise see_other(f"/admin/reports/{report.id}?problem=note")
-        async with self.site.db.transaction() as session:
-            await Reports(session).add_note(
-                report.id,
-                text,
-                today=self.site.now().date(),
-                from_reporter=False,
-                author_id=visitor.person.id,
-            )
-            await audit(
-                session, "report.note", actor_id=visitor.person.id, subject=f"report:{report.id}"
-            )
+        try:
+            async with self.site.db.transaction() as session:
+                await add_moderator_note(
+                    self.site.engine.services(session),
+                    report.id,
+                    str(form.get("text") or ""),
+                    moderator_id=visitor.person.id,
+                )
+        except Refused as refused:
+            raise see_other(f"/admin/reports/{report.id}?problem=note") from refused
         raise see_other(f"/admin/reports/{report.id}")
 
     async def media(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
