@@ -36,6 +36,7 @@ from bot.messages import PAYLOAD_JOIN, Choice, DeliveryError, MediaRef, Outgoing
 from bot.server import create_web_app
 from dialogs.poll import vote_payload
 from storage.models import Ballot, ChannelAccount, InboundEvent, OutboxMessage, utcnow
+from tests.adapters.payloads import load
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.openid_keys import OpenIdKeys, new_key
 from tests.support.databases import count
@@ -47,6 +48,8 @@ APP_PASSWORD = "app-password-for-tests"
 TENANT = "72f988bf-0000-4000-8000-000000000002"
 BOT = {"id": f"28:{APP_ID}", "name": "achterban"}
 _activity_ids = itertools.count(1_700_000_000_001)
+# Fields of the recorded message activity that only a message carries.
+_MESSAGE_ONLY = ("text", "textFormat", "entities", "localTimestamp", "localTimezone")
 
 
 @pytest.fixture(scope="module")
@@ -99,25 +102,29 @@ class Bot:
     connector: FakeBotConnector
 
     def activity(self, key: str, type_: str = "message", **fields: Any) -> dict[str, Any]:
-        """An activity from `key`'s 1:1 chat, shaped like Teams sends it."""
+        """An activity from `key`'s 1:1 chat: the recorded payloads/teams/message.json (what
+        Teams sends), addressed to this test's bot, tenant and Bot Connector. Other types
+        keep its envelope without the message's own fields (text, client info)."""
         self.connector.members.setdefault(f"29:{key}", member(key))
-        return {
-            "type": type_,
-            "id": str(next(_activity_ids)),
-            "timestamp": "2025-03-04T10:00:00.000Z",
-            "channelId": "msteams",
-            "serviceUrl": self.connector.url,
-            "from": {"id": f"29:{key}", "name": key.capitalize(), "aadObjectId": f"aad-{key}"},
-            "conversation": {
-                "conversationType": "personal",
-                "tenantId": TENANT,
-                "id": f"a:personal-{key}",
-            },
-            "recipient": BOT,
-            "locale": "nl-NL",
-            "channelData": {"tenant": {"id": TENANT}},
-            **fields,
+        activity = load("teams", "message")
+        if type_ != "message":
+            for name in _MESSAGE_ONLY:
+                activity.pop(name, None)
+        activity.update(
+            type=type_,
+            id=str(next(_activity_ids)),
+            serviceUrl=self.connector.url,
+            recipient=BOT,
+            channelData={"tenant": {"id": TENANT}},
+        )
+        activity["from"] = {
+            "id": f"29:{key}",
+            "name": key.capitalize(),
+            "aadObjectId": f"aad-{key}",
         }
+        activity["conversation"].update(tenantId=TENANT, id=f"a:personal-{key}")
+        activity.update(fields)
+        return activity
 
     def message(self, key: str, text: str = "", **fields: Any) -> dict[str, Any]:
         return self.activity(key, text=text, textFormat="plain", **fields)

@@ -1,7 +1,8 @@
 """A fake Slack, as real HTTP on loopback: the Web API methods we call, a file host, and the
 sending side of the Events API (requests signed by slack_sdk's own SignatureVerifier).
 
-Payload shapes follow Slack's documentation and slack-bolt's scenario-test fixtures.
+Payloads start from the recorded ones in tests/adapters/payloads/slack (Slack's documented
+shapes, checked against slack-bolt's scenario-test fixtures).
 Faults are queued per method: `fail("chat.postMessage", status=429, retry_after=30)`.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import Runtime
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
+from tests.adapters.payloads import load
 
 TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "test-signing-secret"
@@ -233,55 +236,50 @@ def signed_headers(
 
 
 def event_body(event: dict[str, Any], *, event_id: str | None = None) -> str:
-    """An event_callback envelope as the Events API sends it (JSON)."""
+    """An event_callback envelope as the Events API sends it (JSON), from the recorded
+    payloads/slack/message_im.json with this event in it."""
+    now = int(time.time())
     return json.dumps(
-        {
-            "token": "verification-token",
-            "team_id": TEAM,
-            "api_app_id": "A0ACHTER",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{next(_event_ids):08d}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {"team_id": TEAM, "user_id": BOT_USER, "is_bot": True, "enterprise_id": None}
-            ],
-        }
+        load(
+            "slack",
+            "message_im",
+            event=event,
+            event_id=event_id or f"Ev{next(_event_ids):08d}",
+            event_time=now,
+        )
     )
 
 
 def dm_event(user: str, text: str, **extra: Any) -> dict[str, Any]:
+    """A message.im event from `user`, from the recorded one: its rich_text block says the
+    same as `text` (Slack sends both; we read `text`)."""
     ts = f"{time.time():.6f}"
-    return {
-        "type": "message",
-        "channel": "D" + user[1:],
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "event_ts": ts,
-        "channel_type": "im",
-        **extra,
-    }
+    event = load("slack", "message_im")["event"]
+    event["blocks"][0]["elements"][0]["elements"] = [{"type": "text", "text": text}]
+    event.update(
+        channel="D" + user[1:],
+        user=user,
+        text=text,
+        ts=ts,
+        event_ts=ts,
+        client_msg_id=str(uuid.uuid4()),
+    )
+    event.update(extra)
+    return event
 
 
 def command_body(user: str, text: str = "", *, trigger_id: str = "13345224609.738.abc") -> str:
-    """A slash command, form-encoded like bolt's test_slash_command fixture."""
-    return urlencode(
-        {
-            "token": "verification-token",
-            "team_id": TEAM,
-            "team_domain": "achterban",
-            "channel_id": "D" + user[1:],
-            "channel_name": "directmessage",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/or",
-            "text": text,
-            "api_app_id": "A0ACHTER",
-            "response_url": "https://hooks.slack.com/commands/T0ACHTER/1/x",
-            "trigger_id": trigger_id,
-        }
+    """A slash command, form-encoded, from the recorded payloads/slack/slash_command.json."""
+    form = load(
+        "slack",
+        "slash_command",
+        channel_id="D" + user[1:],
+        user_id=user,
+        user_name=user.lower(),
+        text=text,
+        trigger_id=trigger_id,
     )
+    return urlencode(form)
 
 
 def actions_body(
@@ -291,26 +289,26 @@ def actions_body(
     *,
     state: dict[str, Any] | None = None,
 ) -> str:
-    """block_actions, form field payload=JSON, like bolt's test_block_actions fixture."""
+    """block_actions, form field payload=JSON, from the recorded
+    payloads/slack/block_actions.json: the pressed element's fields replace the recorded
+    button's, and the message it was on is the one `message_ref` names."""
     channel, ts = message_ref.split(":", 1)
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
-        "api_app_id": "A0ACHTER",
-        "token": "verification-token",
-        "container": {
-            "type": "message",
-            "message_ts": ts,
-            "channel_id": channel,
-            "is_ephemeral": False,
-        },
-        "trigger_id": f"{time.time():.0f}.1.{next(_event_ids)}",
-        "team": {"id": TEAM, "domain": "achterban"},
-        "channel": {"id": channel, "name": "directmessage"},
-        "response_url": "https://hooks.slack.com/actions/T0ACHTER/1/x",
-        "state": state or {"values": {}},
-        "actions": [{"action_ts": f"{time.time():.6f}", "block_id": "achterban-choices", **action}],
-    }
+    recorded = load("slack", "block_actions")
+    pressed = {k: v for k, v in recorded["actions"][0].items() if k in ("block_id", "type", "text")}
+    pressed["action_ts"] = f"{time.time():.6f}"
+    pressed.update(action)
+    container = {**recorded["container"], "message_ts": ts, "channel_id": channel}
+    payload = load(
+        "slack",
+        "block_actions",
+        user={"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        container=container,
+        trigger_id=f"{time.time():.0f}.1.{next(_event_ids)}",
+        channel={"id": channel, "name": "directmessage"},
+        message={**recorded["message"], "ts": ts},
+        state=state or {"values": {}},
+        actions=[pressed],
+    )
     return "payload=" + quote(json.dumps(payload))
 
 

@@ -31,6 +31,7 @@ from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
 
 from storage.models import utcnow
+from tests.adapters.payloads import load
 
 ERROR_MESSAGES = {
     63016: "Failed to send freeform message because you are outside the allowed window. "
@@ -239,44 +240,46 @@ def inbound_form(
     body: str, *, phone: str, account_sid: str, to: str, message_sid: str | None = None,
     profile_name: str = "Emp Nul", **extra: str,
 ) -> dict[str, str]:  # fmt: skip
-    """What Twilio posts for an inbound WhatsApp message from `phone` (E.164) to `to`."""
+    """What Twilio posts for an inbound WhatsApp message from `phone` (E.164) to `to`: the
+    recorded payloads/whatsapp/inbound_text.json with this message's fields."""
     message_sid = message_sid or "SM" + secrets.token_hex(16)
-    return {
-        "SmsMessageSid": message_sid,
-        "NumMedia": "0",
-        "ProfileName": profile_name,
-        "MessageType": "text",
-        "SmsSid": message_sid,
-        "WaId": phone.removeprefix("+"),
-        "SmsStatus": "received",
-        "Body": body,
-        "To": to,
-        "NumSegments": "1",
-        "ReferralNumMedia": "0",
-        "MessageSid": message_sid,
-        "AccountSid": account_sid,
-        "From": "whatsapp:" + phone,
-        "ApiVersion": "2010-04-01",
-        **extra,
-    }
+    return (
+        load(
+            "whatsapp",
+            "inbound_text",
+            SmsMessageSid=message_sid,
+            SmsSid=message_sid,
+            MessageSid=message_sid,
+            ProfileName=profile_name,
+            WaId=phone.removeprefix("+"),
+            Body=body,
+            To=to,
+            AccountSid=account_sid,
+            From="whatsapp:" + phone,
+        )
+        | extra
+    )
 
 
 def status_form(
     message_sid: str, status: str, *, account_sid: str, to: str, sender: str, **extra: str
 ) -> dict[str, str]:
-    """What Twilio posts to a message's StatusCallback."""
-    return {
-        "ChannelPrefix": "whatsapp",
-        "ApiVersion": "2010-04-01",
-        "MessageStatus": status,
-        "SmsSid": message_sid,
-        "SmsStatus": status,
-        "To": to,
-        "From": sender,
-        "MessageSid": message_sid,
-        "AccountSid": account_sid,
-        **extra,
-    }
+    """What Twilio posts to a message's StatusCallback: the recorded
+    payloads/whatsapp/status_delivered.json with this message's sid and status."""
+    return (
+        load(
+            "whatsapp",
+            "status_delivered",
+            MessageStatus=status,
+            SmsSid=message_sid,
+            SmsStatus=status,
+            To=to,
+            From=sender,
+            MessageSid=message_sid,
+            AccountSid=account_sid,
+        )
+        | extra
+    )
 
 
 def signature_headers(token: str, url: str, params: dict[str, str]) -> dict[str, str]:
