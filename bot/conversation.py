@@ -4,6 +4,13 @@ Dialogs change rows through Services and queue replies on the Turn; the engine o
 transaction and writes the queued replies to the outbox. Nothing here knows about platforms,
 and nothing here knows which dialogs exist: that is the registry's (bot/registry.py), which
 the composition root fills from its list of job modules (bot/app.py, JOB_MODULES).
+
+What the person was last asked has one owner, storage/prompts.py: while a dialog runs, the
+question the dialog kept in its state wins (the person is answering it, and a poll someone else
+just opened must not take a "2" typed into a draft); outside a dialog, the newest outbox prompt
+is the record (a fan-out writes rows, not the recipients' locked conversation rows). A dialog
+begun by a button while another runs is stacked on it (`_stack` in the state) and the outer one
+resumes, asking its question again, when the inner one ends.
 """
 
 from __future__ import annotations
@@ -19,7 +26,6 @@ from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.choices import prompt_of
 from bot.errors import UserError
 from bot.i18n import t as translate
 from bot.messages import Choice, Incoming, Outgoing, Purpose
@@ -29,6 +35,7 @@ from storage.models import Conversation, Person
 from storage.outbox import Outbox, outbox_row
 from storage.people import Accounts, People
 from storage.polls import Polls
+from storage.prompts import ASKED, Asked, last_asked, outbox_prompt, remember
 from storage.reach import reach
 from storage.retention import Retention
 from storage.unit import Store, session_of
@@ -38,6 +45,10 @@ if TYPE_CHECKING:
     from bot.registry import Registry
 
 CONSOLE = "console"
+# The dialogs waiting under the running one, in its state JSON; deeper than this, the
+# oldest is dropped (a runaway chain of buttons must not grow a row without end).
+STACK = "_stack"
+MAX_DEPTH = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +174,7 @@ class Services:
                     continue
                 row = outbox_row(account.channel, account.platform_id, pid, outgoing, now=self.now)
                 if prompt and outgoing.choices:
-                    row["prompt"] = prompt_of(outgoing)
+                    row["prompt"] = outbox_prompt(outgoing)
                 rows.append(row)
             await self.outbox.add_many(rows)
             queued += len(rows)
@@ -190,6 +201,12 @@ class Turn:
     replies: list[tuple[Outgoing, dict[str, Any] | None]] = field(default_factory=list)
     # Set by a dialog whose replies repeat an anonymous act (bot/seal.py).
     sealed: bool = False
+    # Set by the router while a button's action runs: a dialog it begins is stacked.
+    acting: bool = False
+    # An ask() queued in this turn (a later plain line does not replace it as the question).
+    _asked_now: bool = field(default=False, init=False, repr=False)
+    # A dialog below on the stack took over; it asks again at the end of the turn.
+    _resuming: bool = field(default=False, init=False, repr=False)
 
     @property
     def lang(self) -> str:
@@ -229,7 +246,13 @@ class Turn:
         images: Sequence[str] = (),
     ) -> None:
         """Queue a reply. Choices offered outside a dialog become the person's latest prompt:
-        a typed number or label answers what they saw last (in a dialog, use ask())."""
+        a typed number or label answers what they saw last (in a dialog, use ask()).
+
+        In a dialog the reply becomes what was last asked (storage/prompts.py), so a dialog
+        interrupted by another can ask it again; a plain line after this turn's ask() (a hint,
+        a refusal) does not push the question aside, and neither do the closing words of a
+        dialog that has just ended and handed back to the one below it.
+        """
         outgoing = Outgoing(
             text=text,
             choices=tuple(choices),
@@ -240,39 +263,85 @@ class Turn:
             images=tuple(images),
             sealed=self.sealed,
         )
-        prompt = bool(choices) and self.conversation.dialog is None
-        self.replies.append((outgoing, prompt_of(outgoing) if prompt else None))
+        in_dialog = self.conversation.dialog is not None
+        prompt = bool(choices) and not in_dialog
+        self.replies.append((outgoing, outbox_prompt(outgoing) if prompt else None))
+        if in_dialog and not self._resuming and (choices or not self._asked_now):
+            self._remember(outgoing, typed=False)
 
     def ask(self, text: str, choices: Sequence[Choice], *, multiple: bool = False) -> None:
         """Reply with choices that a typed number or label may also answer, in this dialog."""
         self.reply(text, choices, multiple=multiple)
-        self._set_state(
-            {**self.state, "_choices": [[c.label, c.payload] for c in choices], "_multi": multiple}
-        )
+        if self.conversation.dialog is not None and not self._resuming:
+            self._remember(self.replies[-1][0], typed=True)
+            self._asked_now = True
 
     def set(self, **values: Any) -> None:
-        """Update the dialog state (a fresh dict, so the JSON column is seen as changed)."""
-        new = {k: v for k, v in self.state.items() if k not in ("_choices", "_multi")}
-        new.update(values)
-        self._set_state(new)
+        """Update the dialog state (a fresh dict, so the JSON column is seen as changed).
+
+        What was last asked stays: a step that asks and then records its step (ask(), then
+        set()) still takes a typed answer. The next reply replaces it instead."""
+        self._set_state({**self.state, **values})
+
+    def _remember(self, outgoing: Outgoing, *, typed: bool) -> None:
+        # A sealed reply repeats an anonymous act: its text is not kept next to the person.
+        self._set_state(remember(self.state, outgoing, typed=typed, keep_text=not self.sealed))
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.conversation.state = state
 
-    def dialog_choices(self) -> tuple[list[Choice], bool]:
-        raw = self.state.get("_choices") or []
-        return [Choice(label, payload) for label, payload in raw], bool(self.state.get("_multi"))
+    async def last_asked(self) -> Asked | None:
+        """What a typed answer of this turn answers (storage/prompts.py decides where)."""
+        conversation = self.conversation
+        return await last_asked(
+            self.services.store, self.person.id, conversation.dialog, conversation.state
+        )
 
     async def begin(self, name: str, **state: Any) -> None:
-        """Start dialog `name` (replacing any active one) and run its start step."""
+        """Start dialog `name` and run its start step.
+
+        Started by a button or action while another dialog runs (a moderator's 'reject' in the
+        middle of a poll draft), the running dialog is pushed, state and all, onto the stack
+        (`_stack` in the state JSON) and resumes when this one ends. Started by a dialog
+        itself (a hand-over) or again by the same name, it replaces the running one; the stack
+        below stays.
+        """
         dialog = self.registry.dialogs[name]
+        current = self.conversation.dialog
+        stack = list(self.state.get(STACK, [])) if current else []
+        if current and current != name and self.acting:
+            outer = {k: v for k, v in self.state.items() if k != STACK}
+            stack = [*stack, {"dialog": current, "state": outer}][-MAX_DEPTH:]
         self.conversation.dialog = name
-        self._set_state(dict(state))
+        self._set_state({**state, STACK: stack} if stack else dict(state))
+        self._resuming = self._asked_now = False
         await dialog.start(self)
 
     def end(self) -> None:
+        """End the running dialog; the one below it on the stack (if any) takes over again,
+        and asks its question again once this turn's replies are queued (`resume`)."""
+        stack = list(self.state.get(STACK, []))
+        while stack:
+            outer = stack.pop()
+            if outer.get("dialog") in self.registry.dialogs:
+                self.conversation.dialog = outer["dialog"]
+                state = dict(outer.get("state") or {})
+                self._set_state({**state, STACK: stack} if stack else state)
+                self._resuming = True
+                return
         self.conversation.dialog = None
         self._set_state({})
+
+    def resume(self) -> None:
+        """After the turn: a dialog that took over again from an ended one asks its question
+        again (what it last asked, kept in its state), after the ended one's last words."""
+        if not self._resuming:
+            return
+        self._resuming = False
+        asked = self.state.get(ASKED)
+        again = Asked.from_json(asked).outgoing() if asked else None
+        if again is not None:
+            self.replies.append((again, None))
 
 
 class Dialog(Protocol):

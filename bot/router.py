@@ -5,18 +5,23 @@ from __future__ import annotations
 from bot.choices import fold, match_choice
 from bot.conversation import Turn
 from bot.i18n import all_words
-from bot.messages import Choice
-from storage.prompts import latest_prompt
 
 
 async def route(turn: Turn) -> None:
     """Button payload → its action (valid days later, whatever dialog is active); else the
-    active dialog's step; else the menu. Cancel words leave any dialog."""
+    active dialog's step; else the menu. Cancel words leave any dialog (the innermost one: a
+    dialog below it on the stack takes over and asks its question again)."""
+    await _route(turn)
+    turn.resume()
+
+
+async def _route(turn: Turn) -> None:
     conversation, registry = turn.conversation, turn.registry
     turn.choice = turn.incoming.choice or await _typed_choice(turn)
     if turn.choice:
         prefix = turn.choice.split(":", 1)[0]
         if prefix in registry.actions:
+            turn.acting = True  # a dialog the action begins is stacked on the running one
             await registry.actions[prefix](turn, turn.choice)
             return
     if not turn.incoming.choice and fold(turn.text) in all_words("commands.cancel"):
@@ -43,14 +48,12 @@ async def _typed_choice(turn: Turn) -> str | None:
     """A typed number/label matched against the question the person was last asked."""
     if not turn.text:
         return None
-    if turn.conversation.dialog:
-        choices, multiple = turn.dialog_choices()
-        return match_choice(turn.text, choices, multiple=multiple)
-    prompt = await latest_prompt(turn.services.store, turn.person.id)
-    if not prompt:
+    asked = await turn.last_asked()
+    if asked is None:
         return None
-    choices = [Choice(label, payload) for label, payload in prompt.get("choices", [])]
-    multiple = bool(prompt.get("multiple"))
+    choices, multiple = list(asked.choices), asked.multiple
+    if turn.conversation.dialog:
+        return match_choice(turn.text, choices, multiple=multiple)
     exact = match_choice(turn.text, choices, multiple=multiple)
     if exact or turn.registry.find_command(turn.text):
         return exact  # a command word beats a fragment of an option label
