@@ -177,7 +177,7 @@ async def test_moderate_a_report(
     await photo.evaluate("img => img.decode()")
     assert await photo.evaluate("img => img.naturalWidth") == 320
     await page.get_by_label("Nieuwe status").select_option("published")
-    await page.get_by_label("Toelichting voor de melder (niet verplicht)").fill("Opgepakt")
+    await page.get_by_label("Toelichting voor de melder (verplicht bij afwijzen)").fill("Opgepakt")
     await assert_labelled(page)
     await page.get_by_role("button", name="Status opslaan").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("gepubliceerd")
