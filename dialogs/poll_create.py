@@ -1,15 +1,20 @@
 """Guided poll creation for OR members: question, 2–10 options, single/multiple, anonymous or
 named, closing time, audience, then a preview to confirm: open once, or open and repeat every
 week or month. Each answer is checked by the use case's rule for it (bot/usecases/polls.py),
-and the poll is made by its create_poll, as on the dashboard and in the CLI."""
+and the poll is made by its create_poll, as on the dashboard and in the CLI.
+
+The steps are declared on the dialog base (bot/dialog_steps.py), which gives every step
+'terug', 'stop', 'help'/'menu' and a re-ask that says why an answer was not taken."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bot.choices import fold
 from bot.conversation import Turn
+from bot.dialog_steps import Prompt, Refusal, Step, StepDialog
 from bot.i18n import all_words
 from bot.messages import Choice
 from bot.registry import Registry
@@ -32,57 +37,98 @@ QUESTION, OPTIONS, MODE, ANONYMITY, CLOSES, AUDIENCE, CONFIRM = (
     "audience",
     "confirm",
 )
+# The options step's value when the person typed 'klaar' / 'done'.
+DONE = object()
+PICK_ONE = Refusal("dialog.pick_one")
 
 
-class PollCreate:
+def _refusal(refused: PollRefused) -> Refusal:
+    return Refusal(refused.key, refused.params)
+
+
+class PollCreate(StepDialog):
     name: ClassVar[str] = "poll_create"
+    prefix: ClassVar[str | None] = "pc"
 
-    async def start(self, turn: Turn) -> None:
-        turn.set(step=QUESTION, options=[])
-        turn.reply(turn.t("create.ask_question"))
+    def steps(self) -> Sequence[Step]:
+        return (
+            Step(
+                QUESTION,
+                self._ask_question,
+                self._parse_question,
+                self._question,
+                "create.help_question",
+            ),
+            Step(
+                OPTIONS, self._ask_options, self._parse_option, self._option, "create.help_options"
+            ),
+            Step(MODE, self._ask_mode, self._parse_mode, self._mode, "create.help_mode"),
+            Step(
+                ANONYMITY,
+                self._ask_anonymity,
+                self._parse_anonymity,
+                self._anonymity,
+                "create.help_anonymity",
+            ),
+            Step(CLOSES, self._ask_closes, self._parse_closes, self._closes, "create.help_closes"),
+            Step(
+                AUDIENCE,
+                self._ask_audience,
+                self._parse_audience,
+                self._audience,
+                "create.help_audience",
+            ),
+            Step(CONFIRM, self._preview, self._parse_confirm, self._confirm, "create.help_confirm"),
+        )
 
-    async def step(self, turn: Turn) -> None:
-        handler = {
-            QUESTION: self._question,
-            OPTIONS: self._options,
-            MODE: self._mode,
-            ANONYMITY: self._anonymity,
-            CLOSES: self._closes,
-            AUDIENCE: self._audience,
-            CONFIRM: self._confirm,
-        }[turn.state.get("step", QUESTION)]
-        await handler(turn)
+    def initial_state(self, turn: Turn) -> dict[str, Any]:
+        return {"options": []}
 
-    async def _question(self, turn: Turn) -> None:
+    # The question.
+    async def _ask_question(self, turn: Turn) -> Prompt:
+        return Prompt(turn.t("create.ask_question"))
+
+    async def _parse_question(self, turn: Turn) -> Any:
         try:
-            text = poll_cases.check_question(turn.text)
+            return poll_cases.check_question(turn.text)
         except PollRefused as refused:
-            turn.reply(turn.t(refused.key, **refused.params))
-            return
-        turn.set(step=OPTIONS, question=text)
-        turn.reply(turn.t("create.ask_options", min=MIN_OPTIONS, max=MAX_OPTIONS))
+            return _refusal(refused)
 
-    async def _options(self, turn: Turn) -> None:
+    async def _question(self, turn: Turn, text: str) -> str:
+        turn.set(question=text)
+        return OPTIONS
+
+    # The options, one per message, then 'klaar'.
+    async def _ask_options(self, turn: Turn) -> Prompt:
+        text = turn.t("create.ask_options", min=MIN_OPTIONS, max=MAX_OPTIONS)
+        options = list(turn.state.get("options", []))
+        if options:
+            text += "\n" + "\n".join(f"{i}. {o}" for i, o in enumerate(options, start=1))
+        return Prompt(text)
+
+    async def _parse_option(self, turn: Turn) -> Any:
         options: list[str] = list(turn.state.get("options", []))
         try:
             if fold(turn.text) in all_words("commands.done"):
                 poll_cases.check_option_count(len(options))
-                await self._ask_mode(turn)
-                return
-            text = poll_cases.check_option(turn.text, options)
+                return DONE
+            return poll_cases.check_option(turn.text, options)
         except PollRefused as refused:
-            turn.reply(turn.t(refused.key, **refused.params))
-            return
-        options.append(text)
+            return _refusal(refused)
+
+    async def _option(self, turn: Turn, text: Any) -> str:
+        if text is DONE:
+            return MODE
+        options = [*turn.state.get("options", []), text]
         turn.set(options=options)
         if len(options) >= MAX_OPTIONS:
-            await self._ask_mode(turn)
-        else:
-            turn.reply(turn.t("create.option_added", n=len(options), label=text))
+            return MODE
+        turn.reply(turn.t("create.option_added", n=len(options), label=text))
+        return OPTIONS
 
-    async def _ask_mode(self, turn: Turn) -> None:
-        turn.set(step=MODE)
-        turn.ask(
+    # One answer or several.
+    async def _ask_mode(self, turn: Turn) -> Prompt:
+        return Prompt(
             turn.t("create.ask_mode"),
             [
                 Choice(turn.t("create.single"), "pc:single"),
@@ -90,12 +136,16 @@ class PollCreate:
             ],
         )
 
-    async def _mode(self, turn: Turn) -> None:
-        if turn.choice not in ("pc:single", "pc:multi"):
-            await self._ask_mode(turn)
-            return
-        turn.set(step=ANONYMITY, multiple=turn.choice == "pc:multi")
-        turn.ask(
+    async def _parse_mode(self, turn: Turn) -> Any:
+        return turn.choice if turn.choice in ("pc:single", "pc:multi") else PICK_ONE
+
+    async def _mode(self, turn: Turn, choice: str) -> str:
+        turn.set(multiple=choice == "pc:multi")
+        return ANONYMITY
+
+    # Named or anonymous.
+    async def _ask_anonymity(self, turn: Turn) -> Prompt:
+        return Prompt(
             turn.t("create.ask_anonymous"),
             [
                 Choice(turn.t("create.named"), "pc:named"),
@@ -103,37 +153,38 @@ class PollCreate:
             ],
         )
 
-    async def _anonymity(self, turn: Turn) -> None:
-        if turn.choice not in ("pc:named", "pc:anon"):
-            turn.ask(
-                turn.t("create.ask_anonymous"),
-                [
-                    Choice(turn.t("create.named"), "pc:named"),
-                    Choice(turn.t("create.anonymous"), "pc:anon"),
-                ],
-            )
-            return
-        turn.set(step=CLOSES, anonymous=turn.choice == "pc:anon")
-        turn.ask(turn.t("create.ask_closes"), [Choice(turn.t("create.no_close"), "pc:noclose")])
+    async def _parse_anonymity(self, turn: Turn) -> Any:
+        return turn.choice if turn.choice in ("pc:named", "pc:anon") else PICK_ONE
 
-    async def _closes(self, turn: Turn) -> None:
+    async def _anonymity(self, turn: Turn, choice: str) -> str:
+        turn.set(anonymous=choice == "pc:anon")
+        return CLOSES
+
+    # The closing time, or none.
+    async def _ask_closes(self, turn: Turn) -> Prompt:
+        return Prompt(
+            turn.t("create.ask_closes"), [Choice(turn.t("create.no_close"), "pc:noclose")]
+        )
+
+    async def _parse_closes(self, turn: Turn) -> Any:
+        if turn.choice == "pc:noclose":
+            return None
         services = turn.services
-        closes: datetime | None = None
-        no_close = [Choice(turn.t("create.no_close"), "pc:noclose")]
-        if turn.choice != "pc:noclose":
-            closes = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
-            if closes is None:
-                turn.ask(turn.t("create.bad_closes"), no_close)
-                return
-            try:
-                poll_cases.check_closes(closes, now=services.now, opens_at=None)
-            except PollRefused as refused:
-                turn.ask(turn.t(refused.key, **refused.params), no_close)
-                return
-        turn.set(step=AUDIENCE, closes=closes.isoformat() if closes else None)
-        await self._ask_audience(turn)
+        closes = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
+        if closes is None:
+            return Refusal("create.bad_closes")
+        try:
+            poll_cases.check_closes(closes, now=services.now, opens_at=None)
+        except PollRefused as refused:
+            return _refusal(refused)
+        return closes
 
-    async def _ask_audience(self, turn: Turn) -> None:
+    async def _closes(self, turn: Turn, closes: datetime | None) -> str:
+        turn.set(closes=closes.isoformat() if closes else None)
+        return AUDIENCE
+
+    # Everyone, a department or a location.
+    async def _ask_audience(self, turn: Turn) -> Prompt:
         people = turn.services.people
         segments = [["department", d] for d in await people.departments()]
         segments += [["location", loc] for loc in await people.locations()]
@@ -141,26 +192,27 @@ class PollCreate:
         choices = [Choice(turn.t("create.everyone"), "pc:aud:all")]
         for i, (kind, value) in enumerate(segments):
             choices.append(Choice(turn.t(f"create.{kind}", name=value), f"pc:aud:{i}"))
-        turn.ask(turn.t("create.ask_audience"), choices)
+        return Prompt(turn.t("create.ask_audience"), choices)
 
-    async def _audience(self, turn: Turn) -> None:
+    async def _parse_audience(self, turn: Turn) -> Any:
         segments = turn.state.get("segments", [])
         choice = turn.choice or ""
         if choice == "pc:aud:all":
-            audience: dict[str, str] = {}
-        elif (
+            return {}
+        if (
             choice.startswith("pc:aud:")
             and (n := ascii_int(choice[7:], high=len(segments) - 1)) is not None
         ):
             kind, value = segments[n]
-            audience = {kind: value}
-        else:
-            await self._ask_audience(turn)
-            return
-        turn.set(step=CONFIRM, audience=audience)
-        await self._preview(turn)
+            return {kind: value}
+        return PICK_ONE
 
-    async def _preview(self, turn: Turn) -> None:
+    async def _audience(self, turn: Turn, audience: dict[str, str]) -> str:
+        turn.set(audience=audience)
+        return CONFIRM
+
+    # The preview: open once, open and repeat, or discard.
+    async def _preview(self, turn: Turn) -> Prompt:
         s = turn.state
         lines = [turn.t("create.preview"), "", s["question"]]
         lines += [f"{i}. {label}" for i, label in enumerate(s["options"], start=1)]
@@ -176,7 +228,7 @@ class PollCreate:
             if aud
             else turn.t("create.everyone")
         )
-        turn.ask(
+        return Prompt(
             "\n".join(lines),
             [
                 Choice(turn.t("create.open_now"), "pc:open"),
@@ -186,14 +238,16 @@ class PollCreate:
             ],
         )
 
-    async def _confirm(self, turn: Turn) -> None:
-        if turn.choice == "pc:discard":
+    async def _parse_confirm(self, turn: Turn) -> Any:
+        if turn.choice == "pc:discard" or turn.choice in REPEAT_OF:
+            return turn.choice
+        return PICK_ONE
+
+    async def _confirm(self, turn: Turn, choice: str) -> str | None:
+        if choice == "pc:discard":
             turn.end()
             turn.reply(turn.t("common.cancelled"))
-            return
-        if turn.choice not in REPEAT_OF:
-            await self._preview(turn)
-            return
+            return None
         s, services = turn.state, turn.services
         draft = PollDraft(
             question=s["question"],
@@ -202,7 +256,7 @@ class PollCreate:
             anonymous=bool(s["anonymous"]),
             audience=Audience.from_dict(s.get("audience")),
             closes_at=datetime.fromisoformat(s["closes"]) if s.get("closes") else None,
-            repeat=REPEAT_OF[turn.choice],
+            repeat=REPEAT_OF[choice],
         )
         try:
             created = await poll_cases.create_poll(services, draft, actor_id=turn.person.id)
@@ -210,20 +264,13 @@ class PollCreate:
             # What was fine a step ago may not be now (the roster changed, the time passed):
             # say why and ask that step again.
             turn.reply(turn.t(refused.key, **refused.params))
-            if refused.field == "audience":
-                await self._ask_audience(turn)
-                turn.set(step=AUDIENCE)
-            elif refused.field == "closes":
-                turn.set(step=CLOSES)
-                turn.ask(
-                    turn.t("create.ask_closes"), [Choice(turn.t("create.no_close"), "pc:noclose")]
-                )
-            return
+            return {"audience": AUDIENCE, "closes": CLOSES}.get(refused.field, CONFIRM)
         turn.end()
         text = turn.t("create.opened", id=created.poll.id, count=created.sent)
         if created.schedule is not None:
             text += "\n" + describe(created.schedule, turn.lang)
         turn.reply(text)
+        return None
 
 
 def register(registry: Registry) -> None:
