@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.choices import fold, match_choice
 from bot.conversation import Turn
 from bot.i18n import all_words
+from bot.poll_answers import poll_of, read_poll_answer
 
 
 async def route(turn: Turn) -> None:
@@ -17,12 +18,21 @@ async def route(turn: Turn) -> None:
 
 async def _route(turn: Turn) -> None:
     conversation, registry = turn.conversation, turn.registry
-    turn.choice = turn.incoming.choice or await _typed_choice(turn)
+    remark = ""
+    if turn.incoming.choice:
+        turn.choice = turn.incoming.choice
+    else:
+        turn.choice, remark, handled = await _typed_choice(turn)
+        if handled:
+            return  # the reply fitted several readings and the bot asked which one
     if turn.choice:
         prefix = turn.choice.split(":", 1)[0]
         if prefix in registry.actions:
             turn.acting = True  # a dialog the action begins is stacked on the running one
             await registry.actions[prefix](turn, turn.choice)
+            if remark:
+                # No place keeps a comment with a vote yet: say so rather than lose it quietly.
+                turn.reply(turn.t("pollanswer.remark_not_kept"))
             return
     if not turn.incoming.choice and fold(turn.text) in all_words("commands.cancel"):
         if conversation.dialog:
@@ -44,17 +54,31 @@ async def _route(turn: Turn) -> None:
     await registry.dialogs["menu"].step(turn)
 
 
-async def _typed_choice(turn: Turn) -> str | None:
-    """A typed number/label matched against the question the person was last asked."""
+async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
+    """A typed answer to the question the person was last asked: (choice payload, remark,
+    whether the bot already asked back). In a dialog, its own question by number or label;
+    outside one, a poll answer as colleagues type it (bot/poll_answers.py) after command words,
+    so "menu" is never a vote; other prompts by number, label or fragment."""
     if not turn.text:
-        return None
+        return None, "", False
     asked = await turn.last_asked()
-    if asked is None:
-        return None
-    choices, multiple = list(asked.choices), asked.multiple
     if turn.conversation.dialog:
-        return match_choice(turn.text, choices, multiple=multiple)
-    exact = match_choice(turn.text, choices, multiple=multiple)
-    if exact or turn.registry.find_command(turn.text):
-        return exact  # a command word beats a fragment of an option label
-    return match_choice(turn.text, choices, multiple=multiple, fragment=True)
+        if asked is None:
+            return None, "", False
+        return match_choice(turn.text, list(asked.choices), multiple=asked.multiple), "", False
+    exact = None
+    if asked is not None:
+        exact = match_choice(turn.text, list(asked.choices), multiple=asked.multiple)
+        poll_prompt = poll_of(asked) is not None
+        if exact and not (poll_prompt and turn.text.strip().isdigit()):
+            return exact, "", False  # a label typed in full beats a command word
+    if turn.registry.find_command(turn.text):
+        return None, "", False  # a command word beats a fragment of an option label
+    if asked is None or poll_of(asked) is not None or not asked.choices:
+        # A number may be meant for another open poll when the latest can take no answer.
+        reading = await read_poll_answer(turn, asked)
+        if reading.choice or reading.handled:
+            return reading.choice, reading.remark, reading.handled
+        return exact, "", False  # the latest poll's own refusal (closed, already voted)
+    fragment = match_choice(turn.text, list(asked.choices), multiple=asked.multiple, fragment=True)
+    return fragment, "", False

@@ -1,0 +1,170 @@
+"""Typed answers to polls outside any dialog, read as colleagues type them (issue 13).
+
+"ja hoor 👍", "kerstpaket", "de tweede" or "nee, de broek is te warm" are read by
+bot.understand.answers against the poll the person saw last. A reply that does not fit that
+poll may answer another poll the person can still answer ("goed idee" for an older one): it
+counts there when exactly one such poll fits, and when several do the bot asks which one. A
+misread is worse than a refusal: whatever two readings fit is asked back, never guessed.
+
+Dialogs' own questions keep bot.choices.match_choice; this module reads poll prompts only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.conversation import Turn
+from bot.messages import PAYLOAD_JOIN, Choice
+from bot.understand.answers import Ambiguous, Matched, understand_answer
+from bot.understand.normalize import words
+from storage.deadline import accepts
+from storage.models import OutboxMessage
+from storage.people import Audience
+from storage.prompts import Asked
+from storage.raw import Query
+from storage.unit import raw
+
+# The person's recent prompts, newest first: older open polls are among them.
+_RECENT = Query(
+    "SELECT prompt FROM outbox WHERE person_id = $1 AND prompt IS NOT NULL "
+    "ORDER BY id DESC LIMIT 50",
+    params=(None,),
+    columns=(OutboxMessage.__table__.c.prompt.type,),
+)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a typed poll answer came to: a vote payload (with a remark the vote cannot keep),
+    or nothing (`handled`: the bot already asked back; else fall through to commands/menu)."""
+
+    choice: str | None = None
+    remark: str = ""
+    handled: bool = False
+
+
+def poll_of(asked: Asked) -> int | None:
+    """The poll id when every choice of `asked` is a vote in one poll, else None."""
+    ids = set()
+    for choice in asked.choices:
+        bits = choice.payload.split(":")
+        if len(bits) != 4 or bits[0] != "poll" or bits[2] != "vote" or not bits[1].isdigit():
+            return None
+        ids.add(int(bits[1]))
+    return ids.pop() if len(ids) == 1 else None
+
+
+async def _answerable(turn: Turn, poll_id: int) -> bool:
+    """Whether the person may still answer poll `poll_id` (open, theirs, not a spent
+    anonymous vote)."""
+    services = turn.services
+    found = await services.polls.for_voter(poll_id, turn.person.id)
+    if found is None:
+        return False
+    poll = found[0]
+    if not accepts(poll.status, poll.closes_at, services.now):
+        return False
+    if not Audience.from_dict(poll.audience).includes(turn.person):
+        return False
+    return not (poll.anonymous and await services.polls.has_voted(poll, turn.person.id))
+
+
+async def _other_polls(turn: Turn, latest: int | None) -> list[tuple[int, Asked]]:
+    """The other polls the person was sent and may still answer, newest first."""
+    rows = await (await raw(turn.services.store)).fetch(_RECENT, turn.person.id)
+    seen: set[int] = set() if latest is None else {latest}
+    found = []
+    for row in rows:
+        if not row[0]:
+            continue
+        asked = Asked.from_json(row[0])
+        poll_id = poll_of(asked)
+        if poll_id is None or poll_id in seen:
+            continue
+        seen.add(poll_id)
+        if await _answerable(turn, poll_id):
+            found.append((poll_id, asked))
+    return found
+
+
+def _label(choices: Sequence[Choice], payload: str) -> str:
+    return next((c.label for c in choices if c.payload == payload), payload)
+
+
+async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
+    """Read the typed reply against the latest poll prompt, then the person's other open
+    polls. Asks back (and says `handled`) when the reply fits more than one reading: two
+    options of one poll, or several polls. A reading of the latest poll by synonym, number or
+    typo ("goed idee" as yes) gives way to a question when another open poll has that very
+    label."""
+    text = turn.text
+    latest = poll_of(asked) if asked is not None else None
+    here: Matched | None = None
+    if asked is not None and latest is not None and await _answerable(turn, latest):
+        result = understand_answer(text, asked.choices, multiple=asked.multiple)
+        if isinstance(result, Ambiguous):
+            labels = [_label(asked.choices, p) for p in result.candidates]
+            choices = [Choice(label, p) for label, p in zip(labels, result.candidates, strict=True)]
+            turn.reply(turn.t("pollanswer.did_you_mean", options=_or(turn, labels)), choices)
+            return Reading(handled=True)
+        if isinstance(result, Matched):
+            if _is_label(text, asked.choices):
+                return Reading(PAYLOAD_JOIN.join(result.payloads), result.remark)
+            here = result
+    fits: list[tuple[int, Asked, Matched]] = []
+    for poll_id, other in await _other_polls(turn, latest):
+        if here is not None and not _is_label(text, other.choices):
+            continue  # only the other poll's very label competes with a reading of the latest
+        result = understand_answer(text, other.choices, multiple=other.multiple)
+        if isinstance(result, Matched):
+            fits.append((poll_id, other, result))
+    if here is not None and asked is not None and latest is not None:
+        if not fits:
+            return Reading(PAYLOAD_JOIN.join(here.payloads), here.remark)
+        fits.append((latest, asked, here))
+    if len(fits) == 1 and not _positional(text, len(fits[0][1].choices)):
+        _poll_id, _other, matched = fits[0]
+        return Reading(PAYLOAD_JOIN.join(matched.payloads), matched.remark)
+    if fits:
+        # Several polls fit, or a number ("2", "de tweede") that says nothing of which poll.
+        fits.sort(key=lambda f: f[0])
+        choices = [
+            Choice(
+                turn.t(
+                    "pollanswer.poll_choice",
+                    id=poll_id,
+                    choice=", ".join(_label(other.choices, p) for p in matched.payloads),
+                ),
+                PAYLOAD_JOIN.join(matched.payloads),
+            )
+            for poll_id, other, matched in fits
+        ]
+        ids = [str(poll_id) for poll_id, _o, _m in fits]
+        turn.reply(turn.t("pollanswer.which_poll", polls=_or(turn, ids)), choices)
+        return Reading(handled=True)
+    return Reading()
+
+
+def _positional(text: str, count: int) -> bool:
+    """Whether the reply reads as a position ("2", "drie", "de tweede") in any list of `count`
+    choices: read against labels that no word can match."""
+    neutral = [Choice(f"qzx{_LETTERS[i % len(_LETTERS)]}vq", str(i)) for i in range(count)]
+    return isinstance(understand_answer(text, neutral), Matched)
+
+
+def _is_label(text: str, choices: Sequence[Choice]) -> bool:
+    """Whether the reply is one of the labels word for word (case, accents, punctuation and
+    emoji aside)."""
+    typed = words(text)
+    return bool(typed) and any(words(c.label) == typed for c in choices)
+
+
+def _or(turn: Turn, items: Sequence[str]) -> str:
+    """ "A of B", "A, B of C" in the person's language."""
+    if len(items) == 1:
+        return items[0]
+    return turn.t("pollanswer.or_join", head=", ".join(items[:-1]), last=items[-1])

@@ -1,0 +1,155 @@
+"""Typed poll answers as colleagues type them (issue 13): each reply below was refused or
+misrouted by the old exact-or-number matching."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine import Engine
+from dialogs.poll import vote_payload
+from tests.dialogs.test_poll import ballots
+from tests.support.org import Org
+from tests.support.polls import create_poll
+
+YES_NO = ["Ja", "Nee", "Weet ik niet"]
+GIFTS = ["Kerstpakket", "Extra vrije dag", "Cadeaubon"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "index"),
+    [
+        ("Ja!", 0),
+        ("ja hoor 👍", 0),
+        ("jup", 0),
+        ("nee hoor", 1),
+        ("weet niet", 2),
+        ("geen idee", 2),
+    ],
+)
+async def test_yes_no_dont_know_as_typed(engine: Engine, org: Org, typed: str, index: int) -> None:
+    _poll_id, opts = await create_poll(engine, YES_NO)
+    await org.say("emp0", typed)
+    assert await ballots(engine) == [(org.people["emp0"].id, opts[index])]
+
+
+async def test_yes_from_an_english_speaker(engine: Engine, org: Org) -> None:
+    _poll_id, opts = await create_poll(engine, YES_NO)
+    await org.say("emp1", "yes")
+    assert await ballots(engine) == [(org.people["emp1"].id, opts[0])]
+
+
+async def test_a_remark_after_the_answer_votes_and_says_it_was_not_kept(
+    engine: Engine, org: Org
+) -> None:
+    _poll_id, opts = await create_poll(engine, YES_NO)
+    await org.say("emp0", "nee, de broek is te warm")
+    assert await ballots(engine) == [(org.people["emp0"].id, opts[1])]
+    messages = await org.outbox("emp0")
+    assert "Je koos: Nee" in messages[-2].text
+    assert "opmerking is niet bewaard" in messages[-1].text
+    assert "broek" not in messages[-1].text
+
+
+async def test_an_anonymous_remark_is_dropped_with_a_word(engine: Engine, org: Org) -> None:
+    await create_poll(engine, YES_NO, anonymous=True)
+    await org.say("emp0", "nee, de broek is te warm")
+    messages = await org.outbox("emp0")
+    assert "geteld" in messages[-2].text
+    assert "opmerking is niet bewaard" in messages[-1].text
+    assert all("broek" not in m.text for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("typed", "index"),
+    [
+        ("Kerstpakket graag!", 0),
+        ("kerstpaket", 0),
+        ("drie", 2),
+        ("de tweede", 1),
+        ("doe mij maar een extra vrije dag 😄", 1),
+    ],
+)
+async def test_gift_choices_as_typed(engine: Engine, org: Org, typed: str, index: int) -> None:
+    _poll_id, opts = await create_poll(engine, GIFTS)
+    await org.say("emp0", typed)
+    assert await ballots(engine) == [(org.people["emp0"].id, opts[index])]
+
+
+async def test_two_plausible_readings_are_asked_back_never_guessed(
+    engine: Engine, org: Org
+) -> None:
+    poll_id, opts = await create_poll(engine, GIFTS)
+    await org.say("emp0", "kerstpakket of cadeaubon")
+    assert await ballots(engine) == []
+    asked = await org.last("emp0")
+    assert asked.text.startswith("Bedoel je Kerstpakket of Cadeaubon?")
+    assert [c.payload for c in asked.choices] == [
+        vote_payload(poll_id, opts[0]),
+        vote_payload(poll_id, opts[2]),
+    ]
+    await org.say("emp0", "2")  # the buttons of the question back are what was asked last
+    assert await ballots(engine) == [(org.people["emp0"].id, opts[2])]
+
+
+async def test_a_clear_answer_to_an_older_poll_counts_there(engine: Engine, org: Org) -> None:
+    _older, idea_opts = await create_poll(engine, ["Goed idee", "Slecht idee"])
+    await create_poll(engine, GIFTS)
+    await org.say("emp0", "goed idee")
+    assert await ballots(engine) == [(org.people["emp0"].id, idea_opts[0])]
+
+
+async def test_an_older_polls_label_against_a_yes_reading_of_the_latest_asks(
+    engine: Engine, org: Org
+) -> None:
+    """ "goed idee" could be a yes to the latest poll, and is the very label of an older one."""
+    older, idea_opts = await create_poll(engine, ["Goed idee", "Slecht idee"])
+    latest, yes_opts = await create_poll(engine, YES_NO)
+    await org.say("emp0", "goed idee")
+    assert await ballots(engine) == []
+    asked = await org.last("emp0")
+    assert asked.text.startswith(f"Bedoel je peiling {older} of {latest}?")
+    assert [c.payload for c in asked.choices] == [
+        vote_payload(older, idea_opts[0]),
+        vote_payload(latest, yes_opts[0]),
+    ]
+    await org.say("emp0", "1")
+    assert await ballots(engine) == [(org.people["emp0"].id, idea_opts[0])]
+
+
+async def test_a_number_with_several_polls_open_asks_which_poll(engine: Engine, org: Org) -> None:
+    """The latest poll (anonymous, already answered) cannot take it; two others could."""
+    first, first_opts = await create_poll(engine, ["A", "B"])
+    second, second_opts = await create_poll(engine, ["C", "D"])
+    secret, secret_opts = await create_poll(engine, ["Ja", "Nee"], anonymous=True)
+    await org.say("emp0", choice=vote_payload(secret, secret_opts[0]))
+    await org.say("emp0", "2")
+    assert await ballots(engine) == []
+    asked = await org.last("emp0")
+    assert asked.text.startswith(f"Bedoel je peiling {first} of {second}?")
+    assert [c.payload for c in asked.choices] == [
+        vote_payload(first, first_opts[1]),
+        vote_payload(second, second_opts[1]),
+    ]
+    await org.say("emp0", "1")
+    assert await ballots(engine) == [(org.people["emp0"].id, first_opts[1])]
+
+
+async def test_a_number_meant_for_another_poll_is_asked_back_even_when_one_fits(
+    engine: Engine, org: Org
+) -> None:
+    """A position says nothing of which poll: never counted in a poll the person did not see
+    last without asking."""
+    other, other_opts = await create_poll(engine, ["A", "B"], anonymous=True)
+    secret, secret_opts = await create_poll(engine, ["Ja", "Nee"], anonymous=True)
+    await org.say("emp0", choice=vote_payload(secret, secret_opts[0]))
+    await org.say("emp0", "2")
+    asked = await org.last("emp0")
+    assert asked.text.startswith(f"Bedoel je peiling {other}?")
+    assert [c.payload for c in asked.choices] == [vote_payload(other, other_opts[1])]
+
+
+async def test_menu_is_still_the_menu_with_polls_open(engine: Engine, org: Org) -> None:
+    await create_poll(engine, YES_NO)
+    await org.say("emp0", "menu")
+    assert await ballots(engine) == []
+    assert "Wat je kunt doen" in (await org.last("emp0")).text
