@@ -18,6 +18,7 @@ from bot.conversation import Turn
 from bot.messages import PAYLOAD_JOIN, Choice
 from bot.understand.answers import Ambiguous, Matched, understand_answer
 from bot.understand.normalize import words
+from bot.usecases.polls import parse_vote
 from storage.deadline import accepts
 from storage.models import OutboxMessage
 from storage.people import Audience
@@ -49,13 +50,8 @@ class Reading:
 
 def poll_of(asked: Asked) -> int | None:
     """The poll id when every choice of `asked` is a vote in one poll, else None."""
-    ids = set()
-    for choice in asked.choices:
-        bits = choice.payload.split(":")
-        if len(bits) != 4 or bits[0] != "poll" or bits[2] != "vote" or not bits[1].isdigit():
-            return None
-        ids.add(int(bits[1]))
-    return ids.pop() if len(ids) == 1 else None
+    parsed = parse_vote(PAYLOAD_JOIN.join(c.payload for c in asked.choices))
+    return None if parsed is None else parsed[0]
 
 
 async def _answerable(turn: Turn, poll_id: int) -> bool:

@@ -10,11 +10,9 @@ submission), valid for as long as the poll is open — whatever dialog the perso
 from __future__ import annotations
 
 from bot.conversation import Turn
-from bot.messages import PAYLOAD_JOIN
 from bot.registry import EachDue, Registry
-from bot.text import ascii_int
 from bot.usecases import polls as poll_cases
-from bot.usecases.polls import close_poll, poll_message, results_text, vote_payload
+from bot.usecases.polls import close_poll, parse_vote, poll_message, results_text, vote_payload
 from storage.deadline import accepts, closed_since
 from storage.models import Poll
 from storage.people import Audience
@@ -24,25 +22,8 @@ from storage.polls import CLOSED, SCHEDULED, Tally, VoteOutcome
 __all__ = ["close_poll", "poll_message", "vote_payload"]
 
 
-def _parse_vote(payload: str) -> tuple[int, list[int]] | None:
-    """(poll id, option ids) from one or more joined vote payloads; None when malformed."""
-    poll_ids, option_ids = set(), []
-    for part in payload.split(PAYLOAD_JOIN):
-        bits = part.split(":")
-        if len(bits) != 4 or bits[0] != "poll" or bits[2] != "vote":
-            return None
-        poll_id, option_id = ascii_int(bits[1]), ascii_int(bits[3])
-        if poll_id is None or option_id is None:
-            return None
-        poll_ids.add(poll_id)
-        option_ids.append(option_id)
-    if len(poll_ids) != 1:
-        return None
-    return poll_ids.pop(), option_ids
-
-
 async def on_poll_button(turn: Turn, payload: str) -> None:
-    parsed = _parse_vote(payload)
+    parsed = parse_vote(payload)
     if parsed is None:
         turn.reply(turn.t("common.button_invalid"))
         return

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from bot.choices import fold
 from bot.conversation import Services
 from bot.i18n import t
-from bot.messages import Choice, Outgoing, Purpose
+from bot.messages import PAYLOAD_JOIN, Choice, Outgoing, Purpose
+from bot.text import ascii_int
 from bot.usecases import Refused
 from bot.usecases.poll_repeat import REPEATS, anchor, next_occurrence
 from storage.models import Person, Poll, PollOption
@@ -330,6 +331,24 @@ async def remind_one(services: Services, poll_id: int) -> int:
 
 def vote_payload(poll_id: int, option_id: int) -> str:
     return f"poll:{poll_id}:vote:{option_id}"
+
+
+def parse_vote(payload: str) -> tuple[int, list[int]] | None:
+    """(poll id, option ids) from one or more joined vote payloads (`vote_payload`'s
+    inverse); None when malformed or when they name more than one poll."""
+    poll_ids, option_ids = set(), []
+    for part in payload.split(PAYLOAD_JOIN):
+        bits = part.split(":")
+        if len(bits) != 4 or bits[0] != "poll" or bits[2] != "vote":
+            return None
+        poll_id, option_id = ascii_int(bits[1]), ascii_int(bits[3])
+        if poll_id is None or option_id is None:
+            return None
+        poll_ids.add(poll_id)
+        option_ids.append(option_id)
+    if len(poll_ids) != 1:
+        return None
+    return poll_ids.pop(), option_ids
 
 
 def poll_message(
