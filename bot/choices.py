@@ -9,18 +9,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
 
-from bot.messages import PAYLOAD_JOIN, Choice, Outgoing
+from bot.messages import PAYLOAD_JOIN, Choice
 from bot.text import ascii_int
-
-
-def prompt_of(outgoing: Outgoing) -> dict[str, Any]:
-    """What a message asked, as stored with it (outbox.prompt) for typed answers."""
-    return {
-        "choices": [[c.label, c.payload] for c in outgoing.choices],
-        "multiple": outgoing.multiple,
-    }
 
 
 def fold(text: str) -> str:

@@ -20,20 +20,8 @@ from bot.understand.answers import Ambiguous, Matched, understand_answer
 from bot.understand.normalize import words
 from bot.usecases.polls import parse_vote
 from storage.deadline import accepts
-from storage.models import OutboxMessage
 from storage.people import Audience
-from storage.prompts import Asked
-from storage.raw import Query
-from storage.unit import raw
-
-# The person's recent prompts, newest first: older open polls are among them.
-_RECENT = Query(
-    "SELECT prompt FROM outbox WHERE person_id = $1 AND prompt IS NOT NULL "
-    "ORDER BY id DESC LIMIT 50",
-    params=(None,),
-    columns=(OutboxMessage.__table__.c.prompt.type,),
-)
-
+from storage.prompts import Asked, recent_prompts
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -71,13 +59,11 @@ async def _answerable(turn: Turn, poll_id: int) -> bool:
 
 async def _other_polls(turn: Turn, latest: int | None) -> list[tuple[int, Asked]]:
     """The other polls the person was sent and may still answer, newest first."""
-    rows = await (await raw(turn.services.store)).fetch(_RECENT, turn.person.id)
+    prompts = await recent_prompts(turn.services.store, turn.person.id)
     seen: set[int] = set() if latest is None else {latest}
     found = []
-    for row in rows:
-        if not row[0]:
-            continue
-        asked = Asked.from_json(row[0])
+    for prompt in prompts:
+        asked = Asked.from_json(prompt)
         poll_id = poll_of(asked)
         if poll_id is None or poll_id in seen:
             continue

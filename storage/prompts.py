@@ -30,12 +30,14 @@ from storage.unit import Store, raw
 
 ASKED = "_asked"
 
-_LATEST = Query(
+_RECENT = (
     "SELECT prompt FROM outbox WHERE person_id = $1 AND prompt IS NOT NULL "
-    "ORDER BY id DESC LIMIT 1",
-    params=(None,),
-    columns=(OutboxMessage.__table__.c.prompt.type,),
+    "ORDER BY id DESC LIMIT {limit}"
 )
+_PROMPT = (OutboxMessage.__table__.c.prompt.type,)
+_LATEST = Query(_RECENT.format(limit=1), params=(None,), columns=_PROMPT)
+# Older polls the person may still answer are among their last prompts (bot/poll_answers.py).
+_LAST_FEW = Query(_RECENT.format(limit=50), params=(None,), columns=_PROMPT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,12 @@ async def last_asked(
         return found if found.typed else None
     row = await (await raw(store)).fetchrow(_LATEST, person_id)
     return None if row is None or not row[0] else Asked.from_json(row[0])
+
+
+async def recent_prompts(store: Store, person_id: int) -> list[dict[str, Any]]:
+    """The person's last prompts as stored, newest first (at most 50)."""
+    rows = await (await raw(store)).fetch(_LAST_FEW, person_id)
+    return [row[0] for row in rows if row[0]]
 
 
 async def latest_prompt(store: Store, person_id: int) -> dict[str, Any] | None:

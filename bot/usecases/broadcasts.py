@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot import photos
-from bot.choices import prompt_of
 from bot.conversation import CONSOLE, Services
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
@@ -36,6 +35,7 @@ from storage.broadcast_queue import expand
 from storage.broadcasts import CHANNELS, SCHEDULED, Broadcasts, CancelOutcome
 from storage.media import PROCESSED
 from storage.people import Audience
+from storage.prompts import outbox_prompt
 
 MAX_TEXT = 1500
 DEFAULT_REMIND_AFTER = timedelta(hours=24)
@@ -234,7 +234,7 @@ async def queue_batches(services: Services, broadcast_id: int, batches: int) -> 
     queued = 0
     for _ in range(batches):
         batch = await expand(
-            services.session, broadcast, build, prompt_of, now=services.now,
+            services.session, broadcast, build, outbox_prompt, now=services.now,
             fallback_channel=CONSOLE,
         )  # fmt: skip
         queued += batch.queued

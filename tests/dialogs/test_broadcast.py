@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import new_engine
-from bot.choices import prompt_of
 from bot.engine import Engine
 from bot.scheduler import Scheduler
 from bot.usecases.broadcasts import broadcast_message
@@ -21,6 +20,7 @@ from storage.broadcasts import Broadcasts
 from storage.db import Database
 from storage.models import OutboxMessage, Person
 from storage.people import Audience
+from storage.prompts import outbox_prompt
 from tests.support.broadcasts import (
     START,
     Clock,
@@ -268,7 +268,7 @@ async def test_queued_in_batches_without_duplicates(engine: Engine, org: Org) ->
                 session,
                 locked,
                 lambda lang, b=locked: broadcast_message(b, lang),
-                prompt_of,
+                outbox_prompt,
                 now=services.now,
                 fallback_channel="console",
                 limit=10,
