@@ -247,16 +247,3 @@ class Accounts:
             )
             for a in (await self.session.execute(stmt)).scalars()
         }
-
-    async def preferred(self, person_id: int) -> ChannelAccount | None:
-        """The account the person used most recently, else the first one linked."""
-        stmt = (
-            select(ChannelAccount)
-            .where(ChannelAccount.person_id == person_id)
-            .order_by(
-                ChannelAccount.last_inbound_at.desc().nulls_last(),
-                ChannelAccount.id,
-            )
-            .limit(1)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
