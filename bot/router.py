@@ -6,6 +6,7 @@ from bot.choices import fold, match_choice
 from bot.conversation import Turn
 from bot.i18n import all_words
 from bot.poll_answers import poll_of, read_poll_answer
+from bot.text import ascii_int
 
 
 async def route(turn: Turn) -> None:
@@ -67,14 +68,14 @@ async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
             return None, "", False
         return match_choice(turn.text, list(asked.choices), multiple=asked.multiple), "", False
     exact = None
+    poll_prompt = asked is not None and poll_of(asked) is not None
     if asked is not None:
         exact = match_choice(turn.text, list(asked.choices), multiple=asked.multiple)
-        poll_prompt = poll_of(asked) is not None
-        if exact and not (poll_prompt and turn.text.strip().isdigit()):
+        if exact and not (poll_prompt and ascii_int(turn.text.strip()) is not None):
             return exact, "", False  # a label typed in full beats a command word
     if turn.registry.find_command(turn.text):
         return None, "", False  # a command word beats a fragment of an option label
-    if asked is None or poll_of(asked) is not None or not asked.choices:
+    if asked is None or poll_prompt or not asked.choices:
         # A number may be meant for another open poll when the latest can take no answer.
         reading = await read_poll_answer(turn, asked)
         if reading.choice or reading.handled:
