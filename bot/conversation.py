@@ -84,10 +84,6 @@ class ServiceSettings:
         )
 
 
-def _clear_text(text: str) -> str:
-    return text
-
-
 @dataclass
 class Services:
     """The stores and settings a dialog may use, bound to one transaction.
@@ -99,12 +95,13 @@ class Services:
     store: Store
     now: datetime
     settings: ServiceSettings
+    # A keyed hash (bot/privacy.py) for what must be recognised but not stored in the clear;
+    # no default, so that no caller can end up storing the clear text by leaving it out.
+    pseudonym: Callable[[str], str]
     # Photos: where files go, and how a person's attachment is downloaded (through the
     # adapter of its channel; None switches photo reports off).
     media_store: MediaStore | None = None
     fetch_media: MediaFetcher | None = None
-    # A keyed hash (bot/privacy.py) for what must be recognised but not stored in the clear.
-    pseudonym: Callable[[str], str] = _clear_text
 
     @property
     def session(self) -> AsyncSession:
