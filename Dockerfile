@@ -12,6 +12,10 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     ACHTERBAN_DATA_DIR=/data
 COPY --from=build /install /usr/local
+# Pango for WeasyPrint (the consultation report as PDF).
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /data --create-home achterban
 USER achterban
 WORKDIR /data
