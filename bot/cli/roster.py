@@ -8,7 +8,10 @@ import typer
 
 from bot.cli.common import Format, err, fail, print_json, print_rows, settings, with_services
 from bot.conversation import Services
+from bot.i18n import t
 from bot.roster import ImportReport, RosterInvalid, check_roster, import_roster
+from bot.usecases import Refused
+from bot.usecases.people import forget
 
 roster_app = typer.Typer(help="The staff list: import and list.", no_args_is_help=True)
 person_app = typer.Typer(help="One person's data.", no_args_is_help=True)
@@ -95,8 +98,10 @@ def person_forget(
         person = await services.people.by_email(email)
         if person is None:
             raise fail(f"No person with e-mail {email}.")
-        await services.people.forget(person, now=services.now)
-        await services.audit("person.forgotten", subject=f"person:{person.id}")
+        try:
+            await forget(services, person.id, actor_id=None)
+        except Refused as refused:
+            raise fail(t("en", refused.key, **refused.params)) from None
 
     with_services(go, cfg=cfg)
     err.print(f"Forgotten: {email}. Anonymous counts and named results are kept without a name.")

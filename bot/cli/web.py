@@ -2,7 +2,7 @@
 
 Both are the server operator's tools (who holds the database anyway), and are audited as the
 operator's acts, never as the person's. `web invite` sends the invitation through the person's
-own channel when they have one (dialogs/invitations.py) and prints it only when they have
+own channel when they have one (bot/usecases/access.py) and prints it only when they have
 none; whoever opens a printed one is told it was made by the server's administrator. A
 printed link is the last line of output (scripts take it from there); explanations go to
 stderr. Links are built from ACHTERBAN_PUBLIC_URL, the address people's browsers use.
@@ -15,8 +15,14 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.cli.common import database, err, fail, prepare_database, run, settings
-from dialogs.dashboard import INVITE_TTL, LOGIN_LINK_TTL, issue_login_link, may_use_dashboard
-from dialogs.invitations import Invitation, invite
+from bot.usecases.access import (
+    INVITE_TTL,
+    LOGIN_LINK_TTL,
+    Invitation,
+    invite,
+    issue_login_link,
+    may_use_dashboard,
+)
 from storage.audit import audit
 from storage.models import utcnow
 from storage.people import People

@@ -5,7 +5,7 @@ uses the invitation, so a link preview or a mail scanner cannot use it up. The f
 token is bound to a pre-login cookie, so another site cannot log a browser into someone
 else's chat.
 
-An invitation printed by an admin (dialogs/invitations.py) says so on this page and again in
+An invitation printed by an admin (bot/usecases/access.py) says so on this page and again in
 the chat: who made it, and when. The join is audited with who printed the invitation, since
 whoever holds a printed invitation may not be the person it names.
 """
@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from bot.engine import Engine
 from bot.messages import Outgoing, Purpose
+from bot.usecases.access import PrintedBy, announcement, printed_by
 from bot.web.auth import (
     CHAT_COOKIE,
     CSRF_FIELD,
@@ -35,7 +36,6 @@ from bot.web.auth import (
 )
 from bot.web.render import page, see_other
 from bot.web.site import browser_language
-from dialogs.invitations import PrintedBy, announcement, printed_by
 from storage.audit import audit
 from storage.models import ChannelAccount, Person
 from storage.outbox import Outbox, outbox_row

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.i18n import LANGUAGES
+from bot.usecases.access import may_use_dashboard
 from bot.web.auth import (
     ADMIN_COOKIE,
     CSRF_FIELD,
@@ -26,7 +27,6 @@ from bot.web.auth import (
 )
 from bot.web.render import see_other
 from bot.web.site import Site, browser_language
-from dialogs.dashboard import may_use_dashboard
 from storage.audit import audit
 from storage.models import Person
 from storage.people import People

@@ -5,7 +5,7 @@ first, and a file with any invalid line imports nothing; the page lists each bad
 the roster and web chat invitations are an admin's job (a role gives access to unblurred
 photos and to this dashboard; an invitation lets its holder chat as the person); OR members
 may look people up. An invitation goes to the person through their own channel and only a
-person without one gets a printed invitation (dialogs/invitations.py).
+person without one gets a printed invitation (bot/usecases/access.py).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from aiohttp import web
 
 from bot.roster import RosterInvalid, check_roster, import_roster
 from bot.text import ascii_int
+from bot.usecases import Refused
+from bot.usecases.access import INVITE_TTL, VOUCHED_CHANNELS, invite
+from bot.usecases.people import set_roles
 from bot.web import queries
 from bot.web.auth import Visitor
 from bot.web.forms import read_upload
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
-from dialogs.dashboard import INVITE_TTL
-from dialogs.invitations import VOUCHED_CHANNELS, invite
 from storage.audit import audit
 from storage.people import ROLES, People
 
@@ -137,25 +138,14 @@ class PeopleViews:
         person_id = int_param(request, "id")
         form = await request.post()
         wanted = {r for r in ROLES if form.get(f"role_{r}") == "1"}
-        if person_id == visitor.person.id and "admin" not in wanted:
-            # Nobody locks themselves out: another admin has to take this role away.
-            raise see_other(f"/admin/people/{person_id}?refused=1")
-        async with self.site.db.transaction() as session:
-            people = People(session)
-            person = await people.get(person_id)
-            if person is None or person.forgotten_at is not None:
-                return self.site.refuse(request, visitor, 404)
-            before = await people.roles(person_id)
-            if before != wanted:
-                await people.set_roles(person_id, wanted)
-                await audit(
-                    session,
-                    "roles.changed",
-                    actor_id=visitor.person.id,
-                    subject=f"person:{person_id}",
-                    added=sorted(wanted - before),
-                    removed=sorted(before - wanted),
-                )
+        try:
+            async with self.site.db.transaction() as session:
+                services = self.site.engine.services(session)
+                await set_roles(services, person_id, wanted, actor_id=visitor.person.id)
+        except Refused as refused:
+            if refused.key == "people.own_admin":
+                raise see_other(f"/admin/people/{person_id}?refused=1") from None
+            return self.site.refuse(request, visitor, 404)
         raise see_other(f"/admin/people/{person_id}?saved=1")
 
     async def invite(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:

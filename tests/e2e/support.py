@@ -14,9 +14,9 @@ from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.engine import Engine
 from bot.server import create_web_app
+from bot.usecases.access import issue_invite, issue_login_link
 from bot.web import chat_views as web_channel
 from bot.web.routes import web_routes
-from dialogs.dashboard import issue_invite, issue_login_link
 from storage.models import Person, utcnow
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from bot.cli.web import admin_app, web_app
 from bot.config import Settings
 from bot.engine import Engine
-from dialogs.dashboard import LOGIN_LINK_TTL as TTL
+from bot.usecases.access import LOGIN_LINK_TTL as TTL
 from storage.models import AuditEntry, utcnow
 from storage.web import ADMIN, LoginLinks, WebSessions
 from storage.web_models import WebSession

@@ -22,7 +22,7 @@ from bot.cli.web import admin_app, web_app
 from bot.config import Settings
 from bot.engine import Engine
 from bot.messages import Outgoing
-from dialogs.invitations import announcement, printed_by
+from bot.usecases.access import announcement, printed_by
 from storage.db import Database
 from storage.models import AuditEntry, ChannelAccount, OutboxMessage
 from storage.web import CHAT

@@ -1,7 +1,11 @@
-"""Web chat invitations: sent to the person through their own channel, printed only by an admin.
+"""Access to the web: one-time dashboard links and web chat invitations.
 
-Whoever holds an invitation chats as the person: votes, reports, and (with a role) dashboard
-links. So nobody may be handed someone else's invitation:
+A dashboard link opens the admin dashboard once, within ten minutes, for the person who asked
+in their own chat: no passwords to manage, and a link that leaks later is worth nothing.
+
+Web chat invitations are sent to the person through their own channel and printed only by an
+admin. Whoever holds an invitation chats as the person: votes, reports, and (with a role)
+dashboard links. So nobody may be handed someone else's invitation:
 
 - A person with a channel where the platform itself vouches for them (Slack, Teams, WhatsApp)
   gets the link there, in a message to their own account; whoever asked never sees it.
@@ -13,12 +17,17 @@ links. So nobody may be handed someone else's invitation:
 The web chat does not count as a channel of its own: its accounts come from invitations, and
 someone who lost their browser session could never receive one there. A live web chat session
 is told when an invitation is printed for its person. The console is the operator's terminal.
+
+The chat command (dialogs/dashboard.py), the dashboard (bot/web/people_views.py,
+bot/web/login_views.py) and the CLI (bot/cli/web.py) call these functions, so the rules live
+here once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -27,12 +36,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import t
 from bot.messages import Outgoing, Purpose
-from dialogs.dashboard import INVITE_TTL, invite_url
 from storage.audit import audit
 from storage.models import AuditEntry, ChannelAccount, Person
 from storage.outbox import Outbox, outbox_row
-from storage.web import CHAT, WEB_CHANNEL, LoginLinks, token_hash
+from storage.web import ADMIN, CHAT, WEB_CHANNEL, LoginLinks, token_hash
 from storage.web_models import LoginLink
+
+DASHBOARD_ROLES = frozenset({"or_member", "moderator", "admin"})
+LOGIN_LINK_TTL = timedelta(minutes=10)
+# A chat invitation may be printed and handed out (a notice board, a QR code), so it lives
+# longer than a login link; it is still used once, and opens a session for one browser.
+INVITE_TTL = timedelta(days=14)
+
+LOGIN_PATH = "/admin/login/"
+INVITE_PATH = "/chat/join/"
 
 # Channels whose platform authenticates the person: an invitation sent there reaches them only.
 VOUCHED_CHANNELS = ("slack", "teams", "whatsapp")
@@ -41,6 +58,36 @@ PRINTED = "web.invite_printed"
 # How a printed invitation is named in its audit entry: a prefix of the token's hash, which
 # cannot be turned back into the token (and so into a login).
 REF_LENGTH = 16
+
+
+def may_use_dashboard(roles: Collection[str]) -> bool:
+    return bool(DASHBOARD_ROLES & set(roles))
+
+
+def login_link_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}{LOGIN_PATH}{token}"
+
+
+def invite_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}{INVITE_PATH}{token}"
+
+
+async def issue_login_link(
+    session: AsyncSession, person_id: int, *, now: datetime, base_url: str
+) -> str:
+    """A one-time dashboard link (the caller checked the person's roles)."""
+    token = await LoginLinks(session).create(person_id, ADMIN, now=now, ttl=LOGIN_LINK_TTL)
+    return login_link_url(base_url, token)
+
+
+async def issue_invite(
+    session: AsyncSession, person_id: int, *, now: datetime, base_url: str
+) -> str:
+    """A personal, one-time web chat invitation, with no audit entry and no announcement.
+
+    Whoever holds it chats as the person: hand it out only through `invite`."""
+    token = await LoginLinks(session).create(person_id, CHAT, now=now, ttl=INVITE_TTL)
+    return invite_url(base_url, token)
 
 
 @dataclass(frozen=True, slots=True)
