@@ -40,6 +40,7 @@ from bot.i18n import normalise_language, t
 from bot.log_privacy import pseudonym
 from bot.media_links import media_url
 from bot.messages import DeliveryError, MediaRef, Outgoing, Profile, Recipient, SendResult
+from bot.text import first_name
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ class SlackAdapter:
         how to start, in the person's Slack language."""
         who = await self.user(user_id)
         lang = normalise_language(who.locale or self.settings.locale)
-        name = who.profile.name if who.profile else None
+        name = first_name(who.profile.name) if who.profile else None
         greeting = (
             t(lang, "slack.home_greeting", name=name) if name else t(lang, "slack.home_hello")
         )

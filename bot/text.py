@@ -77,3 +77,18 @@ def storable_deep(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(storable_deep(v, _depth + 1) for v in value)
     return value
+
+
+# Initials ("J."), and name particles that start a surname ("de Vries"): never a first name.
+_PARTICLES = frozenset({"de", "den", "der", "het", "ten", "ter", "van", "von", "la", "le", "'t"})
+
+
+def first_name(full: str | None) -> str:
+    """The name to greet someone with: "Anouk de Vries" is "Anouk". A colleague is greeted as
+    one would in person, never with a surname; when the roster gives no recognisable first
+    name ("J. de Vries", "van Dijk"), the full name is kinder than a guess."""
+    name = (full or "").strip()
+    first = name.split()[0] if name else ""
+    if not first or first.endswith(".") or len(first) == 1 or first.lower() in _PARTICLES:
+        return name
+    return first

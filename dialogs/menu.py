@@ -9,6 +9,7 @@ from bot.conversation import Turn
 from bot.i18n import LANGUAGES
 from bot.messages import Choice
 from bot.registry import Registry
+from bot.text import first_name
 from dialogs.broadcast import collect_reply
 from dialogs.poll_commands import list_open_polls
 
@@ -58,7 +59,8 @@ def menu_choices(turn: Turn) -> list[Choice]:
 
 
 async def show_help(turn: Turn, _rest: str = "") -> None:
-    lines = [turn.t("menu.greeting", name=turn.person.name), "", turn.t("menu.help_everyone")]
+    greeting = turn.t("menu.greeting", name=first_name(turn.person.name))
+    lines = [greeting, "", turn.t("menu.help_everyone")]
     lines += [turn.t(c.help_key) for c in turn.registry.commands if c.help_key and not c.or_only]
     lines.append(turn.t("menu.help_cancel"))
     if turn.is_or_member:

@@ -384,6 +384,6 @@ def results_text(poll: Poll, tally: Tally, lang: str) -> str:
         lines.append(f"{o.position}. {o.label}: {o.count} ({pct}%) {bar}".rstrip())
     lines.append("")
     lines.append(
-        t(lang, "poll.participation", participants=tally.participants, audience=poll.audience_size)
+        t(lang, "poll.participation", count=tally.participants, audience=poll.audience_size)
     )
     return "\n".join(lines)

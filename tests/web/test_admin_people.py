@@ -69,7 +69,7 @@ async def test_a_bad_line_imports_nothing_and_is_named(
     html = await response.text()
     assert response.status == 400
     assert "Regel 4:" in html and "not-an-email" in html and "Regel 5:" in html
-    assert "Er is niets geïmporteerd: 2 regel(s)" in html
+    assert "Er is niets geïmporteerd: 2 regels" in html
     assert await _count_people(engine) == before
 
 
