@@ -101,7 +101,7 @@ async def test_vote_with_a_button_in_the_web_chat(
     async with engine.db.transaction(read_only=True) as session:
         ballots = (await session.execute(select(Ballot))).scalars().all()
     assert [(b.option_id, b.channel) for b in ballots] == [(options[1], "web")]
-    # Shown messages stay as the chat's history; the answered poll comes back without buttons.
+    # Shown messages are gone from the server once the browser confirmed them.
     await client.post("/chat/poll", data={"csrf": csrf, "after": str(reply["id"])}, headers=FETCH)
     assert await _count(engine, WebMessage) == 3
     reopened = await (await client.get("/chat")).text()
