@@ -24,8 +24,10 @@ from typing import Any, ClassVar
 
 from bot.choices import fold
 from bot.conversation import Turn
+from bot.errors import UserError
 from bot.i18n import all_words
 from bot.messages import Choice
+from bot.understand.answers import Ambiguous, Matched, NotUnderstood, understand_answer
 
 STEP = "step"
 TRAIL = "trail"
@@ -38,14 +40,24 @@ class Prompt:
     text: str
     choices: Sequence[Choice] = ()
     multiple: bool = False
+    # False when a typed number is itself the answer (a maximum), not a button's number.
+    typed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why an answer was not taken: a catalogue key and its parameters."""
+    """Why an answer was not taken: a catalogue key and its parameters (times are said in
+    the person's words), and buttons offered with the re-ask before the step's own (the
+    readings of an ambiguous time)."""
 
     key: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    choices: Sequence[Choice] = ()
+
+    @classmethod
+    def of(cls, error: UserError) -> Refusal:
+        """A use case's refusal as a step's."""
+        return cls(error.key, error.params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,8 @@ class StepDialog(ABC):
     name: ClassVar[str]
     # The payload prefix of the dialog's own buttons ('<prefix>:back' is a back button).
     prefix: ClassVar[str | None] = None
+    # What the dialog is called in "your unfinished … was stopped" (bot/conversation.py).
+    title_key: ClassVar[str] = "dialog.title.generic"
 
     @abstractmethod
     def steps(self) -> Sequence[Step]:
@@ -105,11 +119,28 @@ class StepDialog(ABC):
         turn.set(**{**self.initial_state(turn), STEP: first.name, TRAIL: []})
         await self.ask(turn, first.name)
 
-    async def ask(self, turn: Turn, name: str, before: str | None = None) -> None:
-        """Ask step `name`, with a line before its question (a reason, an explanation)."""
+    async def ask(
+        self, turn: Turn, name: str, before: str | None = None, extra: Sequence[Choice] = ()
+    ) -> None:
+        """Ask step `name`, with a line before its question (a reason, an explanation) and
+        `extra` buttons before its own."""
         prompt = await self._by_name()[name].prompt(turn)
         text = f"{before}\n\n{prompt.text}" if before else prompt.text
-        turn.ask(text, prompt.choices, multiple=prompt.multiple)
+        choices = [*extra, *prompt.choices]
+        if prompt.typed:
+            turn.ask(text, choices, multiple=prompt.multiple)
+        else:
+            turn.reply(text, choices, multiple=prompt.multiple)
+
+    async def pick(self, turn: Turn) -> str | Refusal:
+        """A parser for a step whose answer is one of its own buttons, pressed or typed."""
+        current = self._by_name().get(str(turn.state.get(STEP)), self.steps()[0])
+        return choose(turn, (await current.prompt(turn)).choices)
+
+    def back_choice(self, turn: Turn) -> Choice:
+        """A 'Terug' button (the dialog's '<prefix>:back')."""
+        assert self.prefix is not None
+        return Choice(turn.t("steps.back"), f"{self.prefix}:back")
 
     def move(self, turn: Turn, name: str) -> None:
         """Make `name` the current step, remembering the one left for 'terug'. Moving to a
@@ -138,7 +169,7 @@ class StepDialog(ABC):
             return
         parsed = await current.parse(turn)
         if isinstance(parsed, Refusal):
-            await self.ask(turn, current.name, before=turn.t(parsed.key, **parsed.params))
+            await self.ask(turn, current.name, before=say(turn, parsed), extra=parsed.choices)
             return
         following = await current.accept(turn, parsed)
         if following is None or following == current.name:
@@ -154,3 +185,55 @@ class StepDialog(ABC):
         previous = trail.pop()
         turn.set(**{STEP: previous, TRAIL: trail})
         await self.ask(turn, previous)
+
+
+def say(turn: Turn, refusal: Refusal) -> str:
+    """A refusal in the person's language, times in their words."""
+    return turn.refusal(UserError(refusal.key, **refusal.params))
+
+
+# The longest piece of a typed reply quoted back in a re-ask.
+QUOTE = 40
+
+
+def quoted(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= QUOTE else text[: QUOTE - 1] + "…"
+
+
+def one_of(turn: Turn, items: Sequence[str]) -> str:
+    """'A', 'B' of 'C'."""
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + turn.t("dialog.or") + items[-1]
+
+
+def choose(turn: Turn, choices: Sequence[Choice]) -> str | Refusal:
+    """The payload of `choices` that a pressed button or a typed reply picks, read as
+    colleagues type (bot/understand/answers.py: "ja", "met naam", "versturen", "productie",
+    "marieke", "de tweede"), or why not: two fitting choices are asked back, never guessed.
+
+    The step's 'Terug' button is no answer (the base handles it first)."""
+    own = [c for c in choices if not c.payload.endswith(":back")]
+    if turn.choice in {c.payload for c in own}:
+        return str(turn.choice)
+    if turn.incoming.choice or not turn.text:
+        return Refusal("dialog.pick_one")
+    answer = understand_answer(turn.text, own)
+    if isinstance(answer, Matched) and len(answer.payloads) == 1:
+        return answer.payloads[0]
+    labels = {c.payload: c.label for c in own}
+    if isinstance(answer, Ambiguous | Matched):
+        picked = answer.candidates if isinstance(answer, Ambiguous) else answer.payloads
+        named = [f"'{labels[p]}'" for p in picked if p in labels]
+        return Refusal(
+            "dialog.choice_which",
+            {"options": one_of(turn, named), "typed": quoted(turn.text)},
+        )
+    assert isinstance(answer, NotUnderstood)
+    key = {
+        "out_of_range": "dialog.choice_out_of_range",
+        "no_yes_no_choice": "dialog.choice_yes_no",
+        "negation": "dialog.choice_negation",
+    }.get(answer.reason, "dialog.choice_no_match")
+    return Refusal(key, {"typed": quoted(turn.text), "count": len(own)})

@@ -7,11 +7,14 @@ Anonymous campaigns never show who nominated whom: not in the OR's list, not to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bot.choices import fold
 from bot.conversation import Turn
+from bot.dialog_steps import Prompt, Refusal, Step, StepDialog
+from bot.dialog_times import echo, read_time
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
@@ -33,8 +36,6 @@ from bot.usecases.nominations import (
     open_round,
     ranked_text,
 )
-from dialogs import steps
-from dialogs.when import parse_when
 from storage.nominations import MORE_INFO, Nominations
 
 NAME = "nomination_campaign"
@@ -42,6 +43,8 @@ P = "nc"
 ANONYMITY, LIMIT, CONFIRM = "anonymity", "limit", "confirm"
 # The step that asks for each field a refusal can name.
 STEP_OF = {TITLE: TITLE, CLOSES: CLOSES, MAX: LIMIT}
+# The maximum step's value for 'Geen maximum'.
+NO_MAX = object()
 
 
 async def on_nominee_answer(turn: Turn, payload: str) -> None:
@@ -62,93 +65,116 @@ async def on_nominee_answer(turn: Turn, payload: str) -> None:
         turn.reply(turn.t(f"campaign.answered_{bits[2]}"))
 
 
-class CampaignCreate:
-    """title → closing time → anonymous? → maximum per person → preview."""
+class CampaignCreate(StepDialog):
+    """title → closing time → anonymous? → maximum per person → preview.
+
+    The steps are declared on the dialog base (bot/dialog_steps.py): 'terug', 'stop',
+    'help'/'menu' and a re-ask that says why work at every step; the closing time is read by
+    the rule-based time reader (bot/dialog_times.py) and echoed back in words."""
 
     name: ClassVar[str] = NAME
+    prefix: ClassVar[str | None] = P
+    title_key: ClassVar[str] = "dialog.title.nomination_campaign"
 
-    async def start(self, turn: Turn) -> None:
-        turn.set(step=TITLE, trail=[])
-        await self.ask(turn)
+    def steps(self) -> Sequence[Step]:
+        return (
+            Step(TITLE, self._ask_title, self._parse_title, self._title, "campaign.help_title"),
+            Step(
+                CLOSES, self._ask_closes, self._parse_closes, self._closes, "campaign.help_closes"
+            ),
+            Step(
+                ANONYMITY,
+                self._ask_anonymity,
+                self.pick,
+                self._anonymity,
+                "campaign.help_anonymity",
+            ),
+            Step(LIMIT, self._ask_max, self._parse_max, self._max, "campaign.help_max"),
+            Step(CONFIRM, self._preview, self.pick, self._confirm, "campaign.help_confirm"),
+        )
 
-    async def step(self, turn: Turn) -> None:
-        if not await steps.go_back(turn, P, self.ask):
-            await getattr(self, f"_{turn.state.get('step', TITLE)}")(turn)
+    async def _ask_title(self, turn: Turn) -> Prompt:
+        return Prompt(turn.t("campaign.ask_title", max=MAX_TITLE))
 
-    async def ask(self, turn: Turn) -> None:
-        step = turn.state.get("step", TITLE)
-        back = steps.back_choice(turn, P)
-        if step == TITLE:
-            turn.reply(turn.t("campaign.ask_title", max=MAX_TITLE))
-        elif step == CLOSES:
-            turn.reply(turn.t("campaign.ask_closes"), [back])
-        elif step == ANONYMITY:
-            turn.ask(
-                turn.t("campaign.ask_anonymous"),
-                [
-                    Choice(turn.t("campaign.named"), f"{P}:named"),
-                    Choice(turn.t("campaign.anonymous"), f"{P}:anon"),
-                    back,
-                ],
-            )
-        elif step == LIMIT:
-            # reply, not ask: a typed number is the maximum, not the number of a button.
-            no_max = Choice(turn.t("campaign.no_max"), f"{P}:nomax")
-            turn.reply(turn.t("campaign.ask_max"), [no_max, back])
-        else:
-            s = turn.state
-            when = turn.services.format_time(datetime.fromisoformat(s["closes"]), turn.lang)
-            lines = [turn.t("campaign.preview"), "", s["title"]]
-            lines.append(turn.t("campaign.closes", when=when))
-            lines.append(turn.t("campaign.anonymous" if s.get("anonymous") else "campaign.named"))
-            if s.get("max"):
-                lines.append(turn.t("campaign.max", max=s["max"]))
-            turn.ask(
-                "\n".join(lines),
-                [
-                    Choice(turn.t("campaign.open_now"), f"{P}:open"),
-                    Choice(turn.t("campaign.discard"), f"{P}:discard"),
-                    back,
-                ],
-            )
-
-    async def _title(self, turn: Turn) -> None:
+    async def _parse_title(self, turn: Turn) -> Any:
         try:
-            steps.advance(turn, CLOSES, title=check_title(turn.text))
+            return check_title(turn.text)
         except Refused as refused:
-            turn.reply(turn.refusal(refused))
-        await self.ask(turn)
+            return Refusal.of(refused)
 
-    async def _closes(self, turn: Turn) -> None:
-        services = turn.services
-        when = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
+    async def _title(self, turn: Turn, title: str) -> str:
+        turn.set(title=title)
+        return CLOSES
+
+    async def _ask_closes(self, turn: Turn) -> Prompt:
+        return Prompt(turn.t("campaign.ask_closes"), [self.back_choice(turn)])
+
+    async def _parse_closes(self, turn: Turn) -> Any:
+        when = read_time(turn, P)
+        if isinstance(when, Refusal):
+            return when
         try:
-            steps.advance(turn, ANONYMITY, closes=check_closes(when, services.now).isoformat())
+            return check_closes(when, turn.services.now)
         except Refused as refused:
-            turn.reply(turn.refusal(refused))
-        await self.ask(turn)
+            return Refusal.of(refused)
 
-    async def _anonymity(self, turn: Turn) -> None:
-        if turn.choice in (f"{P}:named", f"{P}:anon"):
-            steps.advance(turn, LIMIT, anonymous=turn.choice == f"{P}:anon")
-        await self.ask(turn)
+    async def _closes(self, turn: Turn, when: datetime) -> str:
+        turn.set(closes=when.isoformat())
+        echo(turn, when)
+        return ANONYMITY
 
-    async def _limit(self, turn: Turn) -> None:
+    async def _ask_anonymity(self, turn: Turn) -> Prompt:
+        return Prompt(
+            turn.t("campaign.ask_anonymous"),
+            [
+                Choice(turn.t("campaign.named"), f"{P}:named"),
+                Choice(turn.t("campaign.anonymous"), f"{P}:anon"),
+                self.back_choice(turn),
+            ],
+        )
+
+    async def _anonymity(self, turn: Turn, choice: str) -> str:
+        turn.set(anonymous=choice == f"{P}:anon")
+        return LIMIT
+
+    async def _ask_max(self, turn: Turn) -> Prompt:
+        # Not typed: a typed number is the maximum, not the number of a button.
+        no_max = Choice(turn.t("campaign.no_max"), f"{P}:nomax")
+        return Prompt(turn.t("campaign.ask_max"), [no_max, self.back_choice(turn)], typed=False)
+
+    async def _parse_max(self, turn: Turn) -> Any:
         no_max = turn.choice == f"{P}:nomax" or fold(turn.text) == fold(turn.t("campaign.no_max"))
         try:
-            steps.advance(turn, CONFIRM, max=check_max(None if no_max else turn.text))
+            return NO_MAX if no_max else check_max(turn.text)
         except Refused as refused:
-            turn.reply(turn.refusal(refused))
-        await self.ask(turn)
+            return Refusal.of(refused)
 
-    async def _confirm(self, turn: Turn) -> None:
-        if turn.choice == f"{P}:discard":
+    async def _max(self, turn: Turn, most: object) -> str:
+        turn.set(max=None if most is NO_MAX else most)
+        return CONFIRM
+
+    async def _preview(self, turn: Turn) -> Prompt:
+        s = turn.state
+        when = turn.services.format_time(datetime.fromisoformat(s["closes"]), turn.lang)
+        lines = [turn.t("campaign.preview"), "", s["title"]]
+        lines.append(turn.t("campaign.closes", when=when))
+        lines.append(turn.t("campaign.anonymous" if s.get("anonymous") else "campaign.named"))
+        if s.get("max"):
+            lines.append(turn.t("campaign.max", max=s["max"]))
+        return Prompt(
+            "\n".join(lines),
+            [
+                Choice(turn.t("campaign.open_now"), f"{P}:open"),
+                Choice(turn.t("campaign.discard"), f"{P}:discard"),
+                self.back_choice(turn),
+            ],
+        )
+
+    async def _confirm(self, turn: Turn, choice: str) -> str | None:
+        if choice == f"{P}:discard":
             turn.end()
             turn.reply(turn.t("common.cancelled"))
-            return
-        if turn.choice != f"{P}:open":
-            await self.ask(turn)
-            return
+            return None
         s, services = turn.state, turn.services
         draft = RoundDraft(
             title=s["title"],
@@ -161,11 +187,10 @@ class CampaignCreate:
         except Refused as refused:
             # The closing time passed while the draft waited: ask for that field again.
             turn.reply(turn.refusal(refused))
-            steps.advance(turn, STEP_OF[str(refused.params["field"])])
-            await self.ask(turn)
-            return
+            return STEP_OF[str(refused.params["field"])]
         turn.end()
         turn.reply(turn.t("campaign.opened", id=opened.campaign.id, count=opened.queued))
+        return None
 
 
 async def new_campaign(turn: Turn, _rest: str) -> None:

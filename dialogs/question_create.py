@@ -1,19 +1,26 @@
 """Guided open-question creation for OR members: the question, named or anonymous, closing
-time, audience, then a preview to confirm. 'terug'/'back' goes one step back."""
+time, audience, then a preview to confirm. The question is made by the use case
+(bot/usecases/questions.py), as on the dashboard and in the CLI.
+
+The steps are declared on the dialog base (bot/dialog_steps.py): 'terug', 'stop',
+'help'/'menu' and a re-ask that says why work at every step; choices are read as typed
+("anoniem", "met naam", "productie", "versturen") and the closing time by the rule-based
+time reader (bot/dialog_times.py), echoed back in words."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bot.conversation import Turn
+from bot.dialog_steps import Prompt, Refusal, Step, StepDialog, choose
+from bot.dialog_times import echo, read_time
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
 from bot.usecases import Refused, questions
 from bot.usecases.questions import MAX_QUESTION
-from dialogs import steps
-from dialogs.when import parse_when
 from storage.people import Audience
 
 NAME = "question_create"
@@ -27,97 +34,121 @@ REASK = {
 }
 
 
-class QuestionCreate:
+class QuestionCreate(StepDialog):
     name: ClassVar[str] = NAME
+    prefix: ClassVar[str | None] = P
+    title_key: ClassVar[str] = "dialog.title.question_create"
 
-    async def start(self, turn: Turn) -> None:
-        turn.set(step=TEXT, trail=[])
-        await self.ask(turn)
+    def steps(self) -> Sequence[Step]:
+        return (
+            Step(TEXT, self._ask_text, self._parse_text, self._text, "qcreate.help_text"),
+            Step(
+                ANONYMITY,
+                self._ask_anonymity,
+                self.pick,
+                self._anonymity,
+                "qcreate.help_anonymity",
+            ),
+            Step(CLOSES, self._ask_closes, self._parse_closes, self._closes, "qcreate.help_closes"),
+            Step(
+                AUDIENCE,
+                self._ask_audience,
+                self._parse_audience,
+                self._audience,
+                "qcreate.help_audience",
+            ),
+            Step(CONFIRM, self._preview, self.pick, self._confirm, "qcreate.help_confirm"),
+        )
 
-    async def step(self, turn: Turn) -> None:
-        if not await steps.go_back(turn, P, self.ask):
-            await getattr(self, f"_{turn.state.get('step', TEXT)}")(turn)
+    # The question.
+    async def _ask_text(self, turn: Turn) -> Prompt:
+        return Prompt(turn.t("qcreate.ask_text", max=MAX_QUESTION))
 
-    async def ask(self, turn: Turn) -> None:
-        step = turn.state.get("step", TEXT)
-        back = steps.back_choice(turn, P)
-        if step == TEXT:
-            turn.reply(turn.t("qcreate.ask_text", max=MAX_QUESTION))
-        elif step == ANONYMITY:
-            turn.ask(
-                turn.t("qcreate.ask_anonymous"),
-                [
-                    Choice(turn.t("qcreate.named"), f"{P}:named"),
-                    Choice(turn.t("qcreate.anonymous"), f"{P}:anon"),
-                    back,
-                ],
-            )
-        elif step == CLOSES:
-            turn.ask(
-                turn.t("qcreate.ask_closes"),
-                [Choice(turn.t("qcreate.no_close"), f"{P}:noclose"), back],
-            )
-        elif step == AUDIENCE:
-            await self._ask_audience(turn)
-        else:
-            turn.ask(
-                self._preview(turn),
-                [
-                    Choice(turn.t("qcreate.send_now"), f"{P}:send"),
-                    Choice(turn.t("qcreate.discard"), f"{P}:discard"),
-                    back,
-                ],
-            )
-
-    async def _text(self, turn: Turn) -> None:
+    async def _parse_text(self, turn: Turn) -> Any:
         try:
-            steps.advance(turn, ANONYMITY, text=questions.check_text(turn.text))
+            return questions.check_text(turn.text)
         except Refused as refused:
-            turn.reply(turn.refusal(refused))
-        await self.ask(turn)
+            return Refusal.of(refused)
 
-    async def _anonymity(self, turn: Turn) -> None:
-        if turn.choice in (f"{P}:named", f"{P}:anon"):
-            steps.advance(turn, CLOSES, anonymous=turn.choice == f"{P}:anon")
-        await self.ask(turn)
+    async def _text(self, turn: Turn, text: str) -> str:
+        turn.set(text=text)
+        return ANONYMITY
 
-    async def _closes(self, turn: Turn) -> None:
-        services = turn.services
+    # Named or anonymous.
+    async def _ask_anonymity(self, turn: Turn) -> Prompt:
+        return Prompt(
+            turn.t("qcreate.ask_anonymous"),
+            [
+                Choice(turn.t("qcreate.named"), f"{P}:named"),
+                Choice(turn.t("qcreate.anonymous"), f"{P}:anon"),
+                self.back_choice(turn),
+            ],
+        )
+
+    async def _anonymity(self, turn: Turn, choice: str) -> str:
+        turn.set(anonymous=choice == f"{P}:anon")
+        return CLOSES
+
+    # The closing time, or none.
+    async def _ask_closes(self, turn: Turn) -> Prompt:
+        return Prompt(
+            turn.t("qcreate.ask_closes"),
+            [Choice(turn.t("qcreate.no_close"), f"{P}:noclose"), self.back_choice(turn)],
+        )
+
+    async def _parse_closes(self, turn: Turn) -> Any:
         if turn.choice == f"{P}:noclose":
-            steps.advance(turn, AUDIENCE, closes=None)
-        else:
-            when = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
-            try:
-                if when is None:
-                    raise Refused("qcreate.bad_closes")
-                questions.check_closes(when, services.now)
-            except Refused as refused:
-                turn.reply(turn.refusal(refused))
-            else:
-                steps.advance(turn, AUDIENCE, closes=when.isoformat())
-        await self.ask(turn)
+            return None
+        when = read_time(turn, P)
+        if isinstance(when, Refusal):
+            return when
+        try:
+            questions.check_closes(when, turn.services.now)
+        except Refused as refused:
+            return Refusal.of(refused)
+        return when
 
-    async def _ask_audience(self, turn: Turn) -> None:
+    async def _closes(self, turn: Turn, when: datetime | None) -> str:
+        turn.set(closes=when.isoformat() if when else None)
+        if when is not None:
+            echo(turn, when)
+        return AUDIENCE
+
+    # Everyone, a department or a location.
+    async def _ask_audience(self, turn: Turn) -> Prompt:
         people = turn.services.people
         segments = [["department", d] for d in await people.departments()]
         segments += [["location", loc] for loc in await people.locations()]
         turn.set(segments=segments)
+        return Prompt(turn.t("qcreate.ask_audience"), self._audience_choices(turn))
+
+    def _audience_choices(self, turn: Turn) -> list[Choice]:
+        """The audiences as they were offered (the roster may change before the answer)."""
         choices = [Choice(turn.t("create.everyone"), f"{P}:aud:all")]
-        for i, (kind, value) in enumerate(segments):
+        for i, (kind, value) in enumerate(turn.state.get("segments", [])):
             choices.append(Choice(turn.t(f"create.{kind}", name=value), f"{P}:aud:{i}"))
-        turn.ask(turn.t("qcreate.ask_audience"), [*choices, steps.back_choice(turn, P)])
+        return [*choices, self.back_choice(turn)]
 
-    async def _audience(self, turn: Turn) -> None:
+    async def _parse_audience(self, turn: Turn) -> Any:
+        picked = choose(turn, self._audience_choices(turn))
+        if isinstance(picked, Refusal):
+            return picked
         segments = turn.state.get("segments", [])
-        choice = (turn.choice or "").removeprefix(f"{P}:aud:")
-        if choice == "all":
-            steps.advance(turn, CONFIRM, audience={})
-        elif (n := ascii_int(choice, high=len(segments) - 1)) is not None:
-            kind, value = segments[n]
-            steps.advance(turn, CONFIRM, audience={kind: value})
-        await self.ask(turn)
+        index = picked.removeprefix(f"{P}:aud:")
+        if index == "all":
+            return {}
+        n = ascii_int(index, high=len(segments) - 1)
+        if n is None:
+            return Refusal("dialog.pick_one")
+        kind, value = segments[n]
+        return {kind: value}
 
-    def _preview(self, turn: Turn) -> str:
+    async def _audience(self, turn: Turn, audience: dict[str, str]) -> str:
+        turn.set(audience=audience)
+        return CONFIRM
+
+    # The preview: send now, or discard.
+    async def _preview(self, turn: Turn) -> Prompt:
         s = turn.state
         lines = [turn.t("qcreate.preview"), "", s["text"], ""]
         lines.append(turn.t("qcreate.anonymous" if s.get("anonymous") else "qcreate.named"))
@@ -130,16 +161,20 @@ class QuestionCreate:
             lines.append(turn.t(f"create.{kind}", name=value))
         else:
             lines.append(turn.t("create.everyone"))
-        return "\n".join(lines)
+        return Prompt(
+            "\n".join(lines),
+            [
+                Choice(turn.t("qcreate.send_now"), f"{P}:send"),
+                Choice(turn.t("qcreate.discard"), f"{P}:discard"),
+                self.back_choice(turn),
+            ],
+        )
 
-    async def _confirm(self, turn: Turn) -> None:
-        if turn.choice == f"{P}:discard":
+    async def _confirm(self, turn: Turn, choice: str) -> str | None:
+        if choice == f"{P}:discard":
             turn.end()
             turn.reply(turn.t("common.cancelled"))
-            return
-        if turn.choice != f"{P}:send":
-            await self.ask(turn)
-            return
+            return None
         s = turn.state
         try:
             opened = await questions.create(
@@ -154,21 +189,12 @@ class QuestionCreate:
             turn.reply(turn.refusal(refused))
             if refused.key in REASK:
                 # The roster or the clock moved on since that step was answered: back to it.
-                _return_to(turn, REASK[refused.key])
-                await self.ask(turn)
-            else:
-                turn.end()
-            return
+                return REASK[refused.key]
+            turn.end()
+            return None
         turn.end()
         turn.reply(turn.t("qcreate.opened", id=opened.question.id, count=opened.sent))
-
-
-def _return_to(turn: Turn, step: str) -> None:
-    """Make an earlier step current again, with the trail it had then."""
-    trail = list(turn.state.get("trail", []))
-    while trail and trail.pop() != step:
-        pass
-    turn.set(step=step, trail=trail)
+        return None
 
 
 async def new_question(turn: Turn, _rest: str) -> None:

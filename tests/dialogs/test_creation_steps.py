@@ -1,0 +1,148 @@
+"""The creation dialogs of open questions and nomination rounds on the dialog base
+(bot/dialog_steps.py): 'help'/'menu', 'terug' and 'stop' at their steps, choices read as typed
+("anoniem", "met naam", "productie", "versturen"), a re-ask that says why ("weet ik niet",
+"misschien"), and times read by the rule-based reader, echoed in words and asked back when
+ambiguous or past (issues 12 and 13)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.engine import Engine
+from storage.models import NominationCampaign, OpenQuestion
+from tests.support.broadcasts import START, Clock
+from tests.support.org import Org
+
+# START is Wednesday 25 November 2026, 10:00 in Amsterdam.
+FRIDAY_MORNING = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)  # 09:00 in Amsterdam
+
+
+@pytest.fixture
+def clock(engine: Engine) -> Clock:
+    engine.clock = clock = Clock()
+    return clock
+
+
+async def rows(engine: Engine, model: type) -> list:  # type: ignore[type-arg]
+    async with engine.db.transaction(read_only=True) as session:
+        return list((await session.execute(select(model).order_by(model.id))).scalars())  # type: ignore[attr-defined]
+
+
+async def say_all(org: Org, *lines: str) -> None:
+    for line in lines:
+        await org.say("olga", line)
+
+
+async def last(org: Org) -> str:
+    return (await org.last("olga")).text
+
+
+# Open questions.
+
+
+async def test_question_help_typed_choices_and_back_at_the_preview(
+    engine: Engine, org: Org, clock: Clock
+) -> None:
+    await say_all(org, "nieuwe vraag", "help")
+    text = await last(org)
+    assert text.startswith("Typ de vraag aan de collega's") and "'terug'" in text
+    assert "Wat wil je de collega's vragen?" in text
+    await say_all(org, "Hoe is de nieuwe kantine?", "menu")
+    assert "Kies of antwoorden met naam zijn" in await last(org)  # help, not an answer
+    await say_all(org, "anoniem", "vanavond half 8")
+    *_, echoed, audience = await org.outbox("olga")
+    assert echoed.text.startswith("Genoteerd: woensdag 25 november om 19:30.")
+    assert audience.text == "Voor wie is de vraag?"
+    await say_all(org, "productie")
+    assert "Afdeling Productie" in await last(org)  # the preview
+    await say_all(org, "terug")
+    assert await last(org) == "Voor wie is de vraag?"
+    await say_all(org, "eindhoven", "versturen")
+    [question] = await rows(engine, OpenQuestion)
+    assert question.text == "Hoe is de nieuwe kantine?" and question.anonymous
+    assert question.audience == {"location": "Eindhoven"}
+    assert question.closes_at == datetime(2026, 11, 25, 18, 30, tzinfo=UTC)
+
+
+async def test_question_reasks_say_why(engine: Engine, org: Org, clock: Clock) -> None:
+    await say_all(org, "nieuwe vraag", "Wat vind je van de roosters?", "misschien")
+    text = await last(org)
+    assert text.startswith("'misschien' past hier niet: dit is geen ja/nee-vraag.")
+    assert text.endswith("Met naam of anoniem beantwoorden?")
+    await say_all(org, "met naam", "6")
+    assert (await last(org)).startswith("'6' is alleen een getal, geen tijd.")
+    await say_all(org, "om 6")
+    asked = await org.last("olga")
+    assert asked.text.startswith("'om 6' kan meer dan één tijd zijn:")
+    assert [c.label for c in asked.choices[:2]] == [
+        "woensdag 25 november om 18:00",
+        "donderdag 26 november om 06:00",
+    ]
+    await org.say("olga", choice=asked.choices[0].payload)
+    assert (await org.outbox("olga"))[-2].text.startswith(
+        "Genoteerd: woensdag 25 november om 18:00"
+    )
+    await say_all(org, "afdeling")
+    assert (await last(org)).startswith(
+        "'afdeling' past bij meer dan één keuze: 'Afdeling Kantoor', 'Afdeling Logistiek' of"
+    )
+    await say_all(org, "stop")
+    assert "Gestopt" in await last(org)
+    assert await rows(engine, OpenQuestion) == []
+
+
+# Nomination rounds.
+
+
+async def test_round_typed_answers_help_and_back(engine: Engine, org: Org, clock: Clock) -> None:
+    clock.now = FRIDAY_MORNING
+    await say_all(org, "nominatieronde", "OR 2027", "help")
+    assert (await last(org)).startswith("Typ wanneer de ronde sluit")
+    await say_all(org, "vrijdag 17:00")  # on a Friday morning: today, not next week
+    assert (await org.outbox("olga"))[-2].text.startswith("Genoteerd: vrijdag 27 november om 17:00")
+    await say_all(org, "weet ik niet")
+    text = await last(org)
+    assert text.startswith("'weet ik niet' past hier niet") and "Anoniem of met naam" in text
+    await say_all(org, "anoniem", "geen idee")
+    assert (await last(org)).startswith("Typ een getal van 1 tot 50")
+    await say_all(org, "3")  # the maximum, not the third button
+    assert "Controleer de nominatieronde" in await last(org)
+    await say_all(org, "terug")
+    assert "Hoeveel collega's" in await last(org)
+    await say_all(org, "Geen maximum", "openen")
+    [created] = await rows(engine, NominationCampaign)
+    assert (created.anonymous, created.max_per_person) == (True, None)
+    assert created.closes_at == datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("typed", "local"),
+    [
+        ("vanavond 19.30", datetime(2026, 11, 25, 19, 30)),
+        ("19u30", datetime(2026, 11, 25, 19, 30)),
+        ("7-12 08:00", datetime(2026, 12, 7, 8, 0)),  # day first: 7 December
+        ("morgen 17u", datetime(2026, 11, 26, 17, 0)),
+    ],
+)
+async def test_round_closing_times_as_typed(
+    engine: Engine, org: Org, clock: Clock, typed: str, local: datetime
+) -> None:
+    await say_all(org, "nominatieronde", "OR 2027", typed, "met naam", "2", "1")
+    [created] = await rows(engine, NominationCampaign)
+    amsterdam = engine.timezone
+    assert created.closes_at == local.replace(tzinfo=amsterdam)
+
+
+async def test_round_past_time_offers_the_next_one(engine: Engine, org: Org, clock: Clock) -> None:
+    clock.now = START + timedelta(hours=8)  # 18:00 in Amsterdam
+    await say_all(org, "nominatieronde", "OR 2027", "woensdag 9:00")
+    asked = await org.last("olga")
+    assert asked.text.startswith("Dat tijdstip (woensdag 25 november om 09:00) is al voorbij.")
+    assert asked.choices[0].label == "woensdag 2 december om 09:00"
+    await org.say("olga", choice=asked.choices[0].payload)
+    assert "Anoniem of met naam" in await last(org)
+    await say_all(org, "terug", "terug")
+    assert (await last(org)).startswith("Nieuwe nominatieronde. Wat is de titel?")
