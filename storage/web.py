@@ -20,6 +20,7 @@ from storage.web_models import LoginLink, WebMessage, WebSession
 
 ADMIN, CHAT = "admin", "chat"
 WEB_CHANNEL = "web"
+ANSWERED = "answered"  # web mailbox payload key: a button of the message was pressed
 
 
 def new_token() -> str:
@@ -120,7 +121,12 @@ class WebSessions:
 
 
 class WebMailbox:
-    """Messages delivered to the web chat, kept until the browser confirms it showed them."""
+    """Messages delivered to the web chat. A message waits here until the browser has shown
+    it, and then stays as the chat's recent history (the newest `HISTORY` per person, none
+    older than the mailbox retention): a person who opens the chat again, on this or another
+    device, sees what the works council said. Sealed messages stay sealed here too."""
+
+    HISTORY = 50
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -134,9 +140,24 @@ class WebMailbox:
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def acknowledge(self, account: str, up_to: int) -> None:
-        """The browser has shown every message up to this id: they are gone from the server."""
+        """The browser has shown every message up to this id: what falls outside the recent
+        history is gone from the server."""
+        oldest_kept = (
+            select(WebMessage.id)
+            .where(WebMessage.account == account)
+            .order_by(WebMessage.id.desc())
+            .offset(self.HISTORY - 1)
+            .limit(1)
+        )
+        threshold = (await self.session.execute(oldest_kept)).scalar_one_or_none()
+        if threshold is None:
+            return
         await self.session.execute(
-            delete(WebMessage).where(WebMessage.account == account, WebMessage.id <= up_to)
+            delete(WebMessage).where(
+                WebMessage.account == account,
+                WebMessage.id < threshold,
+                WebMessage.id <= up_to,
+            )
         )
 
     async def waiting(self, account: str, *, after: int = 0, limit: int = 100) -> list[WebMessage]:
@@ -147,6 +168,36 @@ class WebMailbox:
             .limit(limit)
         )
         return list((await self.session.execute(stmt)).scalars())
+
+    async def recent(
+        self, account: str, *, since: datetime, limit: int = HISTORY
+    ) -> list[WebMessage]:
+        """The newest messages of this person (oldest first), none from before `since`."""
+        stmt = (
+            select(WebMessage)
+            .where(WebMessage.account == account, WebMessage.created_at >= since)
+            .order_by(WebMessage.id.desc())
+            .limit(limit)
+        )
+        return list(reversed((await self.session.execute(stmt)).scalars().all()))
+
+    async def mark_answered(self, account: str, message_id: int) -> bool:
+        """A button of this message was pressed: its buttons are not offered again, also in
+        the history. The mark sits next to a sealed payload, never inside it."""
+        found = (
+            await self.session.execute(
+                select(WebMessage).where(WebMessage.account == account, WebMessage.id == message_id)
+            )
+        ).scalar_one_or_none()
+        if found is None or found.payload.get(ANSWERED):
+            return False
+        await self.session.execute(
+            update(WebMessage)
+            .where(WebMessage.id == message_id)
+            .values(payload={**found.payload, ANSWERED: True})
+            .execution_options(synchronize_session=False)
+        )
+        return True
 
 
 async def purge(session: AsyncSession, *, now: datetime, mailbox_max_age: timedelta) -> int:

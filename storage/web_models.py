@@ -1,8 +1,9 @@
 """Tables of the web channel: one-time links, browser sessions, and the web chat's mailbox.
 
 Links and session tokens are stored only as SHA-256 hashes: a copy of the database does not
-let anyone log in. The mailbox holds a web chat message from its delivery until the browser
-has shown it, and no longer (like outbox payloads, bodies do not outlive their delivery).
+let anyone log in. The mailbox holds the bot's web chat messages from their delivery on, as
+the chat's recent history (the newest 50 per person, none older than the mailbox retention);
+sealed ones stay sealed, and what the person types is never stored here.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class WebSession(Base):
 
 
 class WebMessage(Base):
-    """A message delivered to the web chat and not yet shown by the person's browser."""
+    """A message delivered to the web chat: waiting for the browser, then recent history."""
 
     __tablename__ = "web_messages"
     # Ids must only grow (the browser confirms "everything up to id N"): SQLite would reuse

@@ -6,7 +6,8 @@ Incoming for the engine, which decides everything. Outbound, the delivery worker
 message by putting it in the person's web mailbox (a table, so any server process can serve
 the browser); the page asks for new messages every few seconds, and that request also claims
 the person's pending outbox rows itself, so replies appear even on a server run with
---no-worker. Messages leave the mailbox once the browser confirms it has shown them.
+--no-worker. Shown messages stay as the chat's recent history (bot/web/chat_history.py), so a
+reopened chat shows them again, with what is open for the person (bot/web/chat_open.py).
 
 A photo is checked before anything of it is kept and is held only while its message is
 handled (bot/web/uploads.py). The channel's translation is adapters/web.py.
@@ -19,6 +20,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -40,14 +42,17 @@ from bot.ports import Mount
 from bot.seal import Sealer
 from bot.web.auth import CHAT_COOKIE, CSRF_FIELD, Visitor, clear_cookie, csrf_valid, end_session
 from bot.web.auth import load_visitor as load_session
+from bot.web.chat_history import open_html, page_texts, render_messages
 from bot.web.chat_join import JoinViews
+from bot.web.chat_open import open_items
 from bot.web.forms import ascii_int, read_upload
 from bot.web.media import media_response, media_store
-from bot.web.render import page, render_text, secure, see_other
+from bot.web.render import page, secure, see_other
 from bot.web.uploads import HeldUploads, UploadQuota, remove_legacy_uploads
 from storage.db import Database
 from storage.media import MediaError, media_kind
 from storage.models import Person, utcnow
+from storage.people import People
 from storage.web import CHAT, WebMailbox
 
 CLIENT_EVENT = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -109,13 +114,17 @@ class WebChat:
             return self._no_session(request)
         account = account_of(visitor.person.id)
         await self.deliver(account)
-        messages = await self.messages(account, visitor, after=0)
+        lang = visitor.lang
+        messages = await self.messages(account, visitor, lang, after=None)
+        items = await open_items(self.engine, visitor.person, lang)
         return page(
             "chat.html",
-            visitor.lang,
+            lang,
             self.engine.timezone,
             visitor=visitor,
             csrf=visitor.csrf,
+            texts=page_texts(lang, visitor.person),
+            open_panel=open_html(lang, self.engine.timezone, items, visitor.csrf),
             messages=messages,
             after=messages[-1]["id"] if messages else 0,
             event=secrets.token_hex(8),
@@ -157,6 +166,9 @@ class WebChat:
                         message_ref=ref if ascii_int(ref) is not None else None,
                     )
                 )
+                if choice and (pressed := ascii_int(ref)) is not None:
+                    async with self.engine.db.transaction() as session:
+                        await WebMailbox(session).mark_answered(account, pressed)
         finally:
             # The dialog has taken the photo (or had no use for it): nothing keeps it now.
             if photo is not None:
@@ -260,13 +272,25 @@ class WebChat:
                 await WebMailbox(session).acknowledge(account, after)
         if request.headers.get("X-Requested-With") != "fetch":
             raise see_other("/chat")
-        messages = await self.messages(account, visitor, after=after)
-        body = {
+        # What was just handled may have changed the person's language ("english please").
+        async with self.engine.db.transaction(read_only=True) as session:
+            person = await People(session).get(visitor.person.id) or visitor.person
+        lang = person.language or "nl"
+        messages = await self.messages(account, visitor, lang, after=after)
+        body: dict[str, Any] = {
+            "lang": lang,
             "messages": [
                 {"id": m["id"], "html": m["html"], "replaces": m["replaces"]} for m in messages
             ],
-            "notice": _notice(visitor.lang, problem) if problem else None,
+            "notice": _notice(lang, problem) if problem else None,
         }
+        switched = fields.get("lang") != lang
+        if switched:
+            body["texts"] = page_texts(lang, person)
+        if switched or messages:
+            # A vote or a new poll changes what is open; a quiet poll request reads nothing.
+            items = await open_items(self.engine, person, lang)
+            body["open"] = open_html(lang, self.engine.timezone, items, visitor.csrf)
         return secure(web.json_response(body))
 
     async def deliver(self, account: str) -> None:
@@ -276,23 +300,25 @@ class WebChat:
         )
         await worker.drain()
 
-    async def messages(self, account: str, visitor: Visitor, *, after: int) -> list[dict[str, Any]]:
+    async def messages(
+        self, account: str, visitor: Visitor, lang: str, *, after: int | None
+    ) -> list[dict[str, Any]]:
+        """Messages after the browser's last one; with `after` None, the recent history
+        (never older than the mailbox retention, even before the purge has run)."""
         async with self.engine.db.transaction(read_only=True) as session:
-            waiting = await WebMailbox(session).waiting(account, after=after)
-        out = []
-        for message in waiting:
-            payload = self.adapter.sealer.open(message.payload)
-            html = render_text(
-                "chat_message.html",
-                visitor.lang,
-                self.engine.timezone,
-                message=payload,
-                message_id=message.id,
-                csrf=visitor.csrf,
-                event=secrets.token_hex(8),
-            )
-            out.append({"id": message.id, "html": html, "replaces": payload.get("replaces")})
-        return out
+            mailbox = WebMailbox(session)
+            if after is None:
+                keep = timedelta(days=self.settings.retention.web_mailbox_days)
+                found = await mailbox.recent(account, since=self.engine.clock() - keep)
+            else:
+                found = await mailbox.waiting(account, after=after)
+        return render_messages(
+            found,
+            sealer=self.adapter.sealer,
+            lang=lang,
+            timezone=self.engine.timezone,
+            csrf=visitor.csrf,
+        )
 
     async def greet(self, person: Person, key: str) -> None:
         """A new session starts with the bot's greeting, as when opening a chat app."""

@@ -101,9 +101,11 @@ async def test_vote_with_a_button_in_the_web_chat(
     async with engine.db.transaction(read_only=True) as session:
         ballots = (await session.execute(select(Ballot))).scalars().all()
     assert [(b.option_id, b.channel) for b in ballots] == [(options[1], "web")]
-    # Shown messages are gone from the server once the browser confirmed them.
+    # Shown messages stay as the chat's history; the answered poll comes back without buttons.
     await client.post("/chat/poll", data={"csrf": csrf, "after": str(reply["id"])}, headers=FETCH)
-    assert await _count(engine, WebMessage) == 0
+    assert await _count(engine, WebMessage) == 3
+    reopened = await (await client.get("/chat")).text()
+    assert "Thuiswerken?" in reopened and f'value="poll:{poll_id}:vote:' not in reopened
 
 
 async def test_multiple_choice_ticks_are_joined(

@@ -1,12 +1,15 @@
 // The web chat page. Without this script the page still works (plain forms and reloads);
 // with it, messages are sent with fetch and new ones are asked for every few seconds.
 // Messages arrive as HTML rendered (and escaped) by the server; the person's own text is
-// inserted with textContent only.
+// inserted with textContent only. The server renders the bot's recent history into the page;
+// this tab's copy (sessionStorage) adds what the person typed, which the server never keeps.
+// After a language change the answer carries the page's own texts, swapped in place.
 (() => {
   "use strict";
   const log = document.getElementById("log");
   const composer = document.getElementById("composer");
   const notice = document.getElementById("notice");
+  const openItems = document.getElementById("open-items");
   if (!log || !composer) return;
   const afterField = composer.querySelector('input[name="after"]');
   const eventField = composer.querySelector('input[name="event"]');
@@ -22,8 +25,7 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  // The conversation so far lives in this tab only (sessionStorage); the server forgets a
-  // message once it has been shown.
+  // The conversation as this tab saw it, the person's own messages included (sessionStorage).
   function save() {
     try {
       const nodes = Array.from(log.children).slice(-MAX_KEPT);
@@ -43,12 +45,49 @@
     if (!saved) return;
     const template = document.createElement("template");
     template.innerHTML = saved;
-    const present = new Set(Array.from(log.children, (n) => n.dataset.id).filter(Boolean));
-    const first = log.firstElementChild;
-    for (const node of Array.from(template.content.children)) {
-      if (node.dataset.id && present.has(node.dataset.id)) continue;
-      log.insertBefore(node, first);
+    const kept = Array.from(template.content.children);
+    const ids = kept.map((n) => Number(n.dataset.id)).filter((id) => id > 0);
+    if (!ids.length) return;
+    const low = Math.min(...ids);
+    const high = Math.max(...ids);
+    // History older than this tab's copy stays first, then the copy, then what is newer.
+    const older = [];
+    const newer = [];
+    for (const node of Array.from(log.children)) {
+      const id = Number(node.dataset.id);
+      if (id && id < low) older.push(node);
+      else if (id && id > high) newer.push(node);
     }
+    log.replaceChildren(...older, ...kept, ...newer);
+  }
+
+  // The page's own texts in the person's (new) language, without a reload.
+  function retitle(lang, texts) {
+    document.documentElement.lang = lang;
+    composer.elements.lang.value = lang;
+    for (const el of document.querySelectorAll("[data-t]")) {
+      const text = texts[el.dataset.t];
+      if (typeof text === "string") el.textContent = text;
+    }
+    for (const el of document.querySelectorAll("[data-t-label]")) {
+      const text = texts[el.dataset.tLabel];
+      if (typeof text === "string") el.setAttribute("aria-label", text);
+    }
+    for (const el of document.querySelectorAll("[data-t-placeholder]")) {
+      const text = texts[el.dataset.tPlaceholder];
+      if (typeof text === "string") el.setAttribute("placeholder", text);
+    }
+    for (const el of document.querySelectorAll("[data-t-title]")) {
+      const text = texts[el.dataset.tTitle];
+      if (typeof text === "string") el.setAttribute("title", text);
+    }
+    if (typeof texts["web.chat.you"] === "string") log.dataset.you = texts["web.chat.you"];
+  }
+
+  // A question is answered once: its buttons go as soon as one is pressed.
+  function answered(form) {
+    form.classList.add("answered");
+    form.querySelectorAll("button, input").forEach((el) => (el.disabled = true));
   }
 
   function scrollDown() {
@@ -89,6 +128,7 @@
 
   async function post(url, body) {
     body.set("after", String(after));
+    body.set("lang", composer.elements.lang.value);
     let response;
     try {
       response = await fetch(url, {
@@ -107,6 +147,8 @@
     if (!response.ok) return;
     const data = await response.json();
     notice.textContent = data.notice || "";
+    if (data.texts && data.lang) retitle(data.lang, data.texts);
+    if (typeof data.open === "string" && openItems) openItems.innerHTML = data.open;
     add(data.messages || []);
   }
 
@@ -119,10 +161,25 @@
     mine(photo ? (text ? text + "\n" : "") + "📷 " + photo.name : text);
     composer.elements.text.value = "";
     composer.elements.photo.value = "";
+    if (photoButton) photoButton.classList.remove("has-photo");
+    fit();
     eventField.value = newEvent();
     save();
     await post(composer.action, body);
     composer.elements.text.focus();
+  });
+
+  // The input grows with what is typed, up to a few lines (the CSS caps it), never more.
+  const textField = composer.elements.text;
+  function fit() {
+    textField.style.height = "auto";
+    textField.style.height = textField.scrollHeight + 4 + "px";
+  }
+  textField.addEventListener("input", fit);
+  const photoField = composer.elements.photo;
+  const photoButton = composer.querySelector(".photo-button");
+  photoField.addEventListener("change", () => {
+    if (photoButton) photoButton.classList.toggle("has-photo", photoField.files.length > 0);
   });
 
   composer.elements.text.addEventListener("keydown", (event) => {
@@ -145,15 +202,34 @@
     else if (picked.length) mine(picked.join(", "));
     else return;
     form.querySelector('input[name="event"]').value = newEvent();
+    body.set("event", form.querySelector('input[name="event"]').value);
+    answered(form);
     save();
     await post("/chat/send", body);
   });
+
+  // The "open for you" buttons ask the bot, as if the person had typed the command.
+  if (openItems) {
+    openItems.addEventListener("submit", async (event) => {
+      const form = event.target;
+      if (!(form instanceof HTMLFormElement)) return;
+      event.preventDefault();
+      const submitter = event.submitter;
+      if (!submitter) return;
+      const body = new FormData(form, submitter);
+      body.set("event", newEvent());
+      mine(submitter.textContent.trim());
+      save();
+      await post("/chat/send", body);
+    });
+  }
 
   async function poll() {
     if (polling) return;
     polling = true;
     const body = new FormData();
     body.set("csrf", csrf);
+    body.set("lang", composer.elements.lang.value);
     try {
       await post(composer.dataset.poll, body);
     } finally {
