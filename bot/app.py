@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from bot.config import Settings
-from bot.delivery import DeliveryWorker
+from bot.delivery import GRACE_SECONDS, DeliveryWorker
 from bot.engine import Engine
 from bot.messages import DeliveryError, MediaRef
 from bot.ports import Adapter, Mount
@@ -136,7 +136,11 @@ class Runtime:
             self.tasks.append(asyncio.create_task(Scheduler(self.engine).run(self.stop)))
 
     async def close(self) -> None:
+        """Stop the background: the worker finishes or gives back what it holds (within
+        its grace, bot/delivery.py), then anything still running is cancelled."""
         self.stop.set()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=GRACE_SECONDS + 2)
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=300.0, gt=0)
     # Sends in flight per channel and worker process.
     delivery_concurrency: int = Field(default=32, ge=1, le=256)
+    # A worker beats this often; after three missed beats its rows are released (bot/heartbeat.py).
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     # Messages per second per channel and worker process, e.g. {"slack": 10} (JSON).
     rate_limits: dict[str, float] = Field(default_factory=dict)

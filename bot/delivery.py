@@ -5,9 +5,9 @@ the platform's limits (bot/pacing.py). A row is marked `sending` in a committed 
 before its request leaves; the marks and results of many rows share one commit
 (storage/outbox_worker.py). The worker reaches the outbox only through `DeliveryOutbox`
 (storage/outbox.py), which has one implementation per backend. Rows of a worker that died
-come back after the lease, and a `sending` one (in doubt) is first looked up on the platform
-where the adapter can (`Reconcilable`), else sent again — the one window left. See
-docs/delivery.md.
+come back when its heartbeat stops (bot/heartbeat.py; else after the lease), and a `sending`
+one (in doubt) is first looked up on the platform where the adapter can (`Reconcilable`),
+else sent again — the one window left. See docs/delivery.md.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.delivery_results import DeliveryResults, Reconcilable, back, backoff, delivery_key
+from bot.heartbeat import Heartbeat
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
 from bot.metrics import SENT
 from bot.pacing import UNLIMITED, Pacer, Slots, pacers
@@ -45,6 +46,8 @@ HOLD_PAUSE_SECONDS = 2.0
 SEND_WITHIN_LEASE = 0.25
 # An empty channel is asked again at most this often when woken.
 WAKE_DEBOUNCE = 0.05
+# Stopping (SIGTERM): sends in flight may finish this long; rows not yet on their way go back.
+GRACE_SECONDS = 5.0
 __all__ = ["DEFAULT_CONCURRENCY", "DeliveryWorker", "Reconcilable", "backoff", "delivery_key"]
 
 
@@ -87,6 +90,8 @@ class DeliveryWorker:
         self._slots: dict[str, Slots] = {}
         self._held: Counter[str] = Counter()  # rows in memory per channel
         self._progress = asyncio.Event()
+        self.heartbeat: Heartbeat | None = None  # while `run` runs
+        self._stopping = False
 
     # -- claiming ------------------------------------------------------------------------
 
@@ -110,9 +115,12 @@ class DeliveryWorker:
         return [c for c in self.adapters if not self._pacer(c).paused_for()]
 
     async def _claim(self, channels: Sequence[str], limit: int) -> list[Claim]:
+        beat = self.heartbeat
+        me = beat.id if beat is not None and beat.registered else None
         rows = await self.outbox.claim(
-            channels, now=self.clock(), limit=limit, lease=self.lease, accounts=self.accounts
-        )
+            channels, now=self.clock(), limit=limit, lease=self.lease, accounts=self.accounts,
+            worker=me,
+        )  # fmt: skip
         for row in rows:
             self._held[row.channel] += 1
         return rows
@@ -128,6 +136,9 @@ class DeliveryWorker:
 
     async def _lane(self, rows: list[Claim]) -> None:
         for i, row in enumerate(rows):
+            if self._stopping:  # SIGTERM: what has not left goes back now
+                await self._give_back_all(rows[i:], self.clock())
+                return
             try:
                 go_on = await self._deliver(row)
             except Exception:
@@ -139,15 +150,16 @@ class DeliveryWorker:
                 return
             self._forget([row])
             if not go_on:
-                rest = rows[i + 1 :]
-                if rest:
-                    pause = self._pacer(row.channel).paused_for(row.account)
-                    try:
-                        await self.results.give_back(rest, self.results.after(pause))
-                    except Exception:
-                        log.exception("giving rows back failed", extra={"channel": row.channel})
-                self._forget(rest)
+                pause = self._pacer(row.channel).paused_for(row.account)
+                await self._give_back_all(rows[i + 1 :], self.results.after(pause))
                 return
+
+    async def _give_back_all(self, rows: Sequence[Claim], at: datetime) -> None:
+        try:
+            await self.results.give_back(rows, at)
+        except Exception:
+            log.exception("giving rows back failed", extra={"rows": len(rows)})
+        self._forget(rows)
 
     def _forget(self, rows: Sequence[Claim]) -> None:
         for row in rows:
@@ -248,13 +260,35 @@ class DeliveryWorker:
 
     # -- running -------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+    async def run(
+        self, stop: asyncio.Event, idle_seconds: float = 1.0, grace: float = GRACE_SECONDS
+    ) -> None:
         """Deliver until `stop` is set; sleeps when idle until woken (by this process's engine
-        or, on PostgreSQL, by NOTIFY from any process) or `idle_seconds` pass."""
-        async with listen_outbox(self.db, self.wake):
-            await self._loop(stop, idle_seconds)
+        or, on PostgreSQL, by NOTIFY from any process) or `idle_seconds` pass. Beats while it
+        runs (bot/heartbeat.py): if it dies, its rows come back in seconds. Stopping, sends in
+        flight get `grace` seconds, what has not left goes back, the rest is released."""
+        self._stopping = False
+        beat = Heartbeat(
+            self.db,
+            self.settings.worker_heartbeat_seconds,
+            self.clock,
+            released=lambda _n: self.wake.set(),
+            channels=list(self.adapters),
+        )
+        await beat.start()
+        self.heartbeat = beat
+        beating = asyncio.create_task(beat.run(stop))
+        try:
+            async with listen_outbox(self.db, self.wake):
+                await self._loop(stop, idle_seconds, grace)
+        finally:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+            released = await beat.stop()
+            self.heartbeat = None
+            log.info("delivery worker stopped", extra={"released": released})
 
-    async def _loop(self, stop: asyncio.Event, idle_seconds: float) -> None:
+    async def _loop(self, stop: asyncio.Event, idle_seconds: float, grace: float) -> None:
         """Keep rows in hand per channel, claiming more when half are done; each channel
         claims on its own, so a slow channel (or claim) never holds up a fast one. A channel
         found empty is asked again when woken (at most every WAKE_DEBOUNCE seconds: on
@@ -303,9 +337,16 @@ class DeliveryWorker:
                     self.wake.clear()
                     woken_at = time.monotonic()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._wind_down(tasks, grace if stop.is_set() else 0.0)
+
+    async def _wind_down(self, tasks: set[asyncio.Task[None]], grace: float) -> None:
+        """Lanes give back what has not left; sends in flight get `grace` seconds."""
+        self._stopping = True
+        if tasks and grace > 0:
+            await asyncio.wait(set(tasks), timeout=grace)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _room(self, channel: str) -> int:
         """Rows to claim for a channel: none until half of what it holds is done."""

@@ -135,9 +135,12 @@ class DeliveryOutbox(Protocol):
         limit: int,
         lease: timedelta,
         accounts: Sequence[str] | None = None,
+        worker: str | None = None,
     ) -> list[Claim]:
         """Claim up to `limit` due rows of `channels` (of `accounts` only, when given), in id
-        order; concurrent workers never get the same row.
+        order; concurrent workers never get the same row. `worker`: the claiming worker's
+        id (`claimed_by`), so that its rows are released when its heartbeat stops
+        (storage/workers.py); None for a worker that does not beat (tests, the terminal).
 
         Due: `pending` rows whose `next_attempt_at` has come, and `claimed` or `sending` rows
         whose claim is older than `lease` (their worker died). A claimed row becomes

@@ -47,7 +47,7 @@ GROUP BY channel, account
 CLAIM = f"""
 UPDATE outbox AS o
 SET status = CASE WHEN o.status = 'sending' THEN 'sending' ELSE 'claimed' END,
-    claimed_at = $2, attempts = o.attempts + 1
+    claimed_at = $2, claimed_by = $3, attempts = o.attempts + 1
 WHERE o.id = ANY($1::bigint[])
 RETURNING {_COLUMNS}, {_ACCOUNT.format("id")}, {_ACCOUNT.format("conversation_ref")},
           {_ACCOUNT.format("last_inbound_at")}
@@ -102,6 +102,7 @@ class PostgresOutbox:
         limit: int,
         lease: timedelta,
         accounts: Sequence[str] | None = None,
+        worker: str | None = None,
     ) -> list[Claim]:
         """See `DeliveryOutbox.claim`: PICK and HELD until enough rows are found (reading on
         when a window is all people waiting), then CLAIM, in one transaction."""
@@ -126,7 +127,7 @@ class PostgresOutbox:
                 after = found[-1][0]
             if not ids:
                 return []
-            return claimed(await conn.fetch(CLAIM, ids[:limit], now))
+            return claimed(await conn.fetch(CLAIM, ids[:limit], now, worker))
 
     async def write(
         self,

@@ -79,6 +79,7 @@ class SqliteOutbox:
         limit: int,
         lease: timedelta,
         accounts: Sequence[str] | None = None,
+        worker: str | None = None,
     ) -> list[Claim]:
         """See `DeliveryOutbox.claim`. Which of the people picked have a row held is asked
         separately, and their newer rows are passed by here (as on PostgreSQL, where a NOT
@@ -93,6 +94,7 @@ class SqliteOutbox:
                 .values(
                     status=case((OUTBOX.c.status == SENDING, SENDING), else_=CLAIMED),
                     claimed_at=now,
+                    claimed_by=worker,
                     attempts=OUTBOX.c.attempts + 1,
                 )
                 .returning(*_CLAIMED_COLUMNS)

@@ -11,6 +11,7 @@ from storage import (
     recurring_models,
     redaction_models,
     web_models,
+    worker_models,
 )
 from storage.models import Base
 
@@ -22,4 +23,5 @@ __all__ = [
     "recurring_models",
     "redaction_models",
     "web_models",
+    "worker_models",
 ]
