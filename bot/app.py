@@ -35,6 +35,7 @@ from dialogs import (
     report_jobs,
     report_moderation,
     retention,
+    survey,
     unsafe_report,
 )
 from storage.db import Database
@@ -61,6 +62,7 @@ JOB_MODULES: tuple[ModuleType, ...] = (
     unsafe_report,
     broadcast_create,
     poll_create,
+    survey,
     report_jobs,
     retention,
     home,

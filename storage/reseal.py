@@ -33,6 +33,7 @@ from storage.models import (
     ReportPhoto,
 )
 from storage.reports import ANONYMOUS
+from storage.survey_models import SurveyAnswer, SurveyResponse
 
 BATCH = 2000
 OPEN_POLL = "open"
@@ -40,6 +41,10 @@ OPEN_POLL = "open"
 
 def _anonymous_report_ids() -> ColumnElement[bool]:
     return select(Report.id).where(Report.privacy == ANONYMOUS).scalar_subquery()
+
+
+def _anonymous_response_ids() -> ColumnElement[bool]:
+    return select(SurveyResponse.id).where(SurveyResponse.person_id.is_(None)).scalar_subquery()
 
 
 def _targets() -> Sequence[tuple[Table, ColumnElement[bool]]]:
@@ -50,6 +55,8 @@ def _targets() -> Sequence[tuple[Table, ColumnElement[bool]]]:
         (ReportPhoto.__table__, ReportPhoto.report_id.in_(_anonymous_report_ids())),  # type: ignore[list-item]
         (ReportNote.__table__, ReportNote.report_id.in_(_anonymous_report_ids())),  # type: ignore[list-item]
         (Nomination.__table__, Nomination.nominator_key.is_not(None)),  # type: ignore[list-item]
+        (SurveyResponse.__table__, SurveyResponse.person_id.is_(None)),  # type: ignore[list-item]
+        (SurveyAnswer.__table__, SurveyAnswer.response_id.in_(_anonymous_response_ids())),  # type: ignore[list-item]
     )
 
 

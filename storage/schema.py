@@ -10,6 +10,7 @@ from storage import (
     models,
     recurring_models,
     redaction_models,
+    survey_models,
     web_models,
     worker_models,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "models",
     "recurring_models",
     "redaction_models",
+    "survey_models",
     "web_models",
     "worker_models",
 ]

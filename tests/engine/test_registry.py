@@ -125,19 +125,24 @@ def test_the_app_registry_holds_what_every_job_module_registers() -> None:
     assert set(app.dialogs) == {
         "menu", "poll_create", "question_create", "open_answer", "broadcast_create",
         "nominate", "nomination_campaign", "unsafe_report", "report_reject", "report_followup",
+        "survey",
     }  # fmt: skip
-    assert set(app.actions) == {"poll", "bc", "bcm", "menu", "lang", "nom", "nr", "oq", "rm"}
+    assert set(app.actions) == {
+        "poll", "bc", "bcm", "menu", "lang", "nom", "nr", "oq", "rm", "svy", "intent", "news",
+    }  # fmt: skip
     assert list(app.periodic_jobs) == [
         "polls_remind", "polls_close", "polls_open", "polls_repeat", "broadcasts_send",
-        "broadcasts_remind", "web_purge", "campaigns_close", "questions_close", "report_drafts",
+        "broadcasts_remind", "web_purge", "campaigns_close", "questions_close", "surveys_remind",
+        "surveys_close", "surveys_open", "report_drafts",
         "report_anonymous_notices", "media_purge", "retention", "reseal",
     ]  # fmt: skip
     # The order of the help text, as it was when the modules registered themselves at import.
     assert [c.words_key.removeprefix("commands.") for c in app.commands] == [
-        "unsubscribe", "subscribe", "report_status", "broadcasts", "new_broadcast",
+        "subscribe", "unsubscribe", "report_status", "broadcasts", "new_broadcast",
         "dashboard", "polls", "results", "new_poll", "close", "nonvoters", "help",
         "language", "nominate", "new_campaign", "campaign_results", "questions", "answer",
-        "answers", "close_question", "hide_answer", "new_question", "report",
+        "answers", "close_question", "hide_answer", "new_question", "report", "survey",
+        "survey_results",
     ]  # fmt: skip
     assert app.home is not None
 
@@ -150,7 +155,7 @@ def test_the_app_registry_holds_what_every_job_module_registers() -> None:
         ("Uitslag 12", "commands.results", "12"),
         ("sluit vraag 3", "commands.close_question", "3"),
         ("sluit 3", "commands.close", "3"),
-        ("STOP", "commands.unsubscribe", ""),
+        ("afmelden", "commands.unsubscribe", ""),
     ],
 )
 def test_find_command(text: str, key: str, rest: str) -> None:

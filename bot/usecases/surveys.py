@@ -1,0 +1,365 @@
+"""Surveys (consultations, "raadplegingen"): create, open, close, remind, answer, finish.
+
+API (the chat dialog dialogs/survey.py, the CLI bot/cli/survey.py, the dashboard and the
+scheduler call these; all run in the caller's transaction, `services` from the engine):
+
+- `create_survey(services, SurveyDraft, actor_id=, via=) -> Created` checks every rule
+  (SurveyRefused(key, field, position) with a catalogue key under `surveyrule.`), stores
+  the survey and its questions, and opens it when its opening time has come.
+  `SurveyDraft(title, questions=[QuestionDraft(kind, text, options, low, high, why)],
+  introduction, anonymous, audience, opens_at, closes_at, remind_hours, turnout_target,
+  language)`; kinds: single, multiple, scale (1..5, `low`/`high` end labels), nps (0..10),
+  open.
+- `open_survey`, `close_survey(services, survey, actor_id=)`, `remind(services, survey)`; the
+  scheduler's jobs `due_to_open/close/remind` + `open_one/close_one/remind_one` (EachDue).
+- Answering: `begin(services, survey_id, person, channel) -> Answering` (refused when not
+  found, not open, closed, not in the audience or already finished); `record(services,
+  answering, position, Given)` after `check_answer(question, Given)`; `finish(services,
+  answering) -> Finished`. Answers so far are sealed in the register (bot/surveys/progress.py).
+- Results: `results(services, survey_id) -> dict` (bot/surveys/results.py over the rows:
+  per question, turnout with groups under 5 merged) and `crosstab(services, survey_id,
+  position, by)` with `by` "department", "location" or another question's position.
+
+Anonymous surveys: the register says who started and finished (no answer, no time); a
+finished respondent's answers become one response with a random id, no person and a date,
+with their department and location only when at least 5 of the audience share it
+(docs/privacy.md, "Raadplegingen").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from bot.choices import fold
+from bot.conversation import Services
+from bot.i18n import t
+from bot.messages import Choice, Outgoing, Purpose
+from bot.surveys import results as survey_results
+from bot.surveys.progress import Given, Progress, seal, sealer_of, unseal
+from bot.usecases.survey_rules import (
+    CHOICE_KINDS,
+    KINDS,
+    LIMITS,
+    MAX_QUESTIONS,
+    MULTIPLE,
+    NPS,
+    NPS_RANGE,
+    OPEN_TEXT,
+    SCALE,
+    SCALE_RANGE,
+    SINGLE,
+    QuestionDraft,
+    SurveyDraft,
+    SurveyRefused,
+    check_answer,
+    check_draft,
+    check_question,
+)
+from storage.models import Person
+from storage.people import Audience
+from storage.stats import MIN_GROUP
+from storage.survey_models import Survey, SurveyQuestion
+from storage.surveys import CLOSED, OPEN, SCHEDULED, Surveys
+
+__all__ = [
+    "CHOICE_KINDS", "KINDS", "LIMITS", "MAX_QUESTIONS", "MULTIPLE", "NPS", "NPS_RANGE",
+    "OPEN_TEXT", "SCALE", "SCALE_RANGE", "SINGLE", "Answering", "Created", "Finished",
+    "QuestionDraft", "SurveyDraft", "SurveyRefused", "begin", "check_answer", "check_draft",
+    "check_question", "close_survey", "create_survey", "crosstab", "finish", "open_survey",
+    "record", "remind", "results",
+]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    survey: Survey
+    sent: int
+
+    @property
+    def wake(self) -> bool:
+        return self.sent > 0
+
+
+@dataclass
+class Answering:
+    """One person answering one open survey: what `record` and `finish` work on."""
+
+    survey: Survey
+    questions: list[SurveyQuestion]
+    person: Person
+    channel: str
+    progress: Progress
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    response_id: int
+    given: dict[int, Given]  # per position, for the person's own summary (one reply)
+
+
+# --- create, open, close, remind -------------------------------------------------------
+
+
+async def create_survey(
+    services: Services, draft: SurveyDraft, *, actor_id: int | None, via: str | None = None
+) -> Created:
+    """Check the draft, store it, and open it (sending invitations) when its time has come."""
+    title, intro, questions = check_draft(draft, services.now)
+    if not await services.people.audience_ids(draft.audience):
+        raise SurveyRefused("surveyrule.audience_empty", "audience")
+    opens_at = draft.opens_at or services.now
+    survey = Survey(
+        title=title,
+        introduction=intro,
+        anonymous=draft.anonymous,
+        audience=draft.audience.to_dict(),
+        status=SCHEDULED,
+        opens_at=opens_at,
+        closes_at=draft.closes_at,
+        remind_hours=draft.remind_hours,
+        turnout_target=draft.turnout_target,
+        language=draft.language,
+        created_by=actor_id,
+    )
+    await Surveys(services.session).create(survey, questions)
+    where = {"via": via} if via else {}
+    await services.audit(
+        "survey.created", actor_id=actor_id, subject=f"survey:{survey.id}", **where
+    )
+    sent = await open_survey(services, survey, actor_id=actor_id) if opens_at <= services.now else 0
+    return Created(survey, sent)
+
+
+async def open_survey(services: Services, survey: Survey, *, actor_id: int | None = None) -> int:
+    """scheduled → open and an invitation to everyone in the audience; once across processes."""
+    audience_ids = await services.people.audience_ids(Audience.from_dict(survey.audience))
+    repo = Surveys(services.session)
+    if not await repo.mark_open(survey.id, len(audience_ids)):
+        return 0
+    survey.status, survey.audience_size = OPEN, len(audience_ids)
+    count = len(await repo.questions(survey.id))
+    sent = await services.notify_many(
+        audience_ids, lambda p: invitation(services, survey, count, p.language), prompt=True
+    )
+    await services.audit(
+        "survey.opened",
+        actor_id=actor_id,
+        subject=f"survey:{survey.id}",
+        audience=len(audience_ids),
+    )
+    return sent
+
+
+async def close_survey(services: Services, survey: Survey, *, actor_id: int | None = None) -> bool:
+    """open → closed. Those who started and did not finish are told their answers were not
+    counted, and their sealed progress is erased (it would only wait there)."""
+    repo = Surveys(services.session)
+    if not await repo.mark_closed(survey.id, services.now):
+        return False
+    survey.status, survey.closed_at = CLOSED, services.now
+    unfinished = [p.person_id for p in await repo.participants(survey.id) if not p.finished]
+    for person_id in unfinished:
+        await repo.save_progress(survey.id, person_id, None)
+    await services.notify_many(
+        unfinished,
+        lambda p: Outgoing(
+            t(p.language, "survey.closed_unfinished", id=survey.id, title=survey.title),
+            purpose=Purpose.NOTICE,
+        ),
+    )
+    await services.audit("survey.closed", actor_id=actor_id, subject=f"survey:{survey.id}")
+    return True
+
+
+async def remind(services: Services, survey: Survey) -> int:
+    """One reminder to everyone in the audience who has not finished (once per survey)."""
+    repo = Surveys(services.session)
+    if not await repo.mark_reminded(survey.id, services.now):
+        return 0
+    audience_ids = await services.people.audience_ids(Audience.from_dict(survey.audience))
+    done = await repo.finisher_ids(survey.id)
+    count = len(await repo.questions(survey.id))
+    sent = await services.notify_many(
+        [pid for pid in audience_ids if pid not in done],
+        lambda p: invitation(services, survey, count, p.language, reminder=True),
+        prompt=True,
+    )
+    await services.audit("survey.reminded", subject=f"survey:{survey.id}", sent=sent)
+    return sent
+
+
+async def due_to_open(services: Services) -> list[int]:
+    return await Surveys(services.session).due_to_open(services.now)
+
+
+async def due_to_close(services: Services) -> list[int]:
+    return await Surveys(services.session).due_to_close(services.now)
+
+
+async def due_to_remind(services: Services) -> list[int]:
+    repo = Surveys(services.session)
+    closing = set(await repo.due_to_close(services.now))
+    return [s for s in await repo.due_for_reminder(services.now) if s not in closing]
+
+
+async def open_one(services: Services, survey_id: int) -> int:
+    survey = await Surveys(services.session).get(survey_id)
+    return int(survey is not None and await open_survey(services, survey) > 0)
+
+
+async def close_one(services: Services, survey_id: int) -> int:
+    survey = await Surveys(services.session).get(survey_id)
+    return int(survey is not None and await close_survey(services, survey))
+
+
+async def remind_one(services: Services, survey_id: int) -> int:
+    survey = await Surveys(services.session).get(survey_id)
+    return int(survey is not None and await remind(services, survey) > 0)
+
+
+# --- answering --------------------------------------------------------------------------
+
+
+async def begin(services: Services, survey_id: int, person: Person, channel: str) -> Answering:
+    """Start or resume: the survey, its questions and the person's answers so far."""
+    repo = Surveys(services.session)
+    survey = await repo.get(survey_id)
+    if survey is None:
+        raise SurveyRefused("survey.not_found", "survey", id=survey_id)
+    if survey.status == SCHEDULED:
+        raise SurveyRefused("survey.not_open_yet", "survey", id=survey_id)
+    if survey.status != OPEN or survey.closes_at <= services.now:
+        raise SurveyRefused("survey.closed", "survey", id=survey_id)
+    if not Audience.from_dict(survey.audience).includes(person):
+        raise SurveyRefused("survey.not_in_audience", "survey", id=survey_id)
+    registered = await repo.participation(survey_id, person.id)
+    if registered is not None and registered.finished:
+        raise SurveyRefused("survey.already_finished", "survey", id=survey_id)
+    if registered is None:
+        await repo.take_part(survey_id, person.id, channel)
+    progress = unseal(sealer_of(services.pseudonym), registered.progress if registered else None)
+    return Answering(survey, await repo.questions(survey_id), person, channel, progress)
+
+
+async def record(services: Services, answering: Answering, position: int, given: Given) -> None:
+    """Keep one answer (checked) in the person's sealed progress."""
+    question = next((q for q in answering.questions if q.position == position), None)
+    if question is None:
+        raise SurveyRefused("surveyrule.answer_missing", "answer", position)
+    answering.progress.given[position] = check_answer(question, given)
+    token = seal(sealer_of(services.pseudonym), answering.progress)
+    await Surveys(services.session).save_progress(
+        answering.survey.id, answering.person.id, token, answering.channel
+    )
+
+
+async def finish(services: Services, answering: Answering) -> Finished:
+    """Every question answered or skipped: write the response (anonymous: without the
+    person) and mark them finished, in one step that only the first call takes."""
+    survey, progress = answering.survey, answering.progress
+    if progress.next_position(len(answering.questions)) is not None:
+        raise SurveyRefused("survey.not_complete", "answer")
+    if survey.closes_at <= services.now:
+        raise SurveyRefused("survey.closed", "survey", id=survey.id)
+    by_position = {q.position: q for q in answering.questions}
+    answers = {
+        by_position[pos].id: (g.numbers, g.text)
+        for pos, g in progress.given.items()
+        if not g.skipped and pos in by_position
+    }
+    department, location = await _groups(services, survey, answering.person)
+    repo = Surveys(services.session)
+    response_id = await repo.finish(
+        survey,
+        answering.person.id,
+        answering.channel,
+        answers,
+        department=department,
+        location=location,
+        today=services.now.astimezone(services.settings.timezone).date(),
+    )
+    if response_id is None:
+        raise SurveyRefused("survey.already_finished", "survey", id=survey.id)
+    return Finished(response_id, dict(progress.given))
+
+
+async def _groups(services: Services, survey: Survey, person: Person) -> tuple[str | None, ...]:
+    """The person's department and location as the response may keep them: for an anonymous
+    survey only when at least MIN_GROUP of the audience share it (else None)."""
+    if not survey.anonymous:
+        return person.department, person.location
+    audience = await services.people_by_ids(
+        await services.people.audience_ids(Audience.from_dict(survey.audience))
+    )
+    kept: list[str | None] = []
+    for attr in ("department", "location"):
+        mine = fold(getattr(person, attr) or "")
+        same = Counter(fold(getattr(p, attr) or "") for p in audience)[mine]
+        kept.append(getattr(person, attr) if mine and same >= MIN_GROUP else None)
+    return tuple(kept)
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+async def results(services: Services, survey_id: int) -> dict[str, Any]:
+    """Everything the dashboard, the CLI and the chat show (bot/surveys/results.py)."""
+    repo = Surveys(services.session)
+    survey = await repo.get(survey_id)
+    if survey is None:
+        raise SurveyRefused("survey.not_found", "survey", id=survey_id)
+    questions = await repo.questions(survey_id)
+    responses = await repo.responses(survey_id)
+    audience = await services.people_by_ids(
+        await services.people.audience_ids(Audience.from_dict(survey.audience))
+    )
+    return survey_results.survey_results(
+        survey, questions, responses, audience, await repo.participants(survey_id)
+    )
+
+
+async def crosstab(services: Services, survey_id: int, position: int, by: str) -> dict[str, Any]:
+    """One question by department, location or another question (its position)."""
+    repo = Surveys(services.session)
+    questions = {q.position: q for q in await repo.questions(survey_id)}
+    if position not in questions:
+        raise SurveyRefused("survey.no_such_question", "position", position)
+    other: SurveyQuestion | str = by
+    if by not in ("department", "location"):
+        number = int(by) if by.isdecimal() else 0
+        if number not in questions or number == position:
+            raise SurveyRefused("survey.no_such_question", "by", number)
+        other = questions[number]
+    return survey_results.crosstab(questions[position], other, await repo.responses(survey_id))
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+def start_payload(survey_id: int) -> str:
+    return f"svy:{survey_id}:start"
+
+
+def minutes(count: int) -> int:
+    """About how long a survey takes: half a minute a question, at least one minute."""
+    return max(1, round(count / 2))
+
+
+def invitation(
+    services: Services, survey: Survey, count: int, lang: str, *, reminder: bool = False
+) -> Outgoing:
+    head = "survey.reminder" if reminder else "survey.invitation"
+    lines = [t(lang, head, id=survey.id, title=survey.title)]
+    if survey.introduction:
+        lines += ["", survey.introduction]
+    lines += ["", t(lang, "survey.length", count=count, minutes=minutes(count))]
+    lines.append(t(lang, "survey.is_anonymous" if survey.anonymous else "survey.is_named"))
+    lines.append(t(lang, "survey.closes", when=services.format_time(survey.closes_at, lang)))
+    lines.append(t(lang, "survey.how_to_start", id=survey.id))
+    return Outgoing(
+        text="\n".join(lines),
+        choices=(Choice(t(lang, "survey.start_button"), start_payload(survey.id)),),
+        purpose=Purpose.NOTICE,
+    )
