@@ -208,7 +208,8 @@ class DeliveryWorker:
         try:
             # A 429 may have come in while the row was being marked.
             go = await pacer.wait_out_pause(row.account, give_up_after=HOLD_PAUSE_SECONDS)
-            go = go and self.clock() - token < self.lease * SEND_WITHIN_LEASE
+            # Stopping (SIGTERM), a row that has not left goes back.
+            go = go and not self._stopping and self.clock() - token < self.lease * SEND_WITHIN_LEASE
             if go:
                 pacer.sending(row.account)
                 result = await self._send(row, target, rendered)
@@ -285,7 +286,7 @@ class DeliveryWorker:
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
             released = await beat.stop()
-            self.heartbeat = None
+            self.heartbeat, self._stopping = None, False
             log.info("delivery worker stopped", extra={"released": released})
 
     async def _loop(self, stop: asyncio.Event, idle_seconds: float, grace: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 
 import typer
 
@@ -116,6 +117,9 @@ def serve(
         access_log=None,
         reuse_port=reuse_port or None,
         loop=fast_event_loop(),
+        # SIGTERM: stop listening, let requests in progress finish for this long, then the
+        # worker finishes or gives back what it holds (Runtime.close): out within 10 s.
+        shutdown_timeout=2.0,
     )
 
 
@@ -141,9 +145,14 @@ def worker() -> None:
         for channel, note in runtime.channel_notes.items():
             err.print(f"  {channel:<9} {note}")
         settle_garbage_collector()
+        # SIGTERM and SIGINT stop it the graceful way: no more claims, sends in flight
+        # finish, what has not left goes back to the outbox (bot/delivery.py).
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, runtime.stop.set)
         runtime.start_background()
         try:
-            await asyncio.Event().wait()
+            await runtime.stop.wait()
         finally:
             await runtime.close()
 
