@@ -24,6 +24,7 @@ from dialogs import (
     broadcast_manage,
     dashboard,
     home,
+    intents,
     menu,
     nomination,
     nomination_campaign,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 JOB_MODULES: tuple[ModuleType, ...] = (
     poll,
     broadcast,
+    intents,
     report_moderation,
     broadcast_manage,
     dashboard,

@@ -6,7 +6,8 @@ poll may answer another poll the person can still answer ("goed idee" for an old
 counts there when exactly one such poll fits, and when several do the bot asks which one. A
 misread is worse than a refusal: whatever two readings fit is asked back, never guessed.
 
-Dialogs' own questions keep bot.choices.match_choice; this module reads poll prompts only.
+Dialogs' own questions keep bot.choices.match_choice; this module reads poll prompts, and
+(read_prompt_answer) the other questions asked outside a dialog.
 """
 
 from __future__ import annotations
@@ -128,6 +129,22 @@ async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
         ids = [str(poll_id) for poll_id, _o, _m in fits]
         turn.reply(turn.t("pollanswer.which_poll", polls=_or(turn, ids)), choices)
         return Reading(handled=True)
+    return Reading()
+
+
+def read_prompt_answer(turn: Turn, asked: Asked) -> Reading:
+    """A typed reply to a question outside any dialog that is not a poll (a nominee's
+    invitation, an opt-out confirmation): "ja", "nee hoor", "weet ik niet". Only a reply
+    that is wholly an answer counts: one with a remark may be meant as something else (a
+    reply to a broadcast), and a remark here would be lost. Two fitting choices are asked."""
+    result = understand_answer(turn.text, asked.choices, multiple=asked.multiple)
+    if isinstance(result, Ambiguous):
+        labels = [_label(asked.choices, p) for p in result.candidates]
+        choices = [Choice(label, p) for label, p in zip(labels, result.candidates, strict=True)]
+        turn.reply(turn.t("pollanswer.did_you_mean", options=_or(turn, labels)), choices)
+        return Reading(handled=True)
+    if isinstance(result, Matched) and not result.remark:
+        return Reading(PAYLOAD_JOIN.join(result.payloads))
     return Reading()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.choices import fold, match_choice
 from bot.conversation import Turn
 from bot.i18n import all_words
-from bot.poll_answers import poll_of, read_poll_answer
+from bot.poll_answers import poll_of, read_poll_answer, read_prompt_answer
 from bot.text import ascii_int
 
 
@@ -35,16 +35,13 @@ async def _route(turn: Turn) -> None:
                 # No place keeps a comment with a vote yet: say so rather than lose it quietly.
                 turn.reply(turn.t("pollanswer.remark_not_kept"))
             return
-    if not turn.incoming.choice and fold(turn.text) in all_words("commands.cancel"):
-        if conversation.dialog:
-            turn.end()
-            turn.reply(turn.t("common.cancelled"))
-            return
-        if registry.find_command(turn.text) is None:
-            turn.reply(turn.t("common.nothing_to_cancel"))
-            return
-        # With no dialog running, a cancel word that is also a command is that command:
-        # 'stop' unsubscribes from broadcasts (WhatsApp requires honouring STOP).
+    cancel = not turn.incoming.choice and fold(turn.text) in all_words("commands.cancel")
+    if cancel and conversation.dialog:
+        # With no dialog running the menu answers it: 'stop' ends nothing and never
+        # unsubscribes; it offers the opt-out from news with a button (issue 13).
+        turn.end()
+        turn.reply(turn.t("common.cancelled"))
+        return
     if conversation.dialog in registry.dialogs:
         await registry.dialogs[conversation.dialog].step(turn)
         return
@@ -82,4 +79,8 @@ async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
             return reading.choice, reading.remark, reading.handled
         return exact, "", False  # the latest poll's own refusal (closed, already voted)
     fragment = match_choice(turn.text, list(asked.choices), multiple=asked.multiple, fragment=True)
-    return fragment, "", False
+    if fragment:
+        return fragment, "", False
+    # "ja" to "Heb je interesse?": read as colleagues type (yes/no/don't know, typos).
+    reading = read_prompt_answer(turn, asked)
+    return reading.choice, "", reading.handled

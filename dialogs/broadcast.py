@@ -164,5 +164,5 @@ def register(registry: Registry) -> None:
     registry.periodic("broadcasts_send", send_due)
     registry.periodic("broadcasts_remind", remind_unacknowledged)
     registry.action(P, on_broadcast_button)
-    registry.command("commands.unsubscribe", unsubscribe, help_key="broadcast.help_unsubscribe")
+    # 'afmelden' is registered by dialogs/intents.py, which asks for a confirmation first.
     registry.command("commands.subscribe", subscribe, help_key="broadcast.help_subscribe")

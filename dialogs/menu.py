@@ -6,21 +6,28 @@ from typing import ClassVar
 
 from bot.choices import fold
 from bot.conversation import Turn
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, all_words
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import first_name
+from bot.understand.normalize import words
 from dialogs.broadcast import collect_reply
 from dialogs.poll_commands import list_open_polls
 
 
 class Menu:
+    """What free text with no dialog running means: a command, a photo (a report), 'stop'
+    with nothing to stop, a job asked for in the person's own words (dialogs/intents.py), a
+    reply to a broadcast, or else "not understood"."""
+
     name: ClassVar[str] = "menu"
 
     async def start(self, turn: Turn) -> None:
         await show_help(turn, "")
 
     async def step(self, turn: Turn) -> None:
+        from dialogs import intents  # intents acts through this module's handlers
+
         found = turn.registry.find_command(turn.text)
         if found is None:
             if turn.incoming.attachments:
@@ -28,12 +35,14 @@ class Menu:
                 await turn.begin("unsafe_report")
             elif not turn.text:
                 await show_help(turn, "")
-            else:
+            elif " ".join(words(turn.text)) in all_words("commands.cancel"):
+                # 'stop' with nothing running: it unsubscribes nobody (issue 13).
+                intents.nothing_to_stop(turn)
+            elif not await intents.act_on_intent(turn) and not await collect_reply(turn):
                 # No choices here: an unrecognised message must not replace the question the
                 # person was answering (a typed number still goes to it). Text answering a
                 # broadcast is kept as a reply to it.
-                if not await collect_reply(turn):
-                    turn.reply(turn.t("menu.unknown"))
+                turn.reply(turn.t("menu.unknown"))
             return
         cmd, rest = found
         if cmd.or_only and not require_or(turn):
@@ -63,6 +72,7 @@ async def show_help(turn: Turn, _rest: str = "") -> None:
     lines = [greeting, "", turn.t("menu.help_everyone")]
     lines += [turn.t(c.help_key) for c in turn.registry.commands if c.help_key and not c.or_only]
     lines.append(turn.t("menu.help_cancel"))
+    lines += ["", turn.t("intent.help_free_text")]
     if turn.is_or_member:
         lines += ["", turn.t("menu.help_or")]
         lines += [turn.t(c.help_key) for c in turn.registry.commands if c.help_key and c.or_only]

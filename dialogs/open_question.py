@@ -14,6 +14,7 @@ from typing import ClassVar
 from bot.conversation import Turn
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.understand.intents import numbered_answer
 from bot.usecases import Refused, questions
 from bot.usecases.questions import MAX_ANSWER, question_message
 from dialogs import steps
@@ -71,16 +72,31 @@ class OpenAnswer:
             turn.reply(turn.refusal(refused))
             return
         turn.end()
-        question, outcome = answered.question, answered.outcome
-        key = {
-            AnswerOutcome.NEW: "question.answered_anonymous"
-            if question.anonymous
-            else "question.answered",
-            AnswerOutcome.REPLACED: "question.answer_replaced",
-            AnswerOutcome.UNCHANGED: "question.answer_unchanged",
-            AnswerOutcome.ALREADY_ANSWERED: "question.anonymous_already",
-        }[outcome]
-        turn.reply(turn.t(key, id=question.id))
+        _say_answered(turn, answered)
+
+
+async def answer_typed(turn: Turn, question_id: int, text: str) -> None:
+    """ "antwoord 1 meer personeel in het magazijn": the answer typed in one line with the
+    question's number, stored as if typed at the question's own prompt."""
+    try:
+        answered = await questions.answer(turn.services, question_id, turn.person.id, text)
+    except Refused as refused:
+        turn.reply(turn.refusal(refused))
+        return
+    _say_answered(turn, answered)
+
+
+def _say_answered(turn: Turn, answered: questions.Answered) -> None:
+    question, outcome = answered.question, answered.outcome
+    key = {
+        AnswerOutcome.NEW: "question.answered_anonymous"
+        if question.anonymous
+        else "question.answered",
+        AnswerOutcome.REPLACED: "question.answer_replaced",
+        AnswerOutcome.UNCHANGED: "question.answer_unchanged",
+        AnswerOutcome.ALREADY_ANSWERED: "question.anonymous_already",
+    }[outcome]
+    turn.reply(turn.t(key, id=question.id))
 
 
 def _with_id(
@@ -143,6 +159,16 @@ async def hide_answer(turn: Turn, answer_id: int) -> None:
     turn.reply(turn.t(key, id=answer_id))
 
 
+async def answer_command(turn: Turn, rest: str) -> None:
+    """'antwoord 12' opens question 12's prompt; 'antwoord 12 <text>' (also 'antwoord op
+    vraag 12: <text>') answers it at once."""
+    found = numbered_answer(rest)
+    if found is not None:
+        await answer_typed(turn, *found)
+        return
+    await _with_id(begin_answer, "question.need_id")(turn, rest)
+
+
 def register(registry: Registry) -> None:
     registry.periodic("questions_close", questions.close_due)
     registry.action("oq", on_question_button)
@@ -150,7 +176,7 @@ def register(registry: Registry) -> None:
     registry.command("commands.questions", list_open_questions, help_key="question.help_questions")
     registry.command(
         "commands.answer",
-        _with_id(begin_answer, "question.need_id"),
+        answer_command,
         help_key="question.help_answer",
     )
     registry.command(

@@ -91,7 +91,17 @@ def _answer(text: str) -> Intent | None:
     toks = tokens(text)
     if len(toks) < 3 or toks[0].word not in _ANSWER_WORDS:
         return None
-    i = 1
+    found = numbered_answer(text[toks[1].start :])
+    return None if found is None else Intent(ANSWER, found[1], found[0])
+
+
+def numbered_answer(text: str) -> tuple[int, str] | None:
+    """ "1 meer personeel", "op vraag 3: de lift": (question number, answer as typed), or
+    None when no number with text after it leads the text."""
+    if foreign_digits(text):
+        return None
+    toks = tokens(text)
+    i = 0
     while i < len(toks) and toks[i].word in _ANSWER_SKIP:
         i += 1
     if i >= len(toks) - 1:
@@ -99,8 +109,7 @@ def _answer(text: str) -> Intent | None:
     number = ascii_int(toks[i].word, low=1)
     if number is None:
         return None
-    rest = text[toks[i + 1].start :].strip()
-    return Intent(ANSWER, rest, number)
+    return number, text[toks[i + 1].start :].strip()
 
 
 def understand_intent(text: str) -> Intent | AmbiguousIntent | None:

@@ -203,8 +203,9 @@ async def test_stop_is_plain_text_for_the_engine(
     await give_phone(engine, org.people["emp0"])
     await bot.message("stop")
     await bot.deliver()
-    # With no dialog running, STOP unsubscribes from broadcasts (WhatsApp requires it).
-    assert twilio.sent[-1]["Body"] == t("nl", "broadcast.unsubscribed")
+    # With no dialog running, STOP ends nothing and unsubscribes nobody; it offers the
+    # opt-out from news as one button (issue 13).
+    assert twilio.sent[-1]["Body"].startswith(t("nl", "intent.stop_nothing"))
 
 
 async def test_status_callbacks_only_move_forward(

@@ -103,6 +103,7 @@ async def test_acknowledged_once_and_one_reminder_to_the_rest(engine: Engine, or
     assert "al laten weten" in (await org.last("emp0")).text
     await org.say("emp2", "gelezen")  # typed label of the button
     await org.say("emp4", "afmelden")
+    await org.say("emp4", "ja")  # opting out is confirmed (dialogs/intents.py)
     assert (await status(engine, broadcast_id)).acknowledged == 2
 
     scheduler = Scheduler(engine)
@@ -175,11 +176,12 @@ async def test_no_reply_is_collected_for_a_cancelled_broadcast(engine: Engine, o
     assert count == 0
 
 
-@pytest.mark.parametrize("word", ["afmelden", "stop", "STOP"])
+@pytest.mark.parametrize("word", ["afmelden", "uitschrijven", "geen nieuws meer aub"])
 async def test_opt_out_is_honoured_and_polls_still_arrive(
     engine: Engine, org: Org, word: str
 ) -> None:
     await org.say("emp0", word)
+    await org.say("emp0", "Ja, afmelden voor nieuws")
     assert "afgemeld" in (await org.last("emp0")).text
     await org.say("emp0", "afmelden")
     assert "al afgemeld" in (await org.last("emp0")).text
@@ -197,6 +199,7 @@ async def test_opt_out_is_honoured_and_polls_still_arrive(
 async def test_opting_out_withdraws_a_message_not_yet_sent(engine: Engine, org: Org) -> None:
     broadcast_id = await create(engine, "Nog niet weg")
     await org.say("emp0", "afmelden")
+    await org.say("emp0", "ja")
     assert not any("Nog niet weg" in m.text for m in await org.outbox("emp0"))
     found = await status(engine, broadcast_id)
     assert (found.opted_out, found.queued) == (1, 9)
