@@ -233,7 +233,6 @@ def choose(turn: Turn, choices: Sequence[Choice]) -> str | Refusal:
     assert isinstance(answer, NotUnderstood)
     key = {
         "out_of_range": "dialog.choice_out_of_range",
-        "no_yes_no_choice": "dialog.choice_yes_no",
         "negation": "dialog.choice_negation",
     }.get(answer.reason, "dialog.choice_no_match")
     return Refusal(key, {"typed": quoted(turn.text), "count": len(own)})

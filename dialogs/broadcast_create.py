@@ -3,28 +3,33 @@ audience, when, "gelezen" yes/no, then a preview to confirm.
 
 A photo goes through the same pipeline as report photos (bot/photos.py): metadata dropped and,
 since nobody in it agreed to publication, every face blurred; only the processed file is kept.
-Every step takes a button or typed text; 'terug' / 'back' goes one step back, and from the
-preview each part can be changed. Editing a scheduled broadcast reopens this dialog at the
-preview; the change is saved only while the broadcast has not started.
+The steps are declared on the dialog base (bot/dialog_steps.py): 'terug', 'stop',
+'help'/'menu' and a re-ask that says why work at every step, choices are read as typed
+("ja", "productie", "versturen"), and a sending time is read by the rule-based time reader
+(bot/dialog_times.py) and echoed in words. From the preview each part can be changed.
+Editing a scheduled broadcast reopens this dialog at the preview; the change is saved only
+while the broadcast has not started.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bot.choices import fold
 from bot.conversation import Turn
+from bot.dialog_steps import STEP, Prompt, Refusal, Step, StepDialog, choose
+from bot.dialog_times import echo, read_time
 from bot.i18n import all_words
+from bot.labels import channel_name
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
 from bot.usecases import Refused, broadcasts
 from bot.usecases.broadcasts import DEFAULT_REMIND_AFTER, MAX_TEXT, broadcast_message
-from dialogs import steps
 from dialogs.report_moderation import media_of
-from dialogs.when import parse_when
 from storage.broadcast_models import Broadcast
 from storage.broadcasts import Broadcasts
 from storage.people import Audience
@@ -43,6 +48,8 @@ TEXT, IMAGE, AUDIENCE, WHEN, ACK, CONFIRM, CHANGE = (
     "change",
 )
 PARTS = (TEXT, IMAGE, AUDIENCE, WHEN, ACK)
+# The photo step's value when a photo was sent.
+PHOTO = object()
 
 
 def draft_of(broadcast: Broadcast) -> dict[str, object]:
@@ -61,146 +68,194 @@ def draft_of(broadcast: Broadcast) -> dict[str, object]:
     }
 
 
-class BroadcastCreate:
+class BroadcastCreate(StepDialog):
     name: ClassVar[str] = NAME
+    prefix: ClassVar[str | None] = P
+    title_key: ClassVar[str] = "dialog.title.broadcast_create"
+
+    def steps(self) -> Sequence[Step]:
+        return (
+            Step(TEXT, self._ask_text, self._parse_text, self._text, "bcreate.help_text"),
+            Step(IMAGE, self._ask_image, self._parse_image, self._image, "bcreate.help_image"),
+            Step(
+                AUDIENCE,
+                self._ask_audience,
+                self._parse_audience,
+                self._audience,
+                "bcreate.help_audience",
+            ),
+            Step(WHEN, self._ask_when, self._parse_when, self._when, "bcreate.help_when"),
+            Step(ACK, self._ask_ack, self._pick_ack, self._ack, "bcreate.help_ack"),
+            Step(CONFIRM, self._preview, self._pick_confirm, self._confirm, "bcreate.help_confirm"),
+            Step(CHANGE, self._ask_change, self._pick_change, self._change, "bcreate.help_change"),
+        )
 
     async def start(self, turn: Turn) -> None:
-        if turn.state.get("step") != CONFIRM:
-            turn.set(step=TEXT, trail=[])
-        await self.ask(turn)
+        if turn.state.get(STEP) == CONFIRM:  # editing a scheduled broadcast (draft_of)
+            await self.ask(turn, CONFIRM)
+        else:
+            await super().start(turn)
 
     async def step(self, turn: Turn) -> None:
-        if steps.wants_back(turn, P):
-            note = turn.t("steps.first") if steps.back(turn) is None else None
-            await self.ask(turn, note)
+        current = str(turn.state.get(STEP, TEXT))
+        if turn.incoming.attachments and current not in (TEXT, IMAGE):
+            await self.ask(turn, current, before=turn.t("bcreate.photo_wrong_step"))
             return
-        step = turn.state.get("step", TEXT)
-        if turn.incoming.attachments and step not in (TEXT, IMAGE):
-            await self.ask(turn, turn.t("bcreate.photo_wrong_step"))
-            return
-        await getattr(self, f"_{step}")(turn)
+        await super().step(turn)
 
-    def _next(self, turn: Turn, step: str, **values: object) -> None:
-        """Move on; after the preview was reached, a changed part returns to it."""
-        steps.advance(turn, CONFIRM if turn.state.get("review") else step, **values)
+    def _after(self, turn: Turn, step: str) -> str:
+        """The next step; once the preview was reached, a changed part returns to it."""
+        return CONFIRM if turn.state.get("review") else step
 
-    async def ask(self, turn: Turn, note: str | None = None) -> None:
-        """Ask the question of the current step, after `note` (what was wrong) if given."""
-        step = turn.state.get("step", TEXT)
-        back = steps.back_choice(turn, P)
+    # The text, and a photo sent with it.
+    async def _ask_text(self, turn: Turn) -> Prompt:
+        # Not typed: a "1" is the text, not the 'Terug' button.
+        text = turn.t("bcreate.ask_text", max=MAX_TEXT)
+        return Prompt(text, [self.back_choice(turn)], typed=False)
 
-        def q(key: str, **params: object) -> str:
-            text = turn.t(key, **params)
-            return f"{note}\n\n{text}" if note else text
-
-        if step == TEXT:
-            turn.reply(q("bcreate.ask_text", max=MAX_TEXT), [back])
-        elif step == IMAGE:
-            choices = [Choice(turn.t("bcreate.no_image"), f"{P}:noimage")]
-            if turn.state.get("image"):
-                choices.insert(0, Choice(turn.t("bcreate.keep_image"), f"{P}:keep"))
-            turn.ask(q("bcreate.ask_image"), [*choices, back])
-        elif step == AUDIENCE:
-            await self._ask_audience(turn, q("bcreate.ask_audience"), back)
-        elif step == WHEN:
-            turn.ask(q("bcreate.ask_when"), [Choice(turn.t("bcreate.now"), f"{P}:now"), back])
-        elif step == ACK:
-            turn.ask(
-                q("bcreate.ask_ack"),
-                [
-                    Choice(turn.t("bcreate.ack_yes"), f"{P}:ack"),
-                    Choice(turn.t("bcreate.ack_no"), f"{P}:noack"),
-                    back,
-                ],
-            )
-        elif step == CHANGE:
-            turn.ask(
-                q("bcreate.ask_change"),
-                [Choice(turn.t(f"bcreate.part_{part}"), f"{P}:part:{part}") for part in PARTS],
-            )
-        else:
-            await self._preview(turn)
-
-    async def _text(self, turn: Turn) -> None:
-        text = turn.text
-        photo = bool(turn.incoming.attachments) and await take_image(turn)
-        if photo and not text:
-            turn.reply(turn.t("bcreate.text_still_needed"))
-            return
+    async def _parse_text(self, turn: Turn) -> Any:
+        if not turn.text and turn.incoming.attachments:
+            return ""  # a photo alone: the text is still needed
         try:
-            text = broadcasts.check_text(text)
+            return broadcasts.check_text(turn.text)
         except Refused as refused:
-            await self.ask(turn, turn.t(refused.key, **refused.params))
-            return
+            return Refusal.of(refused)
+
+    async def _text(self, turn: Turn, text: str) -> str:
+        photo = bool(turn.incoming.attachments) and await take_image(turn)
+        if not text:
+            if photo:
+                turn.reply(turn.t("bcreate.text_still_needed"))
+            else:
+                await self.ask(turn, TEXT)
+            return TEXT
+        turn.set(text=text)
         # A photo sent with the text answers the photo question too.
-        self._next(turn, AUDIENCE if photo else IMAGE, text=text)
-        await self.ask(turn)
+        return self._after(turn, AUDIENCE if photo else IMAGE)
 
-    async def _image(self, turn: Turn) -> None:
+    # A photo, or none.
+    def _image_choices(self, turn: Turn) -> list[Choice]:
+        choices = [Choice(turn.t("bcreate.no_image"), f"{P}:noimage")]
+        if turn.state.get("image"):
+            choices.insert(0, Choice(turn.t("bcreate.keep_image"), f"{P}:keep"))
+        return [*choices, self.back_choice(turn)]
+
+    async def _ask_image(self, turn: Turn) -> Prompt:
+        return Prompt(turn.t("bcreate.ask_image"), self._image_choices(turn))
+
+    async def _parse_image(self, turn: Turn) -> Any:
         if turn.incoming.attachments:
-            if await take_image(turn):
-                self._next(turn, AUDIENCE)
-        elif turn.choice == f"{P}:noimage":
-            self._next(turn, AUDIENCE, image=None)
-        elif turn.choice == f"{P}:keep" and turn.state.get("image"):
-            self._next(turn, AUDIENCE)
-        else:
-            await self.ask(turn, turn.t("bcreate.image_expected"))
-            return
-        await self.ask(turn)
+            return PHOTO
+        picked = choose(turn, self._image_choices(turn))
+        return Refusal("bcreate.image_expected") if isinstance(picked, Refusal) else picked
 
-    async def _ask_audience(self, turn: Turn, question: str, back: Choice) -> None:
-        people, broadcasts = turn.services.people, Broadcasts(turn.services.session)
+    async def _image(self, turn: Turn, picked: object) -> str:
+        if picked is PHOTO:
+            if not await take_image(turn):
+                await self.ask(turn, IMAGE)
+                return IMAGE
+        elif picked == f"{P}:noimage":
+            turn.set(image=None)
+        return self._after(turn, AUDIENCE)
+
+    # Everyone, a department, a location or everyone on one channel.
+    async def _ask_audience(self, turn: Turn) -> Prompt:
+        people, stored = turn.services.people, Broadcasts(turn.services.session)
         segments = [["department", d] for d in await people.departments()]
         segments += [["location", loc] for loc in await people.locations()]
-        segments += [["channel", c] for c in await broadcasts.channels_in_use()]
+        segments += [["channel", c] for c in await stored.channels_in_use()]
         turn.set(segments=segments)
+        return Prompt(turn.t("bcreate.ask_audience"), self._audience_choices(turn))
+
+    def _audience_choices(self, turn: Turn) -> list[Choice]:
+        """The audiences as they were offered (the roster may change before the answer)."""
         choices = [Choice(turn.t("bcreate.everyone"), f"{P}:aud:all")]
-        for i, (kind, value) in enumerate(segments):
+        for i, (kind, value) in enumerate(turn.state.get("segments", [])):
             choices.append(Choice(turn.t(f"bcreate.{kind}", name=value), f"{P}:aud:{i}"))
-        turn.ask(question, [*choices, back])
+        return [*choices, self.back_choice(turn)]
 
-    async def _audience(self, turn: Turn) -> None:
+    async def _parse_audience(self, turn: Turn) -> Any:
+        picked = choose(turn, self._audience_choices(turn))
+        if isinstance(picked, Refusal):
+            return picked
+        if picked == f"{P}:aud:all":
+            return None
         segments = turn.state.get("segments", [])
-        index = (turn.choice or "").removeprefix(f"{P}:aud:")
-        if turn.choice == f"{P}:aud:all":
-            self._next(turn, WHEN, audience={}, channel=None)
-        elif (n := ascii_int(index, high=len(segments) - 1)) is not None:
-            kind, value = segments[n]
-            if kind == "channel":
-                self._next(turn, WHEN, audience={}, channel=value)
-            else:
-                self._next(turn, WHEN, audience={kind: value}, channel=None)
-        await self.ask(turn)
+        n = ascii_int(picked.removeprefix(f"{P}:aud:"), high=len(segments) - 1)
+        return Refusal("dialog.pick_one") if n is None else segments[n]
 
-    async def _when(self, turn: Turn) -> None:
-        services = turn.services
-        if turn.choice == f"{P}:now" or fold(turn.text) in all_words("bcreate.words_now"):
-            self._next(turn, ACK, when=None)
+    async def _audience(self, turn: Turn, segment: list[str] | None) -> str:
+        if segment is None:
+            turn.set(audience={}, channel=None)
+        elif segment[0] == "channel":
+            turn.set(audience={}, channel=segment[1])
         else:
-            when = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
-            try:
-                when = broadcasts.check_time(services, when) if when else None
-            except Refused:
-                when = None
-            if when is None:
-                await self.ask(turn, turn.t("bcreate.bad_when"))
-                return
-            self._next(turn, ACK, when=when.isoformat())
-        await self.ask(turn)
+            turn.set(audience={segment[0]: segment[1]}, channel=None)
+        return self._after(turn, WHEN)
 
-    async def _ack(self, turn: Turn) -> None:
-        if turn.choice in (f"{P}:ack", f"{P}:noack"):
-            steps.advance(turn, CONFIRM, ack=turn.choice == f"{P}:ack", review=True)
-        await self.ask(turn)
+    # Now, or a time.
+    async def _ask_when(self, turn: Turn) -> Prompt:
+        now = Choice(turn.t("bcreate.now"), f"{P}:now")
+        return Prompt(turn.t("bcreate.ask_when"), [now, self.back_choice(turn)])
 
-    async def _change(self, turn: Turn) -> None:
-        part = (turn.choice or "").removeprefix(f"{P}:part:")
-        if part in PARTS:
-            steps.advance(turn, part)
-        await self.ask(turn)
+    async def _parse_when(self, turn: Turn) -> Any:
+        if turn.choice == f"{P}:now" or fold(turn.text) in all_words("bcreate.words_now"):
+            return None
+        when = read_time(turn, P)
+        if isinstance(when, Refusal):
+            return when
+        try:
+            return broadcasts.check_time(turn.services, when)
+        except Refused as refused:
+            return Refusal.of(refused)
 
-    async def _preview(self, turn: Turn) -> None:
+    async def _when(self, turn: Turn, when: datetime | None) -> str:
+        turn.set(when=when.isoformat() if when else None)
+        if when is not None:
+            echo(turn, when)
+        return self._after(turn, ACK)
+
+    # A 'Gelezen' button or not.
+    def _ack_choices(self, turn: Turn) -> list[Choice]:
+        return [
+            Choice(turn.t("bcreate.ack_yes"), f"{P}:ack"),
+            Choice(turn.t("bcreate.ack_no"), f"{P}:noack"),
+            self.back_choice(turn),
+        ]
+
+    async def _ask_ack(self, turn: Turn) -> Prompt:
+        return Prompt(turn.t("bcreate.ask_ack"), self._ack_choices(turn))
+
+    async def _pick_ack(self, turn: Turn) -> Any:
+        return choose(turn, self._ack_choices(turn))
+
+    async def _ack(self, turn: Turn, picked: str) -> str:
+        turn.set(ack=picked == f"{P}:ack", review=True)
+        return CONFIRM
+
+    # Which part to change.
+    def _change_choices(self, turn: Turn) -> list[Choice]:
+        return [Choice(turn.t(f"bcreate.part_{part}"), f"{P}:part:{part}") for part in PARTS]
+
+    async def _ask_change(self, turn: Turn) -> Prompt:
+        return Prompt(turn.t("bcreate.ask_change"), self._change_choices(turn))
+
+    async def _pick_change(self, turn: Turn) -> Any:
+        return choose(turn, self._change_choices(turn))
+
+    async def _change(self, turn: Turn, picked: str) -> str:
+        return picked.removeprefix(f"{P}:part:")
+
+    # The preview: send (or schedule), change, or discard.
+    def _confirm_choices(self, turn: Turn) -> list[Choice]:
+        send = "bcreate.schedule" if turn.state.get("when") else "bcreate.send"
+        return [
+            Choice(turn.t(send), f"{P}:send"),
+            Choice(turn.t("bcreate.change"), f"{P}:change"),
+            Choice(turn.t("bcreate.discard"), f"{P}:discard"),
+        ]
+
+    async def _preview(self, turn: Turn) -> Prompt:
         s, services = turn.state, turn.services
         sample = Broadcast(
             id=s.get("editing") or 0,
@@ -226,27 +281,19 @@ class BroadcastCreate:
             lines.append(turn.t("bcreate.summary_ack", hours=hours))
         if message.images:
             turn.reply(turn.t("bcreate.preview_image"), images=message.images)
-        send = "bcreate.schedule" if when else "bcreate.send"
-        turn.ask(
-            "\n".join(lines),
-            [
-                Choice(turn.t(send), f"{P}:send"),
-                Choice(turn.t("bcreate.change"), f"{P}:change"),
-                Choice(turn.t("bcreate.discard"), f"{P}:discard"),
-            ],
-        )
+        return Prompt("\n".join(lines), self._confirm_choices(turn))
 
-    async def _confirm(self, turn: Turn) -> None:
-        if turn.choice == f"{P}:discard":
+    async def _pick_confirm(self, turn: Turn) -> Any:
+        return choose(turn, self._confirm_choices(turn))
+
+    async def _confirm(self, turn: Turn, picked: str) -> str | None:
+        if picked == f"{P}:discard":
             turn.end()
             turn.reply(turn.t("bcreate.discarded"))
-        elif turn.choice == f"{P}:change":
-            steps.advance(turn, CHANGE)
-            await self.ask(turn)
-        elif turn.choice == f"{P}:send":
-            await save(turn, self)
-        else:
-            await self.ask(turn)
+            return None
+        if picked == f"{P}:change":
+            return CHANGE
+        return await save(turn)
 
 
 def _time(iso: str) -> datetime:
@@ -256,7 +303,7 @@ def _time(iso: str) -> datetime:
 def audience_label(turn: Turn) -> str:
     s = turn.state
     if s.get("channel"):
-        return turn.t("bcreate.channel", name=s["channel"])
+        return turn.t("bcreate.channel", name=channel_name(turn.lang, s["channel"]))
     audience = s.get("audience") or {}
     if audience:
         kind, value = next(iter(audience.items()))
@@ -268,9 +315,10 @@ def audience_label(turn: Turn) -> str:
 MEND = {broadcasts.IN_THE_PAST: WHEN, broadcasts.NOBODY: AUDIENCE}
 
 
-async def save(turn: Turn, dialog: BroadcastCreate) -> None:
+async def save(turn: Turn) -> str | None:
     """Create the broadcast (or save the edit) through the use case, and say what happened:
-    sending, scheduled, or why not (a time now past or an empty audience asks again)."""
+    sending, scheduled, or why not (a time now past or an empty audience asks that step
+    again: the step to ask is returned)."""
     s, services = turn.state, turn.services
     draft = broadcasts.Draft(
         text=str(s["text"]),
@@ -288,19 +336,17 @@ async def save(turn: Turn, dialog: BroadcastCreate) -> None:
         else:
             saved = await broadcasts.create(services, draft, actor)
     except Refused as refused:
-        if refused.key in MEND:
-            steps.advance(turn, MEND[refused.key])
-            await dialog.ask(turn, turn.t(refused.key, **refused.params))
-        else:
+        if refused.key not in MEND:
             turn.end()
-            turn.reply(turn.t(refused.key, **refused.params))
-        return
+        turn.reply(turn.refusal(refused))
+        return MEND.get(refused.key)
     turn.end()
     if saved.started:
         turn.reply(turn.t("bcreate.sending", id=saved.id, count=saved.queued))
     else:
         at = services.format_time(saved.scheduled_at, turn.lang)
         turn.reply(turn.t("bcreate.scheduled", id=saved.id, when=at))
+    return None
 
 
 async def take_image(turn: Turn) -> bool:

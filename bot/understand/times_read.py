@@ -58,6 +58,9 @@ _DAY_PARTS: tuple[tuple[str, int | None, str | None], ...] = (
     (r"'?s\s*nachts|at night", None, NIGHT),
     (r"overmorgen|(?:the\s+)?day after tomorrow", 2, None),
     (r"vandaag|today", 0, None),
+    # A day gone: read, so that it is said to be past rather than not understood.
+    (r"eergisteren|(?:the\s+)?day before yesterday", -2, None),
+    (r"gisteren|yesterday", -1, None),
     (r"morgen|tomorrow", 1, None),
 )
 

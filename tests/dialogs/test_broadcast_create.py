@@ -59,7 +59,7 @@ async def test_compose_preview_change_and_schedule(engine: Engine, org: Org) -> 
     await org.say("olga", choice=pick(await org.last("olga"), "Geen foto"))
     await org.say("olga", choice=pick(await org.last("olga"), "Afdeling Productie"))
     await org.say("olga", "gisteren 8:00")
-    assert "niet in de toekomst" in (await org.last("olga")).text
+    assert "(dinsdag 24 november om 08:00) is al voorbij" in (await org.last("olga")).text
     await org.say("olga", "morgen 8:00")
     await org.say("olga", choice=pick(await org.last("olga"), "Ja"))
     preview = await org.last("olga")

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.engine import Engine
+from storage.broadcast_models import Broadcast
 from storage.models import NominationCampaign, OpenQuestion
 from tests.support.broadcasts import START, Clock
 from tests.support.org import Org
@@ -70,7 +71,7 @@ async def test_question_help_typed_choices_and_back_at_the_preview(
 async def test_question_reasks_say_why(engine: Engine, org: Org, clock: Clock) -> None:
     await say_all(org, "nieuwe vraag", "Wat vind je van de roosters?", "misschien")
     text = await last(org)
-    assert text.startswith("'misschien' past hier niet: dit is geen ja/nee-vraag.")
+    assert text.startswith("'misschien' past bij geen van de keuzes.")
     assert text.endswith("Met naam of anoniem beantwoorden?")
     await say_all(org, "met naam", "6")
     assert (await last(org)).startswith("'6' is alleen een getal, geen tijd.")
@@ -105,7 +106,7 @@ async def test_round_typed_answers_help_and_back(engine: Engine, org: Org, clock
     assert (await org.outbox("olga"))[-2].text.startswith("Genoteerd: vrijdag 27 november om 17:00")
     await say_all(org, "weet ik niet")
     text = await last(org)
-    assert text.startswith("'weet ik niet' past hier niet") and "Anoniem of met naam" in text
+    assert text.startswith("'weet ik niet' past bij geen van de keuzes") and "Anoniem of met naam" in text
     await say_all(org, "anoniem", "geen idee")
     assert (await last(org)).startswith("Typ een getal van 1 tot 50")
     await say_all(org, "3")  # the maximum, not the third button
@@ -146,3 +147,51 @@ async def test_round_past_time_offers_the_next_one(engine: Engine, org: Org, clo
     assert "Anoniem of met naam" in await last(org)
     await say_all(org, "terug", "terug")
     assert (await last(org)).startswith("Nieuwe nominatieronde. Wat is de titel?")
+
+
+# Broadcasts.
+
+
+async def test_broadcast_typed_answers_help_and_back(
+    engine: Engine, org: Org, clock: Clock
+) -> None:
+    await say_all(org, "nieuw bericht", "help")
+    text = await last(org)
+    assert text.startswith("Typ de tekst van het nieuwsbericht") and "Typ het nieuwsbericht" in text
+    await say_all(org, "Vrijdag gratis soep", "geen foto", "menu")
+    assert (await last(org)).startswith("Kies wie het bericht krijgt")  # help, not an answer
+    await say_all(org, "productie", "vanavond 19.30")
+    *_, echoed, ack = await org.outbox("olga")
+    assert echoed.text.startswith("Genoteerd: woensdag 25 november om 19:30.")
+    assert ack.text.startswith("Moeten mensen met een knop 'Gelezen'")
+    await say_all(org, "ja")
+    preview = await last(org)
+    assert "Afdeling Productie" in preview and "Met 'Gelezen'-knop" in preview
+    await say_all(org, "terug")  # not the preview again: the step before it
+    assert (await last(org)).startswith("Moeten mensen met een knop 'Gelezen'")
+    await say_all(org, "nee hoor", "inplannen")
+    assert "ingepland voor woensdag 25 november 2026 19:30" in await last(org)
+    [row] = await broadcasts(engine)
+    assert (row.audience, row.acknowledge) == ({"department": "Productie"}, False)
+    assert row.scheduled_at == datetime(2026, 11, 25, 18, 30, tzinfo=UTC)
+
+
+async def test_broadcast_time_asked_back_and_stop(engine: Engine, org: Org, clock: Clock) -> None:
+    await say_all(org, "nieuw bericht", "Koffie op", "Geen foto", "Iedereen", "om 6")
+    asked = await org.last("olga")
+    assert asked.text.startswith("'om 6' kan meer dan één tijd zijn:")
+    assert len([c for c in asked.choices if c.payload.startswith("bcn:at:")]) == 2
+    await say_all(org, "6")
+    assert (await last(org)).startswith("'6' is alleen een getal, geen tijd.")
+    await say_all(org, "vrijdag 17:00")
+    assert (await org.outbox("olga"))[-2].text.startswith("Genoteerd: vrijdag 27 november om 17:00")
+    await say_all(org, "misschien")
+    assert (await last(org)).startswith("'misschien' past bij geen van de keuzes")
+    await say_all(org, "stop")
+    assert "Gestopt" in await last(org)
+    assert await broadcasts(engine) == []
+
+
+async def broadcasts(engine: Engine) -> list[Broadcast]:
+    async with engine.db.transaction(read_only=True) as session:
+        return list((await session.execute(select(Broadcast).order_by(Broadcast.id))).scalars())
