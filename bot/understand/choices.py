@@ -99,9 +99,20 @@ def options(choices: Sequence[ChoiceLike]) -> list[Option]:
     return result
 
 
+# Labels that answer a don't-know without saying so ("Vertel me meer" to "Heb je interesse?"):
+# a typed "weet ik niet" picks them, but typing them is no don't-know anywhere else.
+_LABEL_ONLY = {
+    tuple(words(w)): pol
+    for pol in ("dont_know", "maybe")
+    for w in listed(f"answers.label_polarity.{pol}")
+}
+
+
 def label_polarity(label: tuple[str, ...]) -> str | None:
     if label in _POLARITY:
         return _POLARITY[label]
+    if label in _LABEL_ONLY:
+        return _LABEL_ONLY[label]
     for size in range(min(4, len(label)), 0, -1):
         pol = _LABEL_POLARITY_LEAD.get(label[:size])
         if pol is not None:

@@ -13,7 +13,7 @@ every path sends the same ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -350,12 +350,17 @@ async def nominate(
     person_id: int,
     nominee_ids: Sequence[int],
     reason: str | None,
+    *,
+    reasons: Mapping[int, str | None] | None = None,
 ) -> tuple[NominationCampaign, list[int]]:
-    """Save `person_id`'s nominations; (the round, the nominees saved). Colleagues this
-    person nominated before are left out; the whole call is refused when the round no
-    longer takes nominations or when it would go over the maximum per person. Nothing is
-    audited: in an anonymous round no row may link the nominator to the nominee."""
+    """Save `person_id`'s nominations; (the round, the nominees saved). `reasons` gives a
+    nominee their own reason (the chat asks one per colleague), else `reason` counts for
+    each. Colleagues this person nominated before are left out; the whole call is refused
+    when the round no longer takes nominations or when it would go over the maximum per
+    person. Nothing is audited: in an anonymous round no row may link the nominator to the
+    nominee."""
     reason = check_reason(reason)
+    own = {n: check_reason(r) for n, r in (reasons or {}).items()}
     campaign, nominator, earlier = await _standing(services, campaign_id, person_id, adding=0)
     new = [n for n in dict.fromkeys(nominee_ids) if n not in earlier]
     check_max_reached(campaign, len(earlier) + len(new))
@@ -364,7 +369,7 @@ async def nominate(
         n
         for n in new
         if await nominations.nominate(
-            campaign.id, nominator, n, reason, services.now, is_self=n == person_id
+            campaign.id, nominator, n, own.get(n, reason), services.now, is_self=n == person_id
         )
     ]
     return campaign, saved

@@ -96,20 +96,23 @@ async def test_nominating_with_partial_names_choices_and_back(
         "Joost de Vries (Kantoor)",
     ]
     await org.say("emp0", "2")
-    assert "Gekozen: Joost de Vries (Kantoor)" in (await org.last("emp0")).text
+    assert "Waarom nomineer je Joost de Vries?" in (await org.last("emp0")).text
     await org.say("emp0", "terug")  # undo that pick: back to the list
     assert "Wie bedoel je?" in (await org.last("emp0")).text
     await org.say("emp0", "Joos Smit (Logistiek)")
+    await org.say("emp0", "Overslaan")
+    assert "Gekozen: Joos Smit (Logistiek)" in (await org.last("emp0")).text
     await org.say("emp0", "Ja, nog iemand")
     await org.say("emp0", "JOSE muller")  # accents and case do not matter
-    assert "José Müller (Productie)" in (await org.last("emp0")).text
+    assert "Waarom nomineer je José Müller?" in (await org.last("emp0")).text
+    await org.say("emp0", "Overslaan")
     await org.say("emp0", "Ja, nog iemand")
     await org.say("emp0", "smit")
     assert "Joos Smit heb je al genomineerd" in (await org.outbox("emp0"))[-2].text
     await org.say("emp0", "emp0")  # yourself: wants to be a candidate
     assert "kandidaat" in (await org.outbox("emp0"))[-2].text
+    await org.say("emp0", "Zij luisteren goed")  # the reason for this pick only
     await org.say("emp0", "Nee, verder")
-    await org.say("emp0", "Zij luisteren goed")
     summary = (await org.last("emp0")).text
     assert "Joos Smit" in summary and "José Müller" in summary and "Zij luisteren goed" in summary
     await org.say("emp0", "Bevestigen")
@@ -134,9 +137,9 @@ async def test_english_maximum_and_cancel(engine: Engine, org: Org, people) -> N
     await campaign(engine, max_per_person=1)
     await org.say("emp1", "nominate")
     await org.say("emp1", "de vries")
-    assert "maximum of 1" in (await org.outbox("emp1"))[-2].text
     assert "A short reason helps" in (await org.last("emp1")).text
     await org.say("emp1", "Skip")
+    assert "maximum of 1" in (await org.outbox("emp1"))[-2].text
     await org.say("emp1", "Confirm")
     await org.say("emp1", "nominate")  # the maximum is used up: refused before asking whom
     assert "maximum of 1" in (await org.last("emp1")).text
@@ -168,13 +171,13 @@ async def test_closing_ranks_invites_and_hides_nominators_when_anonymous(
     for key, reason in [("emp0", "Kent iedereen"), ("emp2", "Eerlijk"), ("emp4", None)]:
         await org.say(key, "nomineer")
         await org.say(key, "José")
-        await org.say(key, "Nee, verder")
         await org.say(key, reason or "Overslaan")
+        await org.say(key, "Nee, verder")
         await org.say(key, "Bevestigen")
     await org.say("emp6", "nomineer")
     await org.say("emp6", "Joost")
-    await org.say("emp6", "Nee, verder")
     await org.say("emp6", "Overslaan")
+    await org.say("emp6", "Nee, verder")
     await org.say("emp6", "Bevestigen")
     clock: Clock = engine.clock  # type: ignore[assignment]
     clock.now = START + timedelta(days=8)
@@ -207,12 +210,12 @@ async def test_closing_ranks_invites_and_hides_nominators_when_anonymous(
 async def test_named_campaign_shows_nominators_to_the_or(engine: Engine, org: Org, people) -> None:  # type: ignore[no-untyped-def]
     await campaign(engine)
     for key in ("emp0", "emp2"):
-        for line in ["nomineer", "Joost", "Nee, verder", "Goede collega", "Bevestigen"]:
+        for line in ["nomineer", "Joost", "Goede collega", "Nee, verder", "Bevestigen"]:
             await org.say(key, line)
     await org.say("olga", "nominaties")
     live = (await org.last("olga")).text
     assert "Joost de Vries: 2 nominaties" in live and "genomineerd door: Emp0, Emp2" in live
-    for line in ["nomineer", "Emp4", "Nee, verder", "Overslaan", "Bevestigen"]:
+    for line in ["nomineer", "Emp4", "Overslaan", "Nee, verder", "Bevestigen"]:
         await org.say("emp4", line)  # only themselves
     clock: Clock = engine.clock  # type: ignore[assignment]
     clock.now = START + timedelta(days=8)
