@@ -1,8 +1,9 @@
-"""`achterban question …`: create, answers (json/csv/table), list, close, hide."""
+"""`achterban question …`: create, answers (json/csv/table), themes, list, close, hide."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -23,6 +24,7 @@ from bot.cli.common import (
 )
 from bot.conversation import Services
 from bot.i18n import t
+from bot.themes import answers as answer_themes
 from bot.usecases import Refused, questions
 from storage.people import Audience
 from storage.questions import Questions
@@ -124,6 +126,55 @@ def question_answers(
     print_rows(fmt, header, rows, title=f"{data['id']}: {data['question']}")
     if fmt is Format.table:
         err.print(f"{len(rows)} answers of {data['audience_size']} asked; status {data['status']}.")
+
+
+@question_app.command("themes")
+def question_themes(
+    question_id: int = typer.Argument(..., metavar="ID"),
+    fmt: Format = typer.Option(Format.table, "--format"),
+) -> None:
+    """Themes in the answers to question ID: label, count, sentiment, examples (offline).
+
+    The answer ids are those of `question answers ID`; themes under 5 answers are "overig"."""
+    lang = settings().locale
+
+    async def go(services: Services) -> dict[str, object]:
+        questions = Questions(services.session)
+        question = existing(await questions.get(question_id), f"Question {question_id}")
+        answers = await questions.answers(question)
+        found = await answer_themes.themes_of([(a.id, a.text) for a in answers])
+        return {
+            "id": question.id,
+            "question": question.text,
+            "answers": len(answers),
+            "themes": answer_themes.as_dicts(found, lang),
+            "texts": {a.id: a.text for a in answers},
+        }
+
+    data = with_services(go, read_only=True)
+    texts: dict[int, str] = data.pop("texts")  # type: ignore[assignment]
+    themes: list[dict[str, Any]] = data["themes"]  # type: ignore[assignment]
+    if fmt is Format.json:
+        print_json(data)
+        return
+    header = ["theme", "count", "sentiment", "terms", "examples"]
+    rows = [
+        [
+            th["label"],
+            th["count"],
+            t(lang, f"themes.{th['sentiment']}"),
+            ", ".join(th["terms"]),
+            "\n".join(f"{i}: {_short(texts[i])}" for i in th["examples"]),
+        ]
+        for th in themes
+    ]
+    print_rows(fmt, header, rows, title=f"{data['id']}: {data['question']}")
+    if fmt is Format.table:
+        err.print(f"{data['answers']} answers in {len(themes)} groups.")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @question_app.command("list")
