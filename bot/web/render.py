@@ -7,17 +7,18 @@ could neither run inline nor send data away.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.i18n import LANGUAGES, t
+from bot.labels import action_name, channel_list, channel_name, detail_items, subject_name
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -50,12 +51,20 @@ def secure(response: web.StreamResponse) -> web.StreamResponse:
     return response
 
 
-def format_when(when: datetime | None, lang: str, timezone: ZoneInfo) -> str:
+# One way to write a moment per language, on every page: "4 dec. 2026 17:00" / "4 Dec 2026
+# 17:00", in the organisation's time zone; a day without a time is the same without the time.
+_LOCALE = {"nl": "nl_NL", "en": "en_GB"}
+DATETIME_PATTERN = "d MMM y HH:mm"
+DATE_PATTERN = "d MMM y"
+
+
+def format_when(when: datetime | date | None, lang: str, timezone: ZoneInfo) -> str:
     if when is None:
         return ""
-    return format_datetime(
-        when, "d MMM y HH:mm", tzinfo=timezone, locale="nl_NL" if lang == "nl" else "en_GB"
-    )
+    locale = _LOCALE.get(lang, _LOCALE["nl"])
+    if not isinstance(when, datetime):
+        return format_date(when, DATE_PATTERN, locale=locale)
+    return format_datetime(when, DATETIME_PATTERN, tzinfo=timezone, locale=locale)
 
 
 def render_text(template: str, lang: str, timezone: ZoneInfo, **context: Any) -> str:
@@ -64,6 +73,11 @@ def render_text(template: str, lang: str, timezone: ZoneInfo, **context: Any) ->
         languages=LANGUAGES,
         t=partial(t, lang),
         when=partial(format_when, lang=lang, timezone=timezone),
+        channel_name=partial(channel_name, lang),
+        channel_list=partial(channel_list, lang),
+        action_name=partial(action_name, lang),
+        subject_name=partial(subject_name, lang),
+        detail_items=partial(detail_items, lang),
         **context,
     )
 

@@ -142,4 +142,4 @@ async def test_audit_log_page(
     client: TestClient, engine: Engine, org: Org, admin_csrf: str
 ) -> None:
     html = await (await client.get("/admin/audit")).text()
-    assert "web.login" in html and "Olga" in html
+    assert "Ingelogd op het dashboard" in html and "Olga" in html

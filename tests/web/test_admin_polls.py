@@ -172,7 +172,7 @@ async def test_polls_list_and_overview(client: TestClient, engine: Engine, org: 
     assert "Parkeren?" in listing and "1 van 10 (10%)" in listing
     overview = await (await client.get("/admin")).text()
     assert f"/admin/polls/{poll_id}" in overview and "1 van 10 (10%)" in overview
-    assert "poll.opened" in overview  # recent activity for the OR
+    assert "Peiling geopend" in overview  # recent activity for the OR
 
 
 def test_small_groups_cannot_be_worked_out_by_subtraction() -> None:

@@ -88,7 +88,7 @@ async def test_a_name_hidden_reporter_is_named_nowhere(
         assert "Emp3" not in html and "Emp5" not in html, path
     audit_page = await (await client.get("/admin/audit")).text()
     assert audit_page.count(HIDDEN_LABEL) == 3
-    assert f"report:{named}" in audit_page
+    assert f"Melding {named}" in audit_page
 
     # A moderator who is also on the OR: the named reporter, never the hidden one.
     await set_roles(engine, org.people["olga"], {"or_member", "moderator"})

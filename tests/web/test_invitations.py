@@ -92,7 +92,7 @@ async def test_a_person_with_a_channel_gets_it_there_and_the_admin_never_sees_it
     response = await client.post(f"/admin/people/{emp0.id}/invite", data={"csrf": csrf})
     html = await response.text()
     assert response.status == 200 and JOIN not in html
-    assert "gestuurd via slack" in html
+    assert "gestuurd via Slack" in html
     [(channel, account, message)] = await _outbox(engine, emp0.id)
     assert (channel, account) == ("slack", "UEMP0")
     assert f"http://127.0.0.1:8080{JOIN}" in message.text
