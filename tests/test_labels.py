@@ -47,7 +47,9 @@ def written_actions() -> set[str]:
                     value = (
                         arg.value
                         if isinstance(arg, ast.Constant)
-                        else names.get(arg.id) if isinstance(arg, ast.Name) else None
+                        else names.get(arg.id)
+                        if isinstance(arg, ast.Name)
+                        else None
                     )
                     if isinstance(value, str) and ACTION.fullmatch(value):
                         actions.add(value)
@@ -61,7 +63,9 @@ def test_the_scan_finds_actions() -> None:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_audit_action_has_a_name(lang: str) -> None:
-    named = {k.removeprefix("label.audit.") for k in catalogue(lang) if k.startswith("label.audit.")}
+    named = {
+        k.removeprefix("label.audit.") for k in catalogue(lang) if k.startswith("label.audit.")
+    }
     missing = written_actions() - named
     assert not missing, f"audit actions without a name in {lang}: {sorted(missing)}"
 
