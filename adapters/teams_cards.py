@@ -160,11 +160,19 @@ def is_personal(conversation: Any) -> bool:
 
 
 def tenant_of(activity: Any) -> str | None:
+    """channelData.tenant.id, else the conversation's tenantId. botbuilder-schema maps
+    ConversationAccount.tenant_id to the key `tenantID`, so the `tenantId` Teams sends lands
+    in the model's additional_properties: both are read."""
     data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     tenant = data.get("tenant")
     if isinstance(tenant, dict) and tenant.get("id"):
         return str(tenant["id"])
-    return activity.conversation.tenant_id if activity.conversation else None
+    conversation = activity.conversation
+    if conversation is None:
+        return None
+    extra = getattr(conversation, "additional_properties", None) or {}
+    found = conversation.tenant_id or extra.get("tenantId")
+    return found if isinstance(found, str) and found else None
 
 
 def clean_text(text: str | None) -> str:

@@ -18,23 +18,19 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from botbuilder.core import TurnContext
-from botbuilder.schema import Activity
 from pydantic import SecretStr
 
-from adapters import teams_cards
-from adapters.teams import TeamsAdapter
 from adapters.whatsapp import Webhooks, parse_incoming
 from bot.config import Settings
 from bot.messages import Incoming, Outgoing
-from tests.adapters import test_payloads_slack
+from tests.adapters import test_payloads_slack, test_payloads_teams
 from tests.adapters.payloads import load, names
 from tests.fakes.twilio_api import signature_headers
 
 # Every recording and the test below that reads it; the last test checks the list is whole.
 CHECKED = {
     "slack": test_payloads_slack.CHECKED,
-    "teams": {"message", "card_submit", "conversation_update_install", "installation_update_add"},
+    "teams": test_payloads_teams.CHECKED,
     "whatsapp": {"inbound_text", "inbound_button", "status_delivered", "status_failed"},
 }
 
@@ -83,57 +79,6 @@ def bare_settings(tmp_path: Path, **update: Any) -> Settings:
         secret_key="test-secret-key-that-is-long-enough-for-production",
         _env_file=None,  # type: ignore[call-arg]
     ).model_copy(update=update)
-
-
-# -- Teams -------------------------------------------------------------------------------------
-
-
-async def read_activity(tmp_path: Path, body: dict[str, Any]) -> list[Incoming]:
-    """One activity through TeamsAdapter's turn, as CloudAdapter would run it. Without a
-    connector client the member lookup fails and the adapter goes on without an e-mail, as
-    it does when Teams does not answer in time."""
-    engine = RecordingEngine()
-    adapter = TeamsAdapter(bare_settings(tmp_path, teams_emulator=True), engine)  # type: ignore[arg-type]
-    activity = Activity().deserialize(body)
-    teams_cards.drop_empty_entries(activity)
-    try:
-        await adapter._on_turn(TurnContext(adapter.cloud, activity))
-    finally:
-        await adapter.close()
-    return engine.handled
-
-
-AAD_USER = "00000000-0000-4000-8000-00000000e001"
-PERSONAL = "a:1placeholder-personal-conversation"
-TEAMS_TENANT = "00000000-0000-4000-8000-0000000000a1"
-
-
-async def test_teams_message(tmp_path: Path) -> None:
-    body = recorded("teams", "message")
-    (incoming,) = await read_activity(tmp_path, body)
-    assert (incoming.channel, incoming.account) == ("teams", AAD_USER)
-    assert incoming.event_id == f"{PERSONAL}:1741082400123"
-    assert (incoming.text, incoming.choice, incoming.locale) == ("peilingen", None, "nl-NL")
-    assert incoming.conversation_ref is not None  # a 1:1 chat: the bot may write first
-    assert teams_cards.tenant_of(Activity().deserialize(body)) == TEAMS_TENANT
-
-
-async def test_teams_adaptive_card_submit(tmp_path: Path) -> None:
-    (incoming,) = await read_activity(tmp_path, recorded("teams", "card_submit"))
-    assert (incoming.channel, incoming.account) == ("teams", AAD_USER)
-    assert (incoming.text, incoming.choice) == ("", "poll:1:vote:2")
-    assert incoming.event_id == f"{PERSONAL}:f:placeholder-submit-activity"
-    assert incoming.message_ref == "1741082400999"  # the card to update
-
-
-@pytest.mark.parametrize("name", ["conversation_update_install", "installation_update_add"])
-async def test_teams_installation_greets_once(tmp_path: Path, name: str) -> None:
-    (incoming,) = await read_activity(tmp_path, recorded("teams", name))
-    assert (incoming.channel, incoming.account) == ("teams", AAD_USER)
-    # Both announce one installation: the same event id, so the greeting is sent once.
-    assert incoming.event_id == f"{PERSONAL}:installed"
-    assert (incoming.text, incoming.choice) == ("", None)
-    assert incoming.conversation_ref is not None
 
 
 # -- WhatsApp (Twilio) -------------------------------------------------------------------------
@@ -218,7 +163,7 @@ def test_recorded_payloads_are_objects_with_placeholder_ids(platform: str) -> No
             assert "AC00000000000000000000000000000000" in text, name
             assert "+316000000" in text, name
         if platform == "teams":
-            assert TEAMS_TENANT in text, name
+            assert test_payloads_teams.TENANT in text, name
 
 
 @pytest.mark.parametrize("platform", sorted(CHECKED))
