@@ -57,8 +57,8 @@ async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
     whether the bot already asked back). In a dialog, its own question by number or label;
     outside one, a poll answer as colleagues type it (bot/poll_answers.py) after command words,
     so "menu" is never a vote; other prompts by number, label or fragment."""
-    if not turn.text:
-        return None, "", False
+    if not turn.text or turn.incoming.attachments:
+        return None, "", False  # a photo's caption is no answer (it describes the photo)
     asked = await turn.last_asked()
     if turn.conversation.dialog:
         if asked is None:

@@ -20,6 +20,9 @@ from bot.i18n import all_words
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
+from bot.understand.answers import Matched, understand_answer
+from bot.understand.choices import polarity_of
+from bot.understand.normalize import words
 from bot.usecases import Refused, reports
 from bot.usecases.reports import MAX_TEXT, MAX_WHERE, check_text
 from dialogs import steps
@@ -59,6 +62,9 @@ class UnsafeReport:
 
     async def step(self, turn: Turn) -> None:
         turn.set(touched=turn.services.now.isoformat())
+        typed_steps = (PHOTOS, RECOGNISABLE, CONSENT, PRIVACY, CONFIRM)
+        if turn.state.get("step") in typed_steps and turn.text and not turn.choice:
+            turn.choice = await typed_choice(turn)
         if steps.wants_back(turn, P):
             if steps.back(turn) is None:
                 turn.reply(turn.t("steps.first"))
@@ -142,6 +148,10 @@ class UnsafeReport:
             await take_photos(turn)
         elif turn.choice == f"{P}:nophoto" or (turn.choice == f"{P}:done" and self._count(turn)):
             steps.advance(turn, WHAT)
+            if turn.state.get("what"):
+                # The caption sent with a photo is the description: that step is skipped
+                # ('terug' from where still reaches it to change it).
+                steps.advance(turn, WHERE)
         else:
             turn.reply(turn.t("report.photos_expected"))
         await self.ask(turn)
@@ -173,6 +183,8 @@ class UnsafeReport:
 
     async def _recognisable(self, turn: Turn) -> None:
         answer = (turn.choice or "").removeprefix(f"{P}:")
+        if answer not in ("yes", "no", "unsure"):
+            turn.reply(turn.t("dialog.pick_one"))
         if answer == "no":
             # Faces the detector finds are blurred all the same: on any doubt, blur.
             steps.advance(turn, PRIVACY, recognisable="no", consent=None, keep=[])
@@ -188,6 +200,11 @@ class UnsafeReport:
             steps.advance(turn, PRIVACY, consent="none", keep=[])
         elif answer == "some" and face_total(turn) >= 2:
             steps.advance(turn, PICK)
+        elif polarity_of(words(turn.text)) in ("dont_know", "maybe"):
+            # "weet ik niet": asked back with why it matters, not guessed.
+            turn.reply(turn.t("report.consent_unsure"))
+        else:
+            turn.reply(turn.t("dialog.pick_one"))
         await self.ask(turn)
 
     async def _ask_pick(self, turn: Turn) -> None:
@@ -314,6 +331,35 @@ async def take_photos(turn: Turn) -> None:
         original = media.store.put(data, ORIGINAL, now=services.now)
         taken.append({"original": original, "faces": [f.as_list() for f in prepared.faces]})
     turn.set(photos=taken)
+    take_caption(turn)
+
+
+def take_caption(turn: Turn) -> None:
+    """ "kijk, er ligt olie bij machine 4" sent with the photo is the description (the
+    first caption counts; one too long is left for the description step to refuse)."""
+    caption = turn.text
+    if not caption or turn.state.get("what") or not turn.incoming.attachments:
+        return
+    if turn.registry.find_command(caption) is not None:
+        return  # "melding" with a photo is the command, not a description
+    try:
+        turn.set(what=check_text(caption, MAX_TEXT))
+    except Refused:
+        return
+    # Not echoed: the report may yet become anonymous, and this line waits unsealed.
+    turn.reply(turn.t("report.caption_taken"))
+
+
+async def typed_choice(turn: Turn) -> str | None:
+    """A typed answer to this dialog's buttons as colleagues type it ("ja hoor", "nee",
+    "de tweede"), only when it is wholly an answer and fits one button."""
+    asked = await turn.last_asked()
+    if asked is None or not asked.choices:
+        return None
+    result = understand_answer(turn.text, asked.choices, multiple=asked.multiple)
+    if isinstance(result, Matched) and not result.remark and len(result.payloads) == 1:
+        return result.payloads[0]
+    return None
 
 
 async def submit(turn: Turn) -> None:
