@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 
 from bot.choices import fold
 from bot.conversation import Turn
-from bot.dialog_steps import Prompt, Refusal, Step, StepDialog
+from bot.dialog_steps import Prompt, Refusal, Step, StepDialog, choose
+from bot.dialog_times import echo, read_time
 from bot.i18n import all_words
 from bot.messages import Choice
 from bot.registry import Registry
@@ -22,7 +23,6 @@ from bot.text import ascii_int
 from bot.usecases import polls as poll_cases
 from bot.usecases.poll_repeat import MONTHLY, WEEKLY, describe
 from bot.usecases.polls import MAX_OPTIONS, MIN_OPTIONS, PollDraft, PollRefused
-from dialogs.when import parse_when
 from storage.people import Audience
 
 # The preview's buttons: open once, or open and repeat.
@@ -49,6 +49,7 @@ def _refusal(refused: PollRefused) -> Refusal:
 class PollCreate(StepDialog):
     name: ClassVar[str] = "poll_create"
     prefix: ClassVar[str | None] = "pc"
+    title_key: ClassVar[str] = "dialog.title.poll_create"
 
     def steps(self) -> Sequence[Step]:
         return (
@@ -62,11 +63,11 @@ class PollCreate(StepDialog):
             Step(
                 OPTIONS, self._ask_options, self._parse_option, self._option, "create.help_options"
             ),
-            Step(MODE, self._ask_mode, self._parse_mode, self._mode, "create.help_mode"),
+            Step(MODE, self._ask_mode, self.pick, self._mode, "create.help_mode"),
             Step(
                 ANONYMITY,
                 self._ask_anonymity,
-                self._parse_anonymity,
+                self.pick,
                 self._anonymity,
                 "create.help_anonymity",
             ),
@@ -78,7 +79,7 @@ class PollCreate(StepDialog):
                 self._audience,
                 "create.help_audience",
             ),
-            Step(CONFIRM, self._preview, self._parse_confirm, self._confirm, "create.help_confirm"),
+            Step(CONFIRM, self._preview, self.pick, self._confirm, "create.help_confirm"),
         )
 
     def initial_state(self, turn: Turn) -> dict[str, Any]:
@@ -136,9 +137,6 @@ class PollCreate(StepDialog):
             ],
         )
 
-    async def _parse_mode(self, turn: Turn) -> Any:
-        return turn.choice if turn.choice in ("pc:single", "pc:multi") else PICK_ONE
-
     async def _mode(self, turn: Turn, choice: str) -> str:
         turn.set(multiple=choice == "pc:multi")
         return ANONYMITY
@@ -153,9 +151,6 @@ class PollCreate(StepDialog):
             ],
         )
 
-    async def _parse_anonymity(self, turn: Turn) -> Any:
-        return turn.choice if turn.choice in ("pc:named", "pc:anon") else PICK_ONE
-
     async def _anonymity(self, turn: Turn, choice: str) -> str:
         turn.set(anonymous=choice == "pc:anon")
         return CLOSES
@@ -169,18 +164,19 @@ class PollCreate(StepDialog):
     async def _parse_closes(self, turn: Turn) -> Any:
         if turn.choice == "pc:noclose":
             return None
-        services = turn.services
-        closes = parse_when(turn.text, now=services.now, timezone=services.settings.timezone)
-        if closes is None:
-            return Refusal("create.bad_closes")
+        closes = read_time(turn, self.prefix or "")
+        if isinstance(closes, Refusal):
+            return closes
         try:
-            poll_cases.check_closes(closes, now=services.now, opens_at=None)
+            poll_cases.check_closes(closes, now=turn.services.now, opens_at=None)
         except PollRefused as refused:
             return _refusal(refused)
         return closes
 
     async def _closes(self, turn: Turn, closes: datetime | None) -> str:
         turn.set(closes=closes.isoformat() if closes else None)
+        if closes is not None:
+            echo(turn, closes)
         return AUDIENCE
 
     # Everyone, a department or a location.
@@ -189,14 +185,20 @@ class PollCreate(StepDialog):
         segments = [["department", d] for d in await people.departments()]
         segments += [["location", loc] for loc in await people.locations()]
         turn.set(segments=segments)
+        return Prompt(turn.t("create.ask_audience"), self._audience_choices(turn))
+
+    def _audience_choices(self, turn: Turn) -> list[Choice]:
+        """The audiences as they were offered (the roster may change before the answer)."""
         choices = [Choice(turn.t("create.everyone"), "pc:aud:all")]
-        for i, (kind, value) in enumerate(segments):
+        for i, (kind, value) in enumerate(turn.state.get("segments", [])):
             choices.append(Choice(turn.t(f"create.{kind}", name=value), f"pc:aud:{i}"))
-        return Prompt(turn.t("create.ask_audience"), choices)
+        return choices
 
     async def _parse_audience(self, turn: Turn) -> Any:
         segments = turn.state.get("segments", [])
-        choice = turn.choice or ""
+        choice = choose(turn, self._audience_choices(turn))
+        if isinstance(choice, Refusal):
+            return choice
         if choice == "pc:aud:all":
             return {}
         if (
@@ -237,11 +239,6 @@ class PollCreate(StepDialog):
                 Choice(turn.t("create.open_monthly"), "pc:monthly"),
             ],
         )
-
-    async def _parse_confirm(self, turn: Turn) -> Any:
-        if turn.choice == "pc:discard" or turn.choice in REPEAT_OF:
-            return turn.choice
-        return PICK_ONE
 
     async def _confirm(self, turn: Turn, choice: str) -> str | None:
         if choice == "pc:discard":

@@ -1,6 +1,6 @@
 """Typed dates and times in Dutch and English, read by rule: a time, ambiguous, past, or not.
 
-Why not dateparser (which dialogs/when.py wraps today)? It reads every one of the issue's
+Why not dateparser (which the dialogs used before)? It read every one of the issue's
 examples wrongly and silently: "19u30" became 06:17, "7-12 08:00" 12 July (month first),
 "morgen 17u" 03:55, "om 6" 00:00, a bare "6" 4 June 2027, and on a Friday morning "vrijdag
 17:00" next week. Its answers come from a large generic grammar with language guessing, so
@@ -9,7 +9,7 @@ mean pre-parsing every form anyway (and then dateparser only adds the misreads).
 colleagues actually type are few and regular, so this module parses them itself, with a
 grammar small enough to read, and refuses everything else. ISO-8601 is read by
 `datetime.fromisoformat`; the calendar and DST by `zoneinfo`; the echo in words by Babel.
-dateparser stays a dependency only until dialogs/when.py is switched over to this module.
+Every time step of the guided dialogs reads through here (bot/dialog_times.py).
 
 The rules for what is ambiguous (asked back, never guessed):
 - A spoken-style hour of 1-12 with no part of the day ("om 6", "6 uur", "half 8", "kwart over

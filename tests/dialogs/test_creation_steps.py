@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.engine import Engine
+from bot.messages import Outgoing
 from storage.broadcast_models import Broadcast
-from storage.models import NominationCampaign, OpenQuestion
+from storage.models import NominationCampaign, OpenQuestion, Poll
 from tests.support.broadcasts import START, Clock
 from tests.support.org import Org
 
@@ -106,7 +107,10 @@ async def test_round_typed_answers_help_and_back(engine: Engine, org: Org, clock
     assert (await org.outbox("olga"))[-2].text.startswith("Genoteerd: vrijdag 27 november om 17:00")
     await say_all(org, "weet ik niet")
     text = await last(org)
-    assert text.startswith("'weet ik niet' past bij geen van de keuzes") and "Anoniem of met naam" in text
+    assert (
+        text.startswith("'weet ik niet' past bij geen van de keuzes")
+        and "Anoniem of met naam" in text
+    )
     await say_all(org, "anoniem", "geen idee")
     assert (await last(org)).startswith("Typ een getal van 1 tot 50")
     await say_all(org, "3")  # the maximum, not the third button
@@ -195,3 +199,60 @@ async def test_broadcast_time_asked_back_and_stop(engine: Engine, org: Org, cloc
 async def broadcasts(engine: Engine) -> list[Broadcast]:
     async with engine.db.transaction(read_only=True) as session:
         return list((await session.execute(select(Broadcast).order_by(Broadcast.id))).scalars())
+
+
+# Polls: the times, typed at the closing-time step.
+
+
+async def poll_closing_at(org: Org, typed: str) -> Outgoing:
+    await say_all(org, "nieuwe peiling", "Koffie of thee?", "Koffie", "Thee", "klaar")
+    await say_all(org, "één antwoord", "anoniem", typed)
+    return await org.last("olga")
+
+
+@pytest.mark.parametrize(
+    ("now", "typed", "local"),
+    [
+        (START, "vanavond 19.30", datetime(2026, 11, 25, 19, 30)),
+        (START, "vanavond half 8", datetime(2026, 11, 25, 19, 30)),
+        (FRIDAY_MORNING, "vrijdag 17:00", datetime(2026, 11, 27, 17, 0)),  # today
+        (START, "19u30", datetime(2026, 11, 25, 19, 30)),
+        (START, "7-12 08:00", datetime(2026, 12, 7, 8, 0)),
+        (START, "morgen 17u", datetime(2026, 11, 26, 17, 0)),
+    ],
+)
+async def test_poll_closing_times_as_typed(
+    engine: Engine, org: Org, clock: Clock, now: datetime, typed: str, local: datetime
+) -> None:
+    clock.now = now
+    assert (await poll_closing_at(org, typed)).text == "Voor wie is de peiling?"
+    echoed = (await org.outbox("olga"))[-2].text
+    assert echoed.startswith("Genoteerd: ") and f"om {local:%H:%M}." in echoed
+    await say_all(org, "productie", "1")
+    [(poll, _)] = await polls(engine)
+    assert poll.closes_at == local.replace(tzinfo=engine.timezone)
+    assert poll.audience == {"department": "Productie"} and poll.anonymous
+
+
+@pytest.mark.parametrize(
+    ("typed", "start"),
+    [
+        ("om 6", "'om 6' kan meer dan één tijd zijn: woensdag 25 november om 18:00 of "),
+        ("6", "'6' is alleen een getal, geen tijd."),
+        ("half 8", "'half 8' kan meer dan één tijd zijn: woensdag 25 november om 19:30 of "),
+    ],
+)
+async def test_poll_unclear_times_are_asked_back(
+    engine: Engine, org: Org, clock: Clock, typed: str, start: str
+) -> None:
+    asked = await poll_closing_at(org, typed)
+    assert asked.text.startswith(start) and asked.text.endswith("of '2026-12-01 12:00'.")
+    await say_all(org, "Geen sluitingstijd", "iedereen", "1")
+    [(poll, _)] = await polls(engine)
+    assert poll.closes_at is None
+
+
+async def polls(engine: Engine) -> list[tuple[Poll, list[str]]]:
+    async with engine.db.transaction(read_only=True) as session:
+        found = list((await session.execute(select(Poll).order_by(Poll.id))).scalars())
+        return [(poll, []) for poll in found]

@@ -89,7 +89,7 @@ async def test_reask_says_why_and_what_works(engine: Engine, org: Org) -> None:
     await org.say("olga", "language en")
     await say_all(org, ["new poll", "Lunch?", "Soup", "Salad", "done", "maybe"])
     last = await org.last("olga")
-    assert last.text.startswith("I don't understand that answer. Pick one of the buttons")
+    assert last.text.startswith("'maybe' fits none of the choices. Pick a button")
     assert last.text.endswith("May people choose one answer or several?")
     assert [c.payload for c in last.choices] == ["pc:single", "pc:multi"]
     await org.say("olga", "help")

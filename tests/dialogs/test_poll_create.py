@@ -60,7 +60,7 @@ async def test_english_flow_with_bad_input_and_no_closing_time(engine: Engine, o
         await org.say("olga", line)
     texts = [m.text for m in await org.outbox("olga")]
     assert any("at least 2 options" in t for t in texts)
-    assert "I don't understand that time" in texts[-1]
+    assert "I do not understand 'next blursday' as a time" in texts[-1]
     await org.say("olga", "No closing time")
     await org.say("olga", "Everyone")
     await org.say("olga", "Open and send now")
