@@ -73,6 +73,8 @@ class SurveyDialog:
         count = len(answering.questions)
         pos = int(turn.state.get("pos") or 1)
         why = bool(turn.state.get("why"))
+        if pos <= count and not why and _typed_past_scale(turn, answering.questions[pos - 1]):
+            turn.choice = None  # "6" on a 1-5 scale is out of range, not the sixth button
         if _typed(turn, "survey.pause_words"):
             turn.end()
             turn.reply(turn.t("survey.paused", id=answering.survey.id))
@@ -120,8 +122,6 @@ class SurveyDialog:
             values = _values(turn.choice)
             if values is not None:
                 return Given(values)
-            if typed_number:  # "6" on a 1-5 scale is not the sixth button (Overslaan)
-                return turn.t("surveyrule.answer_range", **self._range(question))
         choices = self._choices(turn, answering, pos)[0]
         read = understand_answer(turn.text, choices, multiple=question.kind == "multiple")
         if isinstance(read, Matched):
@@ -184,6 +184,11 @@ class SurveyDialog:
             turn.reply("\n".join(lines), controls)
             return
         choices, multiple = self._choices(turn, answering, pos)
+        if question.kind in (SCALE, NPS):
+            # The values alone: a 1-5 scale stays five buttons on Slack, and no typed number
+            # can be read as a control by its position ('overslaan' and 'terug' are typed).
+            lines.append(turn.t("survey.words_hint"))
+            controls = []
         turn.ask("\n".join(lines), [*choices, *controls], multiple=multiple)
 
     async def _back(self, turn: Turn, answering: Answering, pos: int, why: bool) -> None:
@@ -236,6 +241,16 @@ class SurveyDialog:
             return None
         turn.sealed = answering.survey.anonymous
         return answering
+
+
+def _typed_past_scale(turn: Turn, question: Any) -> bool:
+    """A number typed to a scale that the router read as a control button by its position."""
+    return (
+        question.kind in (SCALE, NPS)
+        and not turn.incoming.choice
+        and ascii_int(turn.text) is not None
+        and turn.choice in (SKIP, BACK)
+    )
 
 
 def _labels(question: Any) -> list[tuple[int, str]]:
