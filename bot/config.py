@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Messages per second per channel and worker process, e.g. {"slack": 10} (JSON).
     rate_limits: dict[str, float] = Field(default_factory=dict)
     poll_reminder_hours: float = Field(default=24.0, ge=0)
+    # A guided dialog left unanswered this long is ended when the person next writes
+    # (bot/conversation.py, Turn.expire_if_idle); their message is then read on its own.
+    dialog_timeout_minutes: float = Field(default=60.0, gt=0)
 
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=_platform("SLACK_BOT_TOKEN")
