@@ -3,10 +3,10 @@ post to us, as JSON files per platform, with placeholder ids.
 
 Why files and not Python literals: a payload is data the platform decides, so it is kept in
 the platform's own shape (field names, nesting, the fields we do not read) where it can be
-compared side by side with the platform's documentation and its SDK's test fixtures. The
-builders in tests/fakes and the adapter tests start from these and change only what a test
-is about; tests/adapters/test_payload_shapes.py reads every one of them through the
-adapters' own parsers.
+compared side by side with the platform's documentation and its SDK's test fixtures (README.md
+names what each was checked against). The builders in tests/fakes and the adapter tests start
+from these and change only what a test is about; tests/adapters/test_payloads_<platform>.py
+posts every one of them through the real adapter and states the Incoming it becomes.
 """
 
 from __future__ import annotations
