@@ -38,6 +38,7 @@ from tests.fakes.slack_api import (
 CHECKED = {
     "message_im",
     "message_file_share",
+    "message_changed",
     "app_mention",
     "slash_command",
     "block_actions",
@@ -45,6 +46,7 @@ CHECKED = {
     "block_actions_checkbox",
     "block_actions_select",
     "reaction_added",
+    "reaction_removed",
     "app_home_opened",
     "headers_retry",
 }
@@ -208,10 +210,18 @@ async def test_static_select(rig: Rig) -> None:
     ]
 
 
-async def test_reaction_on_our_message(rig: Rig) -> None:
-    assert await rig.event("reaction_added") == 200
+async def test_an_edited_message_is_not_a_new_one(rig: Rig) -> None:
+    """message_changed: hidden, no top-level user, the new text under `message`. An edit is
+    not read as a second message (the first was answered already)."""
+    assert await rig.event("message_changed") == 200
     assert rig.engine.handled == []
-    assert rig.engine.reactions == [("slack", f"{DM}:1733300100.000300", "+1", USER, True)]
+
+
+@pytest.mark.parametrize(("name", "added"), [("reaction_added", True), ("reaction_removed", False)])
+async def test_reaction_on_our_message(rig: Rig, name: str, added: bool) -> None:
+    assert await rig.event(name) == 200
+    assert rig.engine.handled == []
+    assert rig.engine.reactions == [("slack", f"{DM}:1733300100.000300", "+1", USER, added)]
 
 
 async def test_app_home_opened_publishes_the_home_tab(rig: Rig) -> None:

@@ -37,7 +37,9 @@ CHECKED = {
     "card_submit_multiple",
     "message_reaction",
     "conversation_update_install",
+    "conversation_update_team",
     "installation_update_add",
+    "installation_update_remove",
 }
 
 # The recordings' bot is 28:<this app id>; the JWT's audience must be it.
@@ -256,6 +258,15 @@ async def test_installation_greets_once(rig: Rig, name: str) -> None:
             conversation_ref=rig.reference(locale=locale),
         )
     ]
+
+
+@pytest.mark.parametrize("name", ["conversation_update_team", "installation_update_remove"])
+async def test_nothing_to_say(rig: Rig, name: str) -> None:
+    """Added to a team (nobody to greet in private), or uninstalled: acknowledged, and
+    nothing reaches the engine."""
+    assert await rig.post(name) == 200
+    assert rig.engine.handled == []
+    assert rig.connector.member_lookups == []
 
 
 @pytest.mark.parametrize(("tenant", "status"), [(TENANT, 200), (APP_ID, 403)])
