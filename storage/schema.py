@@ -6,6 +6,7 @@ own adds that module here.
 
 from storage import (
     broadcast_models,
+    followup_models,
     job_models,
     models,
     recurring_models,
@@ -19,6 +20,7 @@ from storage.models import Base
 __all__ = [
     "Base",
     "broadcast_models",
+    "followup_models",
     "job_models",
     "models",
     "recurring_models",

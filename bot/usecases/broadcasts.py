@@ -22,6 +22,7 @@ fan-out. A photo goes through bot/photos.py with every face blurred (keep_photo)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,6 +34,7 @@ from bot.usecases import Refused
 from storage.broadcast_models import Broadcast
 from storage.broadcast_queue import expand
 from storage.broadcasts import CHANNELS, SCHEDULED, Broadcasts, CancelOutcome
+from storage.followups import FollowUps
 from storage.media import PROCESSED
 from storage.people import Audience
 from storage.prompts import outbox_prompt
@@ -191,10 +193,20 @@ def payload(broadcast_id: int, what: str) -> str:
     return f"{P}:{broadcast_id}:{what}"
 
 
-def broadcast_message(broadcast: Broadcast, lang: str, *, reminder: bool = False) -> Outgoing:
+def broadcast_message(
+    broadcast: Broadcast,
+    lang: str,
+    *,
+    reminder: bool = False,
+    results: Mapping[str, str] | None = None,
+) -> Outgoing:
     """The message as everyone receives it (the author's text is not translated)."""
     head = "broadcast.reminder_header" if reminder else "broadcast.header"
     lines = [t(lang, head), "", broadcast.text, ""]
+    if results is not None:  # a follow-up (bot/usecases/followups.py): the outcome first
+        outcome = results.get(lang) or next(iter(results.values()), "")
+        above = [t(lang, "followup.header"), "", outcome, "", t(lang, "followup.our_answer")]
+        lines = above + lines[2:]
     if broadcast.acknowledge:
         lines.append(t(lang, "broadcast.ack_hint"))
     lines.append(t(lang, "broadcast.footer"))
@@ -228,8 +240,10 @@ async def queue_batches(services: Services, broadcast_id: int, batches: int) -> 
     if broadcast is None:
         return 0  # not sending, or another process is queueing it right now
 
+    results = await FollowUps(services.session).results(broadcast_id)
+
     def build(lang: str) -> Outgoing:
-        return broadcast_message(broadcast, lang)
+        return broadcast_message(broadcast, lang, results=results)
 
     queued = 0
     for _ in range(batches):
