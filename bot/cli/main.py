@@ -28,6 +28,7 @@ from bot.cli.report import report_app
 from bot.cli.roster import person_app, roster_app
 from bot.cli.slack import slack_app
 from bot.cli.stats import stats_app
+from bot.cli.survey import survey_app
 from bot.cli.teams import teams_app
 from bot.cli.web import admin_app, web_app
 from bot.cli.whatsapp import whatsapp_app
@@ -46,6 +47,7 @@ app.add_typer(poll_app, name="poll")
 app.add_typer(slack_app, name="slack")
 app.add_typer(teams_app, name="teams")
 app.add_typer(question_app, name="question")
+app.add_typer(survey_app, name="survey")
 app.add_typer(report_app, name="report")
 app.add_typer(nominations_app, name="nominations")
 app.add_typer(photo_app, name="photo")
