@@ -51,9 +51,20 @@ def page_texts(lang: str, person: Person) -> dict[str, str]:
 
 
 def open_html(lang: str, timezone: ZoneInfo, items: Sequence[OpenItem], csrf: str) -> str:
-    """The "open for you" panel's list (its own texts included), for the page and for chat.js."""
+    """The "open for you" panel's list (its own texts included), for the page and for chat.js:
+    one button per kind of thing still to do (two open polls share "Show polls")."""
+    asks: dict[str, OpenItem] = {}
+    for item in items:
+        if not item.done:
+            asks.setdefault(item.button, item)
     return render_text(
-        "chat_open.html", lang, timezone, items=items, csrf=csrf, event=secrets.token_hex(8)
+        "chat_open.html",
+        lang,
+        timezone,
+        items=items,
+        asks=list(asks.values()),
+        csrf=csrf,
+        event=secrets.token_hex(8),
     )
 
 

@@ -1,0 +1,38 @@
+// Tables on a phone: a table with four or more columns becomes a stack of rows, each cell
+// with its column's name in front (app.css shows it so below 40rem only). Without this
+// script the table scrolls sideways inside its box instead; the page itself never does.
+(() => {
+  "use strict";
+  for (const table of document.querySelectorAll(".table-wrap > table")) {
+    const heads = Array.from(table.querySelectorAll("thead th"), (th) => th.textContent.trim());
+    if (heads.length < 4) continue;
+    table.classList.add("stacked");
+    // display: block drops a table's meaning for screen readers; the roles keep it.
+    table.setAttribute("role", "table");
+    table.querySelectorAll("thead, tbody").forEach((group) => group.setAttribute("role", "rowgroup"));
+    table.querySelectorAll("tr").forEach((row) => row.setAttribute("role", "row"));
+    table.querySelectorAll("thead th").forEach((th) => th.setAttribute("role", "columnheader"));
+    for (const row of table.querySelectorAll("tbody tr")) {
+      let column = 0;
+      for (const cell of Array.from(row.children)) {
+        const name = heads[column] || "";
+        column += cell.colSpan || 1;
+        cell.setAttribute("role", cell.tagName === "TH" ? "rowheader" : "cell");
+        const value = document.createElement("div");
+        value.className = "cell-value";
+        value.append(...Array.from(cell.childNodes));
+        if (!cell.textContent.trim() && !cell.querySelector("img, svg, input, button")) {
+          cell.classList.add("cell-empty"); // nothing to say: no label with a blank on a phone
+        }
+        if (name) {
+          const label = document.createElement("span");
+          label.className = "cell-label";
+          label.setAttribute("aria-hidden", "true");
+          label.textContent = name;
+          cell.append(label);
+        }
+        cell.append(value);
+      }
+    }
+  }
+})();
