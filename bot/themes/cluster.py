@@ -156,10 +156,10 @@ def _themes(
     frequency = Counter(w for ws in words for w in set(ws))
     themes, other = [], list(leftover)
     for group in sorted(groups, key=len, reverse=True):
-        if len(group) < min_size:
+        terms = _terms(group, words, frequency, len(words)) if len(group) >= min_size else []
+        if not terms:  # too small, or its answers share no word: nothing to name it by
             other.extend(ids[i] for i in group)
             continue
-        terms = _terms(group, words, frequency, len(words))
         examples = _examples(group, space, ids)
         themes.append(
             Theme(
@@ -186,10 +186,12 @@ def _themes(
 
 def _terms(group: list[int], words: list[list[str]], frequency: Counter[str], n: int) -> list[str]:
     """The words that set a group apart: share of its answers that use a word, times how
-    rare the word is overall; a word inside a better one ("druk" in "werkdruk") is left out."""
+    rare the word is overall; a word inside a better one ("druk" in "werkdruk") is left out.
+    Only words of two answers or more: a label is shown to the OR and sent to the audience
+    in a follow-up, and a word only one colleague used could point to them."""
     inside = Counter(w for i in group for w in set(words[i]))
     ranked = sorted(
-        (w for w, c in inside.items() if c >= 2 or len(group) < 2 * MIN_SIZE),
+        (w for w, c in inside.items() if c >= 2),
         key=lambda w: (-(inside[w] / len(group)) * np.log(1 + n / frequency[w]), w),
     )
     chosen: list[str] = []
