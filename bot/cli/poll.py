@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from bot.cli import followup
 from bot.cli.common import (
     Format,
     err,
@@ -23,6 +24,7 @@ from bot.cli.common import (
 )
 from bot.conversation import Services
 from bot.i18n import t
+from bot.usecases import followups
 from bot.usecases import polls as poll_cases
 from bot.usecases.poll_repeat import MONTHLY, WEEKLY
 from bot.usecases.polls import PollDraft, PollRefused
@@ -189,3 +191,15 @@ def poll_list(fmt: Format = typer.Option(Format.table, "--format")) -> None:
 
     polls = with_services(go, read_only=True)
     print_records(fmt, polls, ["id", "question", "status", "anonymous", "closes_at"], title="Polls")
+
+
+@poll_app.command("follow-up")
+def poll_follow_up(
+    poll_id: int = typer.Argument(..., metavar="ID"),
+    text: str = typer.Option(..., "--text", help=followup.TEXT_HELP),
+    by: str | None = typer.Option(None, "--by", help=followup.BY_HELP),
+    fmt: Format | None = typer.Option(None, "--format", help=followup.FORMAT_HELP),
+) -> None:
+    """Wat doet de OR ermee? Send what the OR will do with closed poll ID's outcome to its
+    audience, with the results, as a broadcast (reach and feedback measured)."""
+    followup.follow_up(followups.follow_up_poll, poll_id, text, by, fmt)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from bot.cli import followup
 from bot.cli.common import (
     Format,
     err,
@@ -25,7 +26,7 @@ from bot.cli.common import (
 from bot.conversation import Services
 from bot.i18n import t
 from bot.themes import answers as answer_themes
-from bot.usecases import Refused, questions
+from bot.usecases import Refused, followups, questions
 from storage.people import Audience
 from storage.questions import Questions
 
@@ -234,3 +235,15 @@ def question_hide(
     if not with_services(go):
         raise fail(f"Answer {answer_id} was hidden already.")
     err.print(f"Answer {answer_id} hidden.")
+
+
+@question_app.command("follow-up")
+def question_follow_up(
+    question_id: int = typer.Argument(..., metavar="ID"),
+    text: str = typer.Option(..., "--text", help=followup.TEXT_HELP),
+    by: str | None = typer.Option(None, "--by", help=followup.BY_HELP),
+    fmt: Format | None = typer.Option(None, "--format", help=followup.FORMAT_HELP),
+) -> None:
+    """Wat doet de OR ermee? Send what the OR will do with closed question ID's answers to
+    its audience, with the number of answers and the themes, as a broadcast."""
+    followup.follow_up(followups.follow_up_question, question_id, text, by, fmt)
