@@ -47,7 +47,7 @@ SEND_WITHIN_LEASE = 0.25
 # An empty channel is asked again at most this often when woken.
 WAKE_DEBOUNCE = 0.05
 # Stopping (SIGTERM): sends in flight may finish this long; rows not yet on their way go back.
-GRACE_SECONDS = 5.0
+GRACE_SECONDS = 4.0
 __all__ = ["DEFAULT_CONCURRENCY", "DeliveryWorker", "Reconcilable", "backoff", "delivery_key"]
 
 

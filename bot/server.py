@@ -147,9 +147,14 @@ def create_web_app(runtime: Runtime, *, background: bool = True) -> web.Applicat
         if background:
             runtime.start_background()
 
+    async def on_shutdown(_app: web.Application) -> None:
+        # SIGTERM: the worker stops claiming now, while requests in progress finish.
+        runtime.stop.set()
+
     async def on_cleanup(_app: web.Application) -> None:
         await runtime.close()
 
     app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app

@@ -60,7 +60,7 @@ async def test_sigterm_finishes_or_gives_back_and_exits_in_time(
                     break
                 await asyncio.sleep(0.1)
             assert await queue_news(engine, list(where)) == PEOPLE
-            await until(lambda: all(f.chaos.accepted for f in fakes.all), 30, "sends under way")
+            await until(lambda: all(f.chaos.accepted for f in fakes.all), 60, "sends under way")
             await asyncio.sleep(0.3)
             signalled = time.monotonic()
             proc.send_signal(signal.SIGTERM)

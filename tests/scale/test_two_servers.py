@@ -1,0 +1,120 @@
+"""Two `achterban serve` processes on one PostgreSQL, each with its delivery worker: a storm of
+signed WhatsApp votes split across both, 10 % delivered twice as Twilio retries, gives the
+exact tally, and every message the outbox holds reaches the (fake) platform exactly once.
+
+This process plays Twilio both ways: it signs the votes with twilio's RequestValidator
+scheme (tests/fakes/twilio_api.py) and serves the REST API the workers send to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import func, select
+
+from bench.fleet import fleet
+from bench.votes import run_concurrently
+from bench.webhooks import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    OPTIONS,
+    Delivery,
+    cli,
+    expected_counts,
+    phone,
+    roster_csv,
+    server_env,
+    whatsapp,
+)
+from storage.db import Database
+from storage.models import OutboxMessage
+from tests.engine.test_delivery_scale import FAST
+from tests.fakes.twilio_api import FakeTwilio
+from tests.support.databases import create_pg_database, drop_pg_database
+
+VOTERS = 400
+CONCURRENCY = 16
+
+
+async def post_all(urls: list[str], deliveries: list[Delivery]) -> list[int]:
+    """Round-robin over the servers; the status of each answer."""
+    statuses: list[int] = [0] * len(deliveries)
+    async with aiohttp.ClientSession() as http:
+
+        async def one(n: int) -> None:
+            d = deliveries[n]
+            url = urls[n % len(urls)] + "/twilio/whatsapp"
+            async with http.post(url, data=d.body, headers=d.headers) as r:
+                await r.read()
+                statuses[n] = r.status
+
+        await run_concurrently(len(deliveries), CONCURRENCY, one, lambda: None)
+    return statuses
+
+
+async def outbox_statuses(db: Database) -> Counter[str]:
+    async with db.transaction(read_only=True) as session:
+        stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        return Counter({s: n for s, n in await session.execute(stmt)})
+
+
+async def settled(db: Database, seconds: float = 30) -> Counter[str]:
+    for _ in range(int(seconds / 0.2)):
+        counts = await outbox_statuses(db)
+        if set(counts) <= {"sent"}:
+            return counts
+        await asyncio.sleep(0.2)
+    return await outbox_statuses(db)
+
+
+async def test_a_vote_storm_over_two_servers_counts_exactly(tmp_path: Path) -> None:
+    name, url = await create_pg_database()
+    twilio = await FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
+    db = Database(url)
+    try:
+        env = server_env(tmp_path, url, "http://127.0.0.1:9")
+        env = {k: v for k, v in env.items() if not k.startswith("SLACK_")}  # WhatsApp only
+        env |= {
+            "ACHTERBAN_TWILIO_API_URL": twilio.url,
+            "ACHTERBAN_RATE_LIMITS": json.dumps(FAST),
+            "ACHTERBAN_WORKER_HEARTBEAT_SECONDS": "1",
+        }
+        await cli(env, "db", "upgrade")
+        (tmp_path / "roster.csv").write_text(roster_csv(VOTERS), "utf-8")
+        await cli(env, "roster", "import", str(tmp_path / "roster.csv"))
+        async with fleet(env, tmp_path, serve=2) as servers:
+            # Everyone says hello first (links their number), on either server.
+            greet = await post_all(servers.urls, [whatsapp(i, "hallo") for i in range(VOTERS)])
+            assert set(greet) == {200}
+            out = await cli(env, "poll", "create", "--question", "Akkoord?", "--format", "json",
+                            *(f"--option={o}" for o in OPTIONS))  # fmt: skip
+            poll_id = int(json.loads(out)["id"])
+            assert await settled(db) == {"sent": 2 * VOTERS}  # hello answers, the poll
+            rng = random.Random(7)
+            votes = [whatsapp(i, str(i % len(OPTIONS) + 1)) for i in range(VOTERS)]
+            rng.shuffle(votes)
+            storm = votes + rng.sample(votes, VOTERS // 10)  # Twilio's retries
+            assert set(await post_all(servers.urls, storm)) == {200}
+            counts = await settled(db)
+        res = json.loads(await cli(env, "poll", "results", str(poll_id), "--format", "json"))
+        assert [o["count"] for o in res["options"]] == expected_counts(VOTERS, 0)
+        assert res["participants"] == VOTERS
+        assert counts == {"sent": 3 * VOTERS}, counts  # one confirmation per vote, no more
+        # Every row reached Twilio exactly once: one accepted message per row, each
+        # message's SID recorded on its row, each person's messages all there.
+        async with db.transaction(read_only=True) as session:
+            stmt = select(OutboxMessage.account, OutboxMessage.platform_message_id)
+            rows = (await session.execute(stmt)).all()
+        assert len(twilio.sent) == len(rows) == 3 * VOTERS
+        assert sorted(r[1] for r in rows) == sorted(twilio.sent_sids)
+        per_phone = Counter(form["To"].removeprefix("whatsapp:") for form in twilio.sent)
+        assert per_phone == {phone(i): 3 for i in range(VOTERS)}
+    finally:
+        await db.dispose()
+        await twilio.close()
+        await drop_pg_database(name)
