@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -129,10 +130,34 @@ class SharedTransaction:
             await unit.close()
 
 
+# PgBouncer in transaction mode (`?pgbouncer=transaction` on the URL, docs/deployment.md): a
+# statement's server connection may differ from the last one's, so no named prepared statement
+# may outlive its statement: asyncpg's cache off, SQLAlchemy's off, and SQLAlchemy's names
+# unique across clients sharing a server connection.
+PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4().hex}__",
+}
+
+
+def _pgbouncer(url: str) -> tuple[str, bool]:
+    """The URL without our `pgbouncer=transaction` parameter, and whether it was there."""
+    for sep in ("?", "&"):
+        flag = f"{sep}pgbouncer=transaction"
+        if flag in url:
+            rest = url.replace(flag, "", 1)
+            if sep == "?" and "&" in rest and "?" not in rest:
+                rest = rest.replace("&", "?", 1)
+            return rest, True
+    return url, False
+
+
 class Database:
     """Owns the engine; `transaction()` is the unit of work for one event or job."""
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -> None:
+        url, self.behind_pgbouncer = _pgbouncer(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -148,6 +173,8 @@ class Database:
             # (bench/webhooks.py: 260 → 420 votes/s without them); events wait for one of
             # the pool's connections instead.
             kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=1800, pool_timeout=10)
+            if self.behind_pgbouncer:
+                kwargs["connect_args"] = PGBOUNCER_CONNECT_ARGS
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)

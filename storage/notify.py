@@ -38,8 +38,10 @@ DROP_TRIGGER = (
 
 @contextlib.asynccontextmanager
 async def listen_outbox(db: Database, wake: asyncio.Event) -> AsyncIterator[None]:
-    """Set `wake` on every notification while the block runs (no-op on SQLite)."""
-    if db.is_sqlite:
+    """Set `wake` on every notification while the block runs (no-op on SQLite, and behind
+    PgBouncer in transaction mode, where LISTEN would hold no session: the worker then asks
+    every `idle_seconds`, and its own process's engine still wakes it directly)."""
+    if db.is_sqlite or db.behind_pgbouncer:
         yield
         return
     async with db.engine.connect() as conn:
