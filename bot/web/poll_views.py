@@ -19,6 +19,7 @@ from bot.usecases.polls import PollRefused
 from bot.web import queries
 from bot.web.auth import Visitor
 from bot.web.charts import Bar, bar_chart, percent
+from bot.web.followup_views import followup_context, outcome_message
 from bot.web.poll_form import PollForm, parse_poll_form
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
@@ -146,6 +147,9 @@ class PollViews:
 
     async def detail(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         results = await self._results(request, visitor)
+        async with self.site.db.transaction(read_only=True) as session:
+            closed = results.poll.status == CLOSED
+            followup = await followup_context(session, "poll", results.poll.id, closed=closed)
         return self.site.render(
             "poll.html",
             visitor,
@@ -153,6 +157,8 @@ class PollViews:
             breakdowns=results.breakdowns,
             audience=_audience_label(results.poll, visitor.lang),
             is_open=results.poll.status == OPEN,
+            followup=followup,
+            followup_notice=outcome_message(request, visitor.lang),
             **self._live_context(results, visitor.lang),
         )
 

@@ -1,4 +1,5 @@
-"""Open questions on the dashboard: the answers with search, hiding abusive ones, CSV export.
+"""Open questions on the dashboard: the answers with search, their themes (bot/themes),
+hiding abusive ones, CSV export, and "Wat doet de OR ermee?" once closed.
 
 Anonymous answers carry no name and only a date (storage/questions.py sees to that); hidden
 answers stay in the database for the audit log and are never shown or exported.
@@ -12,12 +13,14 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.csvsafe import write_csv
+from bot.themes import answers as answer_themes
 from bot.usecases import Refused, questions
 from bot.web.auth import Visitor
+from bot.web.followup_views import followup_context, outcome_message
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
 from storage.models import OpenAnswer
-from storage.questions import Questions
+from storage.questions import CLOSED, Questions
 
 LIST_LIMIT = 50
 
@@ -59,6 +62,14 @@ class QuestionViews:
             if question is None:
                 return self.site.refuse(request, visitor, 404)
             answers = await questions.answers(question, contains=search or None)
+            followup = await followup_context(
+                session, "question", question.id, closed=question.status == CLOSED
+            )
+        # Themes of all answers; not of a search's few (they would only echo the search).
+        themes = None
+        if not search:
+            found = await answer_themes.themes_of([(a.id, a.text) for a in answers])
+            themes = answer_themes.as_dicts(found, visitor.lang)
         return self.site.render(
             "question.html",
             visitor,
@@ -67,6 +78,10 @@ class QuestionViews:
             answers=answers,
             search=search,
             hidden=request.query.get("hidden") == "1",
+            themes=themes,
+            theme_texts={a.id: a.text for a in answers},
+            followup=followup,
+            followup_notice=outcome_message(request, visitor.lang),
         )
 
     async def csv(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:

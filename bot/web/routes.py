@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.app import Runtime
 from bot.web.broadcast_views import BroadcastViews
+from bot.web.followup_views import FollowUpViews
 from bot.web.login_views import LoginViews
 from bot.web.nomination_views import NominationViews
 from bot.web.overview_views import OverviewViews
@@ -32,6 +33,7 @@ def web_routes(runtime: Runtime) -> list[web.AbstractRouteDef]:
         NominationViews(site),
         BroadcastViews(site),
         PeopleViews(site),
+        FollowUpViews(site),
     )
     for group in views:
         routes += group.routes()
