@@ -141,7 +141,7 @@ PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
 }
 
 
-def _pgbouncer(url: str) -> tuple[str, bool]:
+def split_pgbouncer(url: str) -> tuple[str, bool]:
     """The URL without our `pgbouncer=transaction` parameter, and whether it was there."""
     for sep in ("?", "&"):
         flag = f"{sep}pgbouncer=transaction"
@@ -157,7 +157,7 @@ class Database:
     """Owns the engine; `transaction()` is the unit of work for one event or job."""
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -> None:
-        url, self.behind_pgbouncer = _pgbouncer(url)
+        url, self.behind_pgbouncer = split_pgbouncer(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None

@@ -9,6 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from storage.db import PGBOUNCER_CONNECT_ARGS, split_pgbouncer
 from storage.schema import Base
 
 config = context.config
@@ -27,7 +28,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    url, behind_pgbouncer = split_pgbouncer(url)  # docs/deployment.md
+    args = PGBOUNCER_CONNECT_ARGS if behind_pgbouncer else {}
+    engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=args)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

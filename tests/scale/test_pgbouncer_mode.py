@@ -44,7 +44,7 @@ async def test_pgbouncer_transaction_mode_settings() -> None:
 
 async def test_the_worker_claims_through_transaction_mode_settings() -> None:
     name, url = await create_pg_database()
-    await upgrade_async(url)
+    await upgrade_async(url + "?pgbouncer=transaction")  # `achterban db upgrade` too
     db = Database(url + "?pgbouncer=transaction")
     try:
         outbox = PostgresOutbox(db)
