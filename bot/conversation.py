@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
@@ -25,8 +25,11 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
+from bot.choices import fold
 from bot.errors import UserError
+from bot.i18n import all_words
 from bot.i18n import t as translate
 from bot.messages import Choice, Incoming, Outgoing, Purpose
 from storage.audit import audit
@@ -68,6 +71,8 @@ class ServiceSettings:
     report_reminder_hours: float
     report_discard_hours: float
     retention: Retention
+    # A guided dialog left unanswered this long ends when the person next writes.
+    dialog_timeout: timedelta = timedelta(minutes=60)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceSettings:
@@ -81,6 +86,7 @@ class ServiceSettings:
             report_reminder_hours=settings.report_reminder_hours,
             report_discard_hours=settings.report_discard_hours,
             retention=settings.retention,
+            dialog_timeout=timedelta(minutes=settings.dialog_timeout_minutes),
         )
 
 
@@ -328,6 +334,39 @@ class Turn:
                 return
         self.conversation.dialog = None
         self._set_state({})
+
+    def expire_if_idle(self) -> bool:
+        """End a dialog that waited longer than the timeout for this message, before the
+        message is read: one line says so, and the message is then read as if no dialog ran
+        (a dialog stacked below goes too). True when nothing more is to be done: the message
+        was a cancel word, and what it would cancel has just been stopped (read without a
+        dialog, 'stop' would mean something else).
+
+        The row's `updated_at` is when the dialog last heard from the person (`touch`), on
+        the engine's clock. Dialogs whose drafts a periodic job reminds and discards keep
+        their own time (Registry.keep_own_time)."""
+        conversation = self.conversation
+        name = conversation.dialog
+        if name is None or name in self.registry.own_time:
+            return False
+        limit = self.services.settings.dialog_timeout
+        since = conversation.updated_at
+        if since is None or self.services.now - since <= limit:
+            return False
+        dialog = self.registry.dialogs.get(name)
+        title = self.t(getattr(dialog, "title_key", "dialog.title.generic"))
+        conversation.dialog = None
+        self._set_state({})
+        minutes = max(1, round(limit.total_seconds() / 60))
+        self.reply(self.t("dialog.timed_out", count=minutes, dialog=title))
+        return not self.incoming.choice and fold(self.text) in all_words("commands.cancel")
+
+    def touch(self) -> None:
+        """After the turn: a dialog still running heard from the person now."""
+        if self.conversation.dialog is not None:
+            self.conversation.updated_at = self.services.now
+            # Written even when equal: else the column's onupdate (the wall clock) would be.
+            flag_modified(self.conversation, "updated_at")
 
     def resume(self) -> None:
         """After the turn: a dialog that took over again from an ended one asks its question

@@ -234,7 +234,9 @@ class Engine:
             registry=self.registry,
         )
         try:
-            await route(turn)
+            if not turn.expire_if_idle():
+                await route(turn)
+            turn.touch()
         except Exception:
             # An unexpected bug must not lose the event silently nor leave half a change:
             # re-raise so the transaction rolls back; the caller logs once with context.

@@ -70,6 +70,8 @@ class Registry:
     commands: list[Command] = field(default_factory=list)
     periodic_jobs: dict[str, PeriodicJob | EachDue] = field(default_factory=dict)
     home: HomeView | None = None
+    # Dialogs whose drafts a periodic job reminds and discards: no idle timeout for them.
+    own_time: set[str] = field(default_factory=set)
     # Button prefix → who owns it ("action" or "dialog <name>"), for clash reports.
     prefixes: dict[str, str] = field(default_factory=dict)
     # Folded command word → its command.
@@ -112,6 +114,11 @@ class Registry:
         if name in self.periodic_jobs:
             raise RegistryError(f"periodic job {name!r} is registered twice")
         self.periodic_jobs[name] = job
+
+    def keep_own_time(self, *dialogs: str) -> None:
+        """These dialogs' drafts are reminded and discarded by a job of their own, so the
+        engine's idle timeout (Turn.expire_if_idle) does not end them."""
+        self.own_time.update(dialogs)
 
     def set_home(self, view: HomeView) -> None:
         if self.home is not None:

@@ -126,5 +126,6 @@ async def purge_media(services: Services) -> int:
 
 def register(registry: Registry) -> None:
     registry.periodic("report_drafts", remind_or_discard_drafts)
+    registry.keep_own_time(*DRAFTS)  # reminded and discarded above, not timed out
     registry.periodic("report_anonymous_notices", notify_about_anonymous_reports)
     registry.periodic("media_purge", purge_media)

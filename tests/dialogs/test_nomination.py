@@ -152,10 +152,11 @@ async def test_english_maximum_and_cancel(engine: Engine, org: Org, people) -> N
 async def test_a_draft_whose_closing_time_passed_asks_for_it_again(
     engine: Engine, org: Org, people
 ) -> None:  # type: ignore[no-untyped-def]
-    for line in ["nominatieronde", "OR 2027", "2026-11-25 17:00", "Met naam", "Geen maximum"]:
+    # START is 10:00 in Amsterdam; the draft waits 45 minutes (within the dialog timeout).
+    for line in ["nominatieronde", "OR 2027", "2026-11-25 10:30", "Met naam", "Geen maximum"]:
         await org.say("olga", line)
     clock: Clock = engine.clock  # type: ignore[assignment]
-    clock.now = START + timedelta(days=1)
+    clock.now = START + timedelta(minutes=45)
     await org.say("olga", "Nu openen en aankondigen")
     assert "in het verleden" in (await org.outbox("olga"))[-2].text
     assert "Wanneer sluit de ronde" in (await org.last("olga")).text
