@@ -80,6 +80,11 @@ def _typed_word(turn: Turn, key: str) -> bool:
     return not turn.incoming.choice and fold(turn.text) in all_words(key)
 
 
+def back_button(turn: Turn, prefix: str) -> Choice:
+    """A 'Terug' button, '<prefix>:back' (wants_back recognises it)."""
+    return Choice(turn.t("steps.back"), f"{prefix}:back")
+
+
 def wants_back(turn: Turn, prefix: str | None) -> bool:
     if prefix is not None and turn.choice == f"{prefix}:back":
         return True
@@ -140,7 +145,7 @@ class StepDialog(ABC):
     def back_choice(self, turn: Turn) -> Choice:
         """A 'Terug' button (the dialog's '<prefix>:back')."""
         assert self.prefix is not None
-        return Choice(turn.t("steps.back"), f"{self.prefix}:back")
+        return back_button(turn, self.prefix)
 
     def move(self, turn: Turn, name: str) -> None:
         """Make `name` the current step, remembering the one left for 'terug'. Moving to a

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.conversation import Services, Turn
+from bot.dialog_steps import back_button, wants_back
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
@@ -25,7 +26,6 @@ from bot.usecases.reports import (
     set_status,
     status_label,
 )
-from dialogs import steps
 from storage.media import MediaFetcher, MediaStore
 from storage.models import Report
 from storage.reports import FORWARDED, PUBLISHED, REJECTED, RESOLVED, Reports
@@ -108,11 +108,11 @@ class RejectReason:
         turn.reply(turn.t("report.ask_reason", id=turn.state["report"]), [self._back(turn)])
 
     def _back(self, turn: Turn) -> Choice:
-        return steps.back_choice(turn, "rr")
+        return back_button(turn, "rr")
 
     async def step(self, turn: Turn) -> None:
         report_id = int(turn.state["report"])
-        if steps.wants_back(turn, "rr"):
+        if wants_back(turn, "rr"):
             turn.end()
             turn.reply(turn.t("report.reject_dropped", id=report_id))
             return
@@ -167,14 +167,14 @@ class ReportFollowUp:
         if turn.state.get("step") == "menu":
             if turn.choice == "rf:add":
                 turn.set(step="text")
-                turn.reply(turn.t("report.ask_info", max=MAX_TEXT), [steps.back_choice(turn, "rf")])
+                turn.reply(turn.t("report.ask_info", max=MAX_TEXT), [back_button(turn, "rf")])
             elif turn.choice == "rf:done":
                 turn.end()
                 turn.reply(turn.t("report.followup_bye"))
             else:
                 ask_followup(turn, turn.t("report.followup_menu"))
             return
-        if steps.wants_back(turn, "rf"):
+        if wants_back(turn, "rf"):
             turn.set(step="menu")
             ask_followup(turn, turn.t("report.followup_menu"))
             return
