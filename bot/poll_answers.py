@@ -20,6 +20,7 @@ from bot.messages import PAYLOAD_JOIN, Choice
 from bot.understand.answers import Ambiguous, Matched, understand_answer
 from bot.understand.normalize import words
 from bot.usecases.polls import parse_vote
+from bot.usecases.vote_comments import MAX_COMMENT, CommentOutcome, comment_vote
 from storage.deadline import accepts
 from storage.people import Audience
 from storage.prompts import Asked, recent_prompts
@@ -130,6 +131,24 @@ async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
         turn.reply(turn.t("pollanswer.which_poll", polls=_or(turn, ids)), choices)
         return Reading(handled=True)
     return Reading()
+
+
+async def keep_remark(turn: Turn, payload: str, remark: str) -> None:
+    """After a typed vote with a remark: kept with a named vote, dropped (and said so) for an
+    anonymous poll, where a remark could tell who voted what."""
+    parsed = parse_vote(payload)
+    if parsed is None:
+        turn.reply(turn.t("pollanswer.remark_not_kept"))
+        return
+    outcome = await comment_vote(turn.services, parsed[0], turn.person.id, remark)
+    key = {
+        CommentOutcome.KEPT: "pollanswer.remark_kept",
+        CommentOutcome.ANONYMOUS: "pollanswer.remark_anonymous",
+        CommentOutcome.TOO_LONG: "pollanswer.remark_too_long",
+        CommentOutcome.NO_VOTE: None,  # the vote's own refusal says why nothing counted
+    }[outcome]
+    if key is not None:
+        turn.reply(turn.t(key, max=MAX_COMMENT))
 
 
 def read_prompt_answer(turn: Turn, asked: Asked) -> Reading:

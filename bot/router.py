@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.choices import fold, match_choice
 from bot.conversation import Turn
 from bot.i18n import all_words
-from bot.poll_answers import poll_of, read_poll_answer, read_prompt_answer
+from bot.poll_answers import keep_remark, poll_of, read_poll_answer, read_prompt_answer
 from bot.text import ascii_int
 
 
@@ -32,8 +32,9 @@ async def _route(turn: Turn) -> None:
             turn.acting = True  # a dialog the action begins is stacked on the running one
             await registry.actions[prefix](turn, turn.choice)
             if remark:
-                # No place keeps a comment with a vote yet: say so rather than lose it quietly.
-                turn.reply(turn.t("pollanswer.remark_not_kept"))
+                # "nee, de broek is te warm": kept with a named vote, dropped with a word for
+                # an anonymous poll.
+                await keep_remark(turn, turn.choice, remark)
             return
     cancel = not turn.incoming.choice and fold(turn.text) in all_words("commands.cancel")
     if cancel and conversation.dialog:

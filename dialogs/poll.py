@@ -17,6 +17,10 @@ from storage.deadline import accepts, closed_since
 from storage.models import Poll
 from storage.people import Audience
 from storage.polls import CLOSED, SCHEDULED, Tally, VoteOutcome
+from storage.vote_comments import Comment, VoteComments
+
+# The newest remarks shown in the chat; the CLI and its JSON give them all.
+SHOWN_REMARKS = 20
 
 # Re-exported for the modules that still name them here (dialogs/poll_commands.py, tests).
 __all__ = ["close_poll", "poll_message", "vote_payload"]
@@ -111,7 +115,21 @@ async def show_results(turn: Turn, poll_id: int) -> None:
             turn.reply(turn.t("poll.results_hidden", id=poll.id))
             return
     tally = await turn.services.polls.tally(poll)
-    turn.reply(results_text(poll, tally, turn.lang))
+    text = results_text(poll, tally, turn.lang)
+    if turn.is_or_member and not poll.anonymous:
+        text += remarks_text(turn, await VoteComments(turn.services.session).for_poll(poll.id))
+    turn.reply(text)
+
+
+def remarks_text(turn: Turn, comments: list[Comment]) -> str:
+    """The remarks typed with named votes, for the OR: text and choice, never a name."""
+    if not comments:
+        return ""
+    lines = ["", "", turn.t("pollanswer.remarks_header", count=len(comments))]
+    for comment in comments[-SHOWN_REMARKS:]:
+        choice = ", ".join(comment.choices) or "-"
+        lines.append(turn.t("pollanswer.remark_line", text=comment.text, choice=choice))
+    return "\n".join(lines)
 
 
 def register(registry: Registry) -> None:

@@ -12,6 +12,7 @@ from storage import (
     recurring_models,
     redaction_models,
     survey_models,
+    vote_comment_models,
     web_models,
     worker_models,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "recurring_models",
     "redaction_models",
     "survey_models",
+    "vote_comment_models",
     "web_models",
     "worker_models",
 ]

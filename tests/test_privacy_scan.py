@@ -236,8 +236,8 @@ async def anonymous_acts(scene: Scene) -> None:
         who.secrets.add(nominee.person.name)
         await scene.say(who, "nomineer")
         await scene.say(who, nominee.person.name)
+        await scene.say(who, "Overslaan")  # the reason for this colleague
         await scene.say(who, "Nee, verder")
-        await scene.say(who, "Overslaan")
         await scene.say(who, "Bevestigen")
     reporter = next(c for c in scene.colleagues if c.channel == "teams")  # stays queued
     description = "Geheime melding: lekkende olie bij pers zeven"

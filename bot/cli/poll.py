@@ -30,6 +30,7 @@ from bot.usecases.poll_repeat import MONTHLY, WEEKLY
 from bot.usecases.polls import PollDraft, PollRefused
 from storage.people import Audience
 from storage.polls import CLOSED
+from storage.vote_comments import VoteComments
 
 poll_app = typer.Typer(help="Polls (peilingen).", no_args_is_help=True)
 
@@ -124,6 +125,11 @@ def poll_results(
             ],
             "participants": tally.participants,
             "audience_size": poll.audience_size,
+            # Remarks typed with named votes, without names (never kept for anonymous polls).
+            "comments": [
+                {"text": c.text, "choices": list(c.choices)}
+                for c in await VoteComments(services.session).for_poll(poll.id)
+            ],
         }
 
     data = with_services(go, read_only=True)
@@ -136,6 +142,8 @@ def poll_results(
         err.print(
             f"{data['participants']} of {data['audience_size']} took part; status {data['status']}."
         )
+        for comment in data["comments"]:  # type: ignore[attr-defined]
+            err.print(f"remark ({', '.join(comment['choices']) or '-'}): {comment['text']}")
 
 
 @poll_app.command("close")

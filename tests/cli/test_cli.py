@@ -93,7 +93,7 @@ def test_poll_create_results_and_csv_escaping(cli, tmp_path: Path) -> None:  # t
     results = json.loads(cli("poll", "results", str(poll_id), "--format", "json").stdout)
     assert results == {
         "id": poll_id, "question": "Q?", "status": "open", "closed": False, "multiple": False,
-        "anonymous": False, "participants": 0, "audience_size": 2,
+        "anonymous": False, "participants": 0, "audience_size": 2, "comments": [],
         "options": [
             {"position": 1, "label": "=HYPERLINK(1)", "count": 0},
             {"position": 2, "label": "Nee", "count": 0},
@@ -107,6 +107,9 @@ def test_poll_create_results_and_csv_escaping(cli, tmp_path: Path) -> None:  # t
     assert "Je koos: =HYPERLINK(1)" in answered.stdout
     results = json.loads(cli("poll", "results", str(poll_id), "--format", "json").stdout)
     assert results["options"][0]["count"] == 1 and results["participants"] == 1
+    cli("chat", "--as", "anna@example.org", input="nee, de vergadering is te laat\n")
+    results = json.loads(cli("poll", "results", str(poll_id), "--format", "json").stdout)
+    assert results["comments"] == [{"text": "de vergadering is te laat", "choices": ["Nee"]}]
     assert cli("poll", "close", str(poll_id)).exit_code == 0
     assert json.loads(cli("poll", "results", str(poll_id), "--format", "json").stdout)["closed"]
 

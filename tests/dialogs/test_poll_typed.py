@@ -4,9 +4,11 @@ misrouted by the old exact-or-number matching."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from bot.engine import Engine
 from dialogs.poll import vote_payload
+from storage.vote_comment_models import VoteComment
 from tests.dialogs.test_poll import ballots
 from tests.support.org import Org
 from tests.support.polls import create_poll
@@ -38,16 +40,26 @@ async def test_yes_from_an_english_speaker(engine: Engine, org: Org) -> None:
     assert await ballots(engine) == [(org.people["emp1"].id, opts[0])]
 
 
-async def test_a_remark_after_the_answer_votes_and_says_it_was_not_kept(
-    engine: Engine, org: Org
-) -> None:
-    _poll_id, opts = await create_poll(engine, YES_NO)
+async def test_a_remark_with_a_named_vote_is_kept_for_the_or(engine: Engine, org: Org) -> None:
+    poll_id, opts = await create_poll(engine, YES_NO)
     await org.say("emp0", "nee, de broek is te warm")
     assert await ballots(engine) == [(org.people["emp0"].id, opts[1])]
     messages = await org.outbox("emp0")
     assert "Je koos: Nee" in messages[-2].text
-    assert "opmerking is niet bewaard" in messages[-1].text
+    assert "opmerking is bewaard" in messages[-1].text
     assert "broek" not in messages[-1].text
+    async with engine.db.transaction(read_only=True) as session:
+        [comment] = (await session.execute(select(VoteComment))).scalars().all()
+    assert (comment.poll_id, comment.person_id) == (poll_id, org.people["emp0"].id)
+    assert comment.text == "de broek is te warm"
+    await org.say("emp0", "ja, in de winter is hij fijn")  # a later remark replaces the earlier
+    await org.say("olga", f"uitslag {poll_id}")
+    results = (await org.last("olga")).text
+    assert "“in de winter is hij fijn” (Ja)" in results and "broek" not in results
+    assert "Emp0" not in results  # remarks are shown without a name
+    await org.say("emp2", "ja")
+    await org.say("emp2", f"uitslag {poll_id}")
+    assert "winter" not in (await org.last("emp2")).text  # for the OR only
 
 
 async def test_an_anonymous_remark_is_dropped_with_a_word(engine: Engine, org: Org) -> None:
@@ -55,8 +67,10 @@ async def test_an_anonymous_remark_is_dropped_with_a_word(engine: Engine, org: O
     await org.say("emp0", "nee, de broek is te warm")
     messages = await org.outbox("emp0")
     assert "geteld" in messages[-2].text
-    assert "opmerking is niet bewaard" in messages[-1].text
+    assert "opmerking is niet bewaard" in messages[-1].text and "anoniem" in messages[-1].text
     assert all("broek" not in m.text for m in messages)
+    async with engine.db.transaction(read_only=True) as session:
+        assert (await session.execute(select(VoteComment))).scalars().all() == []
 
 
 @pytest.mark.parametrize(
