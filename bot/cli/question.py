@@ -133,23 +133,31 @@ def question_answers(
 def question_themes(
     question_id: int = typer.Argument(..., metavar="ID"),
     fmt: Format = typer.Option(Format.table, "--format"),
+    survey: int | None = typer.Option(
+        None, "--survey", help="ID is then the number of a question in this survey."
+    ),
 ) -> None:
     """Themes in the answers to question ID: label, count, sentiment, examples (offline).
 
-    The answer ids are those of `question answers ID`; themes under 5 answers are "overig"."""
+    The answer ids are those of `question answers ID` (of `survey results SURVEY` with
+    --survey); themes under 5 answers are "overig"."""
     lang = settings().locale
 
     async def go(services: Services) -> dict[str, object]:
-        questions = Questions(services.session)
-        question = existing(await questions.get(question_id), f"Question {question_id}")
-        answers = await questions.answers(question)
-        found = await answer_themes.themes_of([(a.id, a.text) for a in answers])
+        if survey is None:
+            found = await answer_themes.question_answers(services.session, question_id)
+            source = existing(found, f"Question {question_id}")
+        else:
+            found = await answer_themes.survey_answers(services.session, survey, question_id)
+            source = existing(found, f"Question {question_id} of survey {survey}")
+        themes = await answer_themes.themes_of(source.pairs)
         return {
-            "id": question.id,
-            "question": question.text,
-            "answers": len(answers),
-            "themes": answer_themes.as_dicts(found, lang),
-            "texts": {a.id: a.text for a in answers},
+            "id": question_id,
+            **({"survey": survey} if survey is not None else {}),
+            "question": source.question,
+            "answers": len(source.pairs),
+            "themes": answer_themes.as_dicts(themes, lang),
+            "texts": dict(source.pairs),
         }
 
     data = with_services(go, read_only=True)

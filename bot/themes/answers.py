@@ -3,13 +3,14 @@
 The answers are the ones `achterban question answers ID` lists (hidden ones left out), so the
 ids in a theme are the ids shown there. Finding themes takes CPU time (about 0.3 s for 300
 answers, a few seconds for 10,000), so it runs in a worker thread and the server keeps
-answering meanwhile. Surveys call `themes_of` with their own (id, text) pairs.
+answering meanwhile. A survey question's answers come from `survey_answers`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,21 +18,47 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import t
 from bot.themes.cluster import Theme, find_themes
 from storage.questions import Questions
+from storage.surveys import Surveys
 
 
-async def themes_of(answers: Sequence[tuple[int, str]]) -> list[Theme]:
-    """`find_themes` in a worker thread: the event loop goes on while it counts."""
-    return await asyncio.to_thread(find_themes, list(answers))
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """The open answers to one question: its text and (answer id, text) pairs."""
+
+    question: str
+    pairs: list[tuple[int, str]]
 
 
-async def question_themes(session: AsyncSession, question_id: int) -> list[Theme] | None:
-    """The themes of a question's visible answers; None when there is no such question."""
+async def question_answers(session: AsyncSession, question_id: int) -> Answers | None:
+    """An open question's visible answers (the ids `question answers ID` shows)."""
     questions = Questions(session)
     question = await questions.get(question_id)
     if question is None:
         return None
     answers = await questions.answers(question)
-    return await themes_of([(a.id, a.text) for a in answers])
+    return Answers(question.text, [(a.id, a.text) for a in answers])
+
+
+async def survey_answers(session: AsyncSession, survey_id: int, position: int) -> Answers | None:
+    """The texts given to question `position` of a survey: an open question's answers, or
+    the "waarom?" texts after a choice (the ids `survey results` shows)."""
+    surveys = Surveys(session)
+    if await surveys.get(survey_id) is None:
+        return None
+    question = next((q for q in await surveys.questions(survey_id) if q.position == position), None)
+    if question is None:
+        return None
+    pairs = []
+    for response in await surveys.responses(survey_id):
+        answer = response.answers.get(question.id)
+        if answer is not None and answer.text:
+            pairs.append((answer.id, answer.text))
+    return Answers(question.text, pairs)
+
+
+async def themes_of(answers: Sequence[tuple[int, str]]) -> list[Theme]:
+    """`find_themes` in a worker thread: the event loop goes on while it counts."""
+    return await asyncio.to_thread(find_themes, list(answers))
 
 
 def label(theme: Theme, lang: str) -> str:
