@@ -35,9 +35,18 @@ def _short(label: str) -> str:
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, description: str, chart_id: str) -> Markup:
-    """A horizontal bar per option, longest bar = most votes, with count and percentage."""
-    total = sum(b.count for b in bars)
+def bar_chart(
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    description: str,
+    chart_id: str,
+    total: int | None = None,
+) -> Markup:
+    """A horizontal bar per option, longest bar = most votes, with count and percentage.
+    `total`: what the percentages are of when it is not the sum of the bars (a
+    multiple-choice question: of those who answered it)."""
+    total = sum(b.count for b in bars) if total is None else total
     top = max((b.count for b in bars), default=0)
     height = TOP * 2 + ROW * max(len(bars), 1)
     parts = [
@@ -63,4 +72,73 @@ def bar_chart(bars: Sequence[Bar], *, title: str, description: str, chart_id: st
         ]
     parts.append("</svg>")
     # Everything interpolated above is escaped or a number we computed.
+    return Markup("".join(parts))
+
+
+def _open_svg(chart_id: str, width: int, height: int, title: str, description: str) -> list[str]:
+    return [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" id="{chart_id}">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
+    ]
+
+
+COLUMN_AREA = 150
+
+
+def column_chart(bars: Sequence[Bar], *, title: str, description: str, chart_id: str) -> Markup:
+    """A column per scale value (1..5, 0..10), left to right, with its count on top: the
+    shape of a distribution reads at a glance. Labels are the values (short numbers)."""
+    top = max((b.count for b in bars), default=0)
+    slot = WIDTH // max(len(bars), 1)
+    height = TOP + 22 + COLUMN_AREA + 26
+    parts = _open_svg(chart_id, WIDTH, height, title, description)
+    for i, bar in enumerate(bars):
+        x = i * slot + 4
+        size = round(COLUMN_AREA * bar.count / top) if top else 0
+        base = TOP + 22 + COLUMN_AREA
+        parts += [
+            f'<rect class="chart-track" x="{x}" y="{TOP + 22}" width="{slot - 8}" '
+            f'height="{COLUMN_AREA}" rx="3" fill="#e8edf2"/>',
+            f'<rect class="chart-bar" x="{x}" y="{base - size}" width="{slot - 8}" '
+            f'height="{size}" rx="3" fill="#1f5fa8"/>',
+            f'<text class="chart-value" x="{x + (slot - 8) // 2}" y="{base - size - 6}" '
+            f'text-anchor="middle" fill="#1d2733">{bar.count}</text>',
+            f'<text class="chart-label" x="{x + (slot - 8) // 2}" y="{base + 20}" '
+            f'text-anchor="middle" fill="#1d2733">{escape(bar.label[:3])}</text>',
+        ]
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A part of a whole (the finished respondents of a department's audience)."""
+
+    label: str
+    part: int
+    whole: int
+
+
+def share_chart(shares: Sequence[Share], *, title: str, description: str, chart_id: str) -> Markup:
+    """A horizontal bar per group, as long as its own percentage (a full bar is 100%)."""
+    height = TOP * 2 + ROW * max(len(shares), 1)
+    parts = _open_svg(chart_id, WIDTH, height, title, description)
+    for i, share in enumerate(shares):
+        y = TOP + i * ROW
+        pct = percent(share.part, share.whole)
+        width = round(BAR_MAX * min(pct, 100) / 100)
+        parts += [
+            f'<text class="chart-label" x="0" y="{y + 16}" fill="#1d2733">'
+            f"{escape(_short(share.label))}</text>",
+            f'<rect class="chart-track" x="0" y="{y + 23}" width="{BAR_MAX}" height="18" '
+            f'rx="3" fill="#e8edf2"/>',
+            f'<rect class="chart-bar" x="0" y="{y + 23}" width="{width}" '
+            f'height="18" rx="3" fill="#1f5fa8"/>',
+            f'<text class="chart-value" x="{BAR_MAX + 10}" y="{y + 37}" fill="#1d2733">'
+            f"{pct}%</text>",
+        ]
+    parts.append("</svg>")
     return Markup("".join(parts))

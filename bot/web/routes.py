@@ -17,6 +17,7 @@ from bot.web.redaction_views import RedactionViews
 from bot.web.render import STATIC
 from bot.web.report_views import ReportViews
 from bot.web.site import Site
+from bot.web.survey_views import SurveyViews
 
 
 def web_routes(runtime: Runtime) -> list[web.AbstractRouteDef]:
@@ -33,6 +34,7 @@ def web_routes(runtime: Runtime) -> list[web.AbstractRouteDef]:
         NominationViews(site),
         BroadcastViews(site),
         PeopleViews(site),
+        SurveyViews(site),
         FollowUpViews(site),
     )
     for group in views:

@@ -25,6 +25,7 @@ from storage.media import ORIGINAL, PROCESSED, MediaStore
 from storage.models import Person, utcnow
 from storage.people import Audience
 from storage.reports import NAMED, NewPhoto, Reports
+from tests.e2e.survey_seed import seed_survey
 from tests.support.broadcasts import create as create_broadcast
 from tests.support.nominations import open_campaign
 from tests.support.org import Org
@@ -84,6 +85,7 @@ class Seeded:
     nomination: int
     broadcast: int
     person: int
+    survey: int
 
 
 async def seed(engine: Engine, org: Org, media: MediaStore) -> Seeded:
@@ -147,6 +149,7 @@ async def seed(engine: Engine, org: Org, media: MediaStore) -> Seeded:
         nomination=campaign,
         broadcast=broadcast_id,
         person=org.people["emp0"].id,
+        survey=await seed_survey(engine, org),
     )
 
 
@@ -157,6 +160,7 @@ NOT_PAGES = {
     "/admin/questions/{id}/answers.csv": "a CSV download",
     "/admin/polls/{id}/live": "the live part of the poll page, fetched by admin.js",
     "/admin/media/{media}": "a photo",
+    "/admin/surveys/{id}/report.pdf": "a PDF download",
 }
 # Pages shown before logging in (visited without a session).
 PUBLIC = ("/admin/login", "/admin/login/{token}")
@@ -176,6 +180,7 @@ def page_paths(routes: list[web.AbstractRouteDef], seeded: Seeded) -> list[str]:
         "/admin/nominations/{id}": f"/admin/nominations/{seeded.nomination}",
         "/admin/broadcasts/{id}": f"/admin/broadcasts/{seeded.broadcast}",
         "/admin/people/{id}": f"/admin/people/{seeded.person}",
+        "/admin/surveys/{id}": f"/admin/surveys/{seeded.survey}",
     }
     paths = []
     for route in routes:
