@@ -39,6 +39,9 @@ PROBLEMS = r"""() => {
   }
   for (const cell of document.querySelectorAll("td, th")) {
     const label = cell.innerText.trim().slice(0, 50);
+    if (cell.textContent.trim() && !cell.getClientRects().length) {
+      problems.push(`cell not shown: ${cell.textContent.trim().slice(0, 50)}`);
+    }
     if (cell.scrollWidth > cell.clientWidth + 1) problems.push(`cell spills out: ${label}`);
     const style = getComputedStyle(cell);
     if (style.wordBreak === "break-all" || style.overflowWrap === "anywhere") {

@@ -4,6 +4,11 @@
 (() => {
   "use strict";
   for (const table of document.querySelectorAll(".table-wrap > table")) {
+    // A short value (a date, a count, a status) stays on one line, so the room goes to the
+    // column with sentences in it instead of to "4 dec / 2026 / 16:16".
+    for (const cell of table.querySelectorAll("tbody td")) {
+      if (cell.textContent.trim().length <= 18) cell.classList.add("cell-short");
+    }
     const heads = Array.from(table.querySelectorAll("thead th"), (th) => th.textContent.trim());
     if (heads.length < 4) continue;
     table.classList.add("stacked");
@@ -18,13 +23,12 @@
         const name = heads[column] || "";
         column += cell.colSpan || 1;
         cell.setAttribute("role", cell.tagName === "TH" ? "rowheader" : "cell");
+        const empty = !cell.textContent.trim() && !cell.querySelector("img, svg, input, button");
+        if (empty) cell.classList.add("cell-empty"); // nothing to say: no label with a blank
         const value = document.createElement("div");
         value.className = "cell-value";
         value.append(...Array.from(cell.childNodes));
-        if (!cell.textContent.trim() && !cell.querySelector("img, svg, input, button")) {
-          cell.classList.add("cell-empty"); // nothing to say: no label with a blank on a phone
-        }
-        if (name) {
+        if (name && !empty) {
           const label = document.createElement("span");
           label.className = "cell-label";
           label.setAttribute("aria-hidden", "true");
