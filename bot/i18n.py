@@ -125,3 +125,10 @@ def all_words(key: str) -> set[str]:
     for lang in LANGUAGES:
         found |= words(lang, key)
     return found
+
+
+def pick(lang: str, text: str, english: str | None) -> str:
+    """What a reader in `lang` gets of a text an author wrote: the author's English version
+    for an English reader when there is one, else the text as written (Dutch). Authors'
+    texts are never machine-translated: a wrong translation is a misread."""
+    return english if english and normalise_language(lang) == "en" else text

@@ -4,7 +4,7 @@ Home), built from the same rules as the chat (audience, answered or not)."""
 from __future__ import annotations
 
 from bot.conversation import Services
-from bot.i18n import t
+from bot.i18n import pick, t
 from bot.messages import Choice, Outgoing
 from bot.registry import Registry
 from storage.models import Person
@@ -23,7 +23,8 @@ async def open_for(services: Services, person: Person) -> Outgoing:
             if await services.polls.has_voted(poll, person.id)
             else "home.poll_open"
         )
-        line = t(lang, key, id=poll.id, question=poll.question)
+        question = pick(lang, poll.question, poll.question_en)
+        line = t(lang, key, id=poll.id, question=question)
         if poll.closes_at:
             line += " " + t(lang, "poll.closes", when=services.format_time(poll.closes_at, lang))
         lines.append(line)

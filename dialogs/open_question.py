@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from bot.conversation import Turn
+from bot.i18n import pick
 from bot.registry import Registry
 from bot.text import ascii_int
 from bot.understand.intents import numbered_answer
@@ -52,7 +53,7 @@ class OpenAnswer:
         question = await Questions(turn.services.session).get(question_id)
         lines = [turn.t("question.ask_answer", id=question_id, max=MAX_ANSWER)]
         if question is not None:
-            lines.insert(0, question.text)
+            lines.insert(0, pick(turn.lang, question.text, question.text_en))
             own = await Questions(turn.services.session).own_answer(question_id, turn.person.id)
             if own is not None and not question.anonymous:
                 lines.append(turn.t("question.current_answer", text=own.text))

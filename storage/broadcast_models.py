@@ -35,6 +35,8 @@ class Broadcast(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+    # What English-speaking colleagues read instead, when the author wrote it (bot.i18n.pick).
+    text_en: Mapped[str | None] = mapped_column(Text)
     # A processed media id (scrubbed, faces blurred): never an original.
     image_id: Mapped[str | None] = mapped_column(String(80))
     # {} is everyone; {"department": "..."} or {"location": "..."} a segment.

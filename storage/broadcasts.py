@@ -77,9 +77,11 @@ class Broadcasts:
         remind_after: timedelta | None,
         created_by: int | None,
         now: datetime,
+        text_en: str | None = None,
     ) -> Broadcast:
         broadcast = Broadcast(
             text=text,
+            text_en=text_en,
             image_id=image_id,
             audience=audience.to_dict(),
             channel=channel,
@@ -111,6 +113,7 @@ class Broadcasts:
         acknowledge: bool,
         remind_after: timedelta | None,
         now: datetime,
+        text_en: str | None = None,
     ) -> bool:
         """Change a broadcast that has not started; False once it is sending (or cancelled)."""
         stmt = (
@@ -118,6 +121,7 @@ class Broadcasts:
             .where(Broadcast.id == broadcast_id, Broadcast.status == SCHEDULED)
             .values(
                 text=text,
+                text_en=text_en,
                 image_id=image_id,
                 audience=audience.to_dict(),
                 channel=channel,

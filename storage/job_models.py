@@ -32,6 +32,8 @@ class OpenQuestion(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+    # What English-speaking colleagues read instead, when the author wrote it (bot.i18n.pick).
+    text_en: Mapped[str | None] = mapped_column(Text)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     # {} is everyone; {"department": "..."} or {"location": "..."} a segment.
     audience: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

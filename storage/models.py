@@ -200,6 +200,8 @@ class Poll(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     question: Mapped[str] = mapped_column(Text)
+    # What English-speaking colleagues read instead, when the author wrote it (bot.i18n.pick).
+    question_en: Mapped[str | None] = mapped_column(Text)
     multiple: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     hide_results: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -222,6 +224,7 @@ class PollOption(Base):
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str | None] = mapped_column(String(200))
     # Only for anonymous polls: the tally, with no trace of who.
     anonymous_count: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -37,6 +37,7 @@ class OptionCount:
     position: int
     label: str
     count: int
+    label_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,9 @@ _PARTICIPANTS = Query("SELECT count(*) FROM participations WHERE poll_id = $1")
 
 def _tally(options: Sequence[PollOption], counts: dict[int, int], participants: int) -> Tally:
     return Tally(
-        options=[OptionCount(o.id, o.position, o.label, counts.get(o.id, 0)) for o in options],
+        options=[
+            OptionCount(o.id, o.position, o.label, counts.get(o.id, 0), o.label_en) for o in options
+        ],
         participants=int(participants),
     )
 
@@ -125,9 +128,12 @@ class Polls:
         opens_at: datetime,
         closes_at: datetime | None,
         created_by: int | None,
+        question_en: str | None = None,
+        options_en: Sequence[str] | None = None,
     ) -> Poll:
         poll = Poll(
             question=question,
+            question_en=question_en,
             multiple=multiple,
             anonymous=anonymous,
             hide_results=hide_results,
@@ -142,7 +148,13 @@ class Polls:
         await self.session.execute(
             insert(PollOption),
             [
-                {"poll_id": poll.id, "position": i, "label": label, "anonymous_count": 0}
+                {
+                    "poll_id": poll.id,
+                    "position": i,
+                    "label": label,
+                    "label_en": options_en[i - 1] if options_en else None,
+                    "anonymous_count": 0,
+                }
                 for i, label in enumerate(options, start=1)
             ],
         )

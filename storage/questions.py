@@ -56,10 +56,12 @@ class Questions:
         closes_at: datetime | None,
         created_by: int | None,
         now: datetime,
+        text_en: str | None = None,
     ) -> OpenQuestion:
         question = OpenQuestion(
             created_at=now,
             text=text,
+            text_en=text_en,
             anonymous=anonymous,
             audience=audience.to_dict(),
             status=OPEN,

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.model_base import Base, Id, UTCDateTime, utcnow
+from storage.model_base import Base, Id, NullableJSON, UTCDateTime, utcnow
 
 
 class PollSchedule(Base):
@@ -22,6 +22,9 @@ class PollSchedule(Base):
     question: Mapped[str] = mapped_column(Text)
     # The labels in order; each copy gets option rows of its own.
     options: Mapped[list[str]] = mapped_column(JSON)
+    # The English texts each copy gets too, when the author wrote them.
+    question_en: Mapped[str | None] = mapped_column(Text)
+    options_en: Mapped[list[str] | None] = mapped_column(NullableJSON)
     multiple: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     hide_results: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -91,6 +91,9 @@ async def queue_all(cfg: Settings, broadcast_id: int) -> int:
 @broadcast_app.command("send")
 def send(
     text: str = typer.Option(..., "--text"),
+    text_en: str | None = typer.Option(
+        None, "--text-en", help="The message for English-speaking colleagues (optional)."
+    ),
     image: Path | None = typer.Option(None, "--image", help="A photo; faces are blurred."),
     audience: str | None = typer.Option(
         None, "--audience", help="department=NAME or location=NAME"
@@ -112,6 +115,7 @@ def send(
         raise fail(str(exc), 2) from exc
     draft = broadcasts.Draft(
         text=text,
+        text_en=text_en,
         audience=segment,
         channel=channel,
         at=iso_time(at, ZoneInfo(cfg.timezone), "--at"),

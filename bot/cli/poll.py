@@ -24,7 +24,6 @@ from bot.cli.common import (
 )
 from bot.conversation import Services
 from bot.i18n import t
-from bot.usecases import followups
 from bot.usecases import polls as poll_cases
 from bot.usecases.poll_repeat import MONTHLY, WEEKLY
 from bot.usecases.polls import PollDraft, PollRefused
@@ -44,6 +43,12 @@ class Repeat(StrEnum):
 def poll_create(
     question: str = typer.Option(..., "--question"),
     option: list[str] = typer.Option(..., "--option", help="An answer option; 2 to 10 times."),
+    question_en: str | None = typer.Option(
+        None, "--question-en", help="The question for English-speaking colleagues (optional)."
+    ),
+    option_en: list[str] = typer.Option(
+        [], "--option-en", help="English option labels: one per --option, same order, or none."
+    ),
     multi: bool = typer.Option(False, "--multi", help="Allow several answers."),
     anonymous: bool = typer.Option(False, "--anonymous"),
     hide_results: bool = typer.Option(False, "--hide-results", help="Results only after closing."),
@@ -78,6 +83,8 @@ def poll_create(
         opens_at=iso_time(opens, tz, "--opens"),
         closes_at=iso_time(closes, tz, "--closes"),
         repeat=repeat.value if repeat else None,
+        question_en=question_en,
+        options_en=option_en or None,
     )
 
     async def go(services: Services) -> tuple[int, int]:
@@ -210,4 +217,4 @@ def poll_follow_up(
 ) -> None:
     """Wat doet de OR ermee? Send what the OR will do with closed poll ID's outcome to its
     audience, with the results, as a broadcast (reach and feedback measured)."""
-    followup.follow_up(followups.follow_up_poll, poll_id, text, by, fmt)
+    followup.follow_up("poll", poll_id, text, by, fmt)

@@ -26,7 +26,7 @@ from bot.cli.common import (
 from bot.conversation import Services
 from bot.i18n import t
 from bot.themes import answers as answer_themes
-from bot.usecases import Refused, followups, questions
+from bot.usecases import Refused, questions
 from storage.people import Audience
 from storage.questions import Questions
 
@@ -44,6 +44,9 @@ question_app = typer.Typer(help="Open questions (open vragen).", no_args_is_help
 @question_app.command("create")
 def question_create(
     text: str = typer.Option(..., "--text", help="The question."),
+    text_en: str | None = typer.Option(
+        None, "--text-en", help="The question for English-speaking colleagues (optional)."
+    ),
     anonymous: bool = typer.Option(False, "--anonymous", help="Answers without names."),
     closes: str | None = typer.Option(None, "--closes", help="ISO-8601; local time if no offset."),
     audience: str | None = typer.Option(
@@ -73,6 +76,7 @@ def question_create(
             opened = await questions.create(
                 services,
                 text=text,
+                text_en=text_en,
                 anonymous=anonymous,
                 audience=segment,
                 closes_at=closes_at,
@@ -254,4 +258,4 @@ def question_follow_up(
 ) -> None:
     """Wat doet de OR ermee? Send what the OR will do with closed question ID's answers to
     its audience, with the number of answers and the themes, as a broadcast."""
-    followup.follow_up(followups.follow_up_question, question_id, text, by, fmt)
+    followup.follow_up("question", question_id, text, by, fmt)

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot import photos
 from bot.conversation import CONSOLE, Services
-from bot.i18n import t
+from bot.i18n import pick, t
 from bot.messages import Choice, Outgoing, Purpose
 from bot.usecases import Refused
 from storage.broadcast_models import Broadcast
@@ -50,6 +50,7 @@ P = "bc"  # the buttons people press on a broadcast (dialogs/broadcast.py)
 
 # Refusals (catalogue keys): each caller words them its own way, keyed by these.
 TEXT_LENGTH = "bcreate.text_length"  # max, length
+TEXT_EN_LENGTH = "english.text_length"  # max, length: the English text
 UNKNOWN_CHANNEL = "bcreate.unknown_channel"
 IN_THE_PAST = "bcreate.bad_when"
 NOBODY = "bcreate.nobody"
@@ -70,6 +71,7 @@ class Draft:
     acknowledge: bool = False
     remind_after: timedelta = DEFAULT_REMIND_AFTER
     image_id: str | None = None
+    text_en: str | None = None  # what English-speaking colleagues read instead (optional)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,9 @@ def check_time(services: Services, at: datetime | None) -> datetime:
 async def check(services: Services, draft: Draft) -> tuple[str, datetime]:
     """Every rule of a draft; returns the text to store and when it goes out."""
     body = check_text(draft.text)
+    english = draft.text_en.strip() if draft.text_en else ""
+    if len(english) > MAX_TEXT:
+        raise Refused(TEXT_EN_LENGTH, max=MAX_TEXT, length=len(english))
     if draft.channel is not None and draft.channel not in CHANNELS:
         raise Refused(UNKNOWN_CHANNEL)
     when = check_time(services, draft.at)
@@ -153,9 +158,15 @@ async def create(
 
 
 async def edit(services: Services, broadcast_id: int, draft: Draft, actor: Actor) -> Saved:
-    """Change a broadcast that has not started; due now, it starts as create's does."""
-    await editable(services, broadcast_id, actor)
+    """Change a broadcast that has not started; due now, it starts as create's does.
+
+    A draft without English (the chat asks for none) keeps the stored English while the
+    Dutch text stays the same; a changed Dutch text drops it, since the English would no
+    longer say the same."""
+    current = await editable(services, broadcast_id, actor)
     body, when = await check(services, draft)
+    if draft.text_en is None and current.text_en and current.text == body:
+        draft = replace(draft, text_en=current.text_en)
     values = _values(draft, body, when)
     if not await Broadcasts(services.session).edit(broadcast_id, **values, now=services.now):
         raise Refused(TOO_LATE, id=broadcast_id)
@@ -200,9 +211,10 @@ def broadcast_message(
     reminder: bool = False,
     results: Mapping[str, str] | None = None,
 ) -> Outgoing:
-    """The message as everyone receives it (the author's text is not translated)."""
+    """The message as everyone receives it: the author's text, in English for an English
+    reader when the author wrote it in English too (never machine-translated)."""
     head = "broadcast.reminder_header" if reminder else "broadcast.header"
-    lines = [t(lang, head), "", broadcast.text, ""]
+    lines = [t(lang, head), "", pick(lang, broadcast.text, broadcast.text_en), ""]
     if results is not None:  # a follow-up (bot/usecases/followups.py): the outcome first
         outcome = results.get(lang) or next(iter(results.values()), "")
         above = [t(lang, "followup.header"), "", outcome, "", t(lang, "followup.our_answer")]
@@ -288,6 +300,7 @@ async def _found(services: Services, broadcast_id: int) -> Broadcast:
 def _values(draft: Draft, body: str, when: datetime) -> dict[str, object]:
     return {
         "text": body,
+        "text_en": draft.text_en.strip() if draft.text_en and draft.text_en.strip() else None,
         "image_id": draft.image_id,
         "audience": draft.audience,
         "channel": draft.channel,

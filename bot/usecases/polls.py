@@ -21,15 +21,17 @@ from datetime import datetime, timedelta
 
 from bot.choices import fold
 from bot.conversation import Services
-from bot.i18n import t
-from bot.messages import PAYLOAD_JOIN, Choice, Outgoing, Purpose
+from bot.messages import PAYLOAD_JOIN, Outgoing, Purpose
 from bot.text import ascii_int
 from bot.usecases import Refused
+from bot.usecases.poll_messages import poll_message as poll_message  # re-exported
+from bot.usecases.poll_messages import results_text as results_text
+from bot.usecases.poll_messages import vote_payload as vote_payload
 from bot.usecases.poll_repeat import REPEATS, anchor, next_occurrence
-from storage.models import Person, Poll, PollOption
+from storage.models import Person, Poll
 from storage.people import Audience
 from storage.poll_schedules import PollSchedules
-from storage.polls import CLOSED, OPEN, Tally
+from storage.polls import CLOSED, OPEN
 from storage.recurring_models import PollSchedule
 
 MAX_OPTIONS, MIN_OPTIONS = 10, 2
@@ -65,6 +67,10 @@ class PollDraft:
     opens_at: datetime | None = None  # None: now
     closes_at: datetime | None = None
     repeat: str | None = None  # None, "weekly" or "monthly"
+    # Optional English texts for English-speaking colleagues: the question, and then a label
+    # for every option (the same number, in the same order) or none at all.
+    question_en: str | None = None
+    options_en: Sequence[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,28 @@ def check_options(options: Sequence[str]) -> list[str]:
     return checked
 
 
+def check_english(draft: PollDraft, count: int) -> tuple[str | None, list[str] | None]:
+    """The optional English question and labels, checked like the Dutch ones. Labels for
+    some options only would show an English colleague a mix, so it is all or none; empty
+    texts count as not given."""
+    question_en = draft.question_en.strip() if draft.question_en else ""
+    given = [o for o in draft.options_en or () if o.strip()]
+    if given and not question_en:
+        raise PollRefused("english.question_missing", "question_en")
+    try:
+        question = check_question(question_en) if question_en else None
+    except PollRefused as refused:
+        raise PollRefused(refused.key, "question_en") from None
+    if not given:
+        return question, None
+    if len(given) != count:
+        raise PollRefused("english.option_count", "options_en")
+    try:
+        return question, check_options(given)
+    except PollRefused as refused:
+        raise PollRefused(refused.key, "options_en") from None
+
+
 def check_closes(closes_at: datetime | None, *, now: datetime, opens_at: datetime | None) -> None:
     if closes_at is not None and closes_at <= max(opens_at or now, now):
         raise PollRefused("pollrule.closes_past", "closes")
@@ -140,6 +168,7 @@ async def create_poll(
     its opening time has come."""
     question = check_question(draft.question)
     options = check_options(draft.options)
+    question_en, options_en = check_english(draft, len(options))
     opens_at = draft.opens_at or services.now
     check_closes(draft.closes_at, now=services.now, opens_at=opens_at)
     check_repeat(draft.repeat)
@@ -154,12 +183,16 @@ async def create_poll(
         opens_at=opens_at,
         closes_at=draft.closes_at,
         created_by=actor_id,
+        question_en=question_en,
+        options_en=options_en,
     )
     where = {"via": via} if via else {}
     await services.audit("poll.created", actor_id=actor_id, subject=f"poll:{poll.id}", **where)
     schedule = None
     if draft.repeat is not None:
-        schedule = await _add_schedule(services, draft, question, options, opens_at, actor_id)
+        schedule = await _add_schedule(
+            services, draft, (question, question_en), (options, options_en), opens_at, actor_id
+        )
     sent = 0
     if opens_at <= services.now:
         sent = await open_poll(services, poll, actor_id=actor_id)
@@ -169,18 +202,22 @@ async def create_poll(
 async def _add_schedule(
     services: Services,
     draft: PollDraft,
-    question: str,
-    options: list[str],
+    questions: tuple[str, str | None],
+    labels: tuple[list[str], list[str] | None],
     opens_at: datetime,
     actor_id: int | None,
 ) -> PollSchedule:
-    """The schedule of a recurring poll, anchored on its first copy's opening time."""
+    """The schedule of a recurring poll, anchored on its first copy's opening time; it keeps
+    the checked texts, Dutch and English."""
+    (question, question_en), (options, options_en) = questions, labels
     close_after = None
     if draft.closes_at is not None:
         close_after = round((draft.closes_at - opens_at).total_seconds() / 60)
     schedule = PollSchedule(
         question=question,
         options=options,
+        question_en=question_en,
+        options_en=options_en,
         multiple=draft.multiple,
         anonymous=draft.anonymous,
         hide_results=draft.hide_results,
@@ -266,6 +303,8 @@ async def open_next_repeat(services: Services, schedule_id: int) -> int:
     draft = PollDraft(
         question=schedule.question,
         options=schedule.options,
+        question_en=schedule.question_en,
+        options_en=schedule.options_en,
         multiple=schedule.multiple,
         anonymous=schedule.anonymous,
         hide_results=schedule.hide_results,
@@ -326,11 +365,7 @@ async def remind_one(services: Services, poll_id: int) -> int:
     return int(poll is not None and await remind_nonvoters(services, poll) > 0)
 
 
-# --- the messages a poll sends -----------------------------------------------------------
-
-
-def vote_payload(poll_id: int, option_id: int) -> str:
-    return f"poll:{poll_id}:vote:{option_id}"
+# --- reading the buttons a poll sends (bot/usecases/poll_messages.py writes them) ----------
 
 
 def parse_vote(payload: str) -> tuple[int, list[int]] | None:
@@ -349,41 +384,3 @@ def parse_vote(payload: str) -> tuple[int, list[int]] | None:
     if len(poll_ids) != 1:
         return None
     return poll_ids.pop(), option_ids
-
-
-def poll_message(
-    services: Services,
-    poll: Poll,
-    options: Sequence[PollOption],
-    lang: str,
-    *,
-    reminder: bool = False,
-) -> Outgoing:
-    lines = [t(lang, "poll.reminder" if reminder else "poll.header", id=poll.id), poll.question, ""]
-    lines.append(t(lang, "poll.pick_many" if poll.multiple else "poll.pick_one"))
-    if poll.anonymous:
-        lines.append(t(lang, "poll.is_anonymous"))
-    if poll.closes_at:
-        lines.append(t(lang, "poll.closes", when=services.format_time(poll.closes_at, lang)))
-    return Outgoing(
-        text="\n".join(lines),
-        choices=tuple(Choice(o.label, vote_payload(poll.id, o.id)) for o in options),
-        multiple=poll.multiple,
-        submit_label=t(lang, "common.submit") if poll.multiple else None,
-        purpose=Purpose.NOTICE,
-    )
-
-
-def results_text(poll: Poll, tally: Tally, lang: str) -> str:
-    total_votes = sum(o.count for o in tally.options)
-    head = "poll.results_final" if poll.status == CLOSED else "poll.results_live"
-    lines = [t(lang, head, id=poll.id), poll.question, ""]
-    for o in tally.options:
-        pct = round(100 * o.count / total_votes) if total_votes else 0
-        bar = "█" * round(pct / 10)
-        lines.append(f"{o.position}. {o.label}: {o.count} ({pct}%) {bar}".rstrip())
-    lines.append("")
-    lines.append(
-        t(lang, "poll.participation", count=tally.participants, audience=poll.audience_size)
-    )
-    return "\n".join(lines)

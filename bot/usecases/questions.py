@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.conversation import Services
-from bot.i18n import t
+from bot.i18n import pick, t
 from bot.messages import Choice, Outgoing, Purpose
 from bot.usecases import Refused
 from storage.deadline import accepts, closed_since
@@ -54,7 +54,8 @@ def check_closes(closes_at: datetime | None, now: datetime) -> None:
 
 def question_message(services: Services, question: OpenQuestion, lang: str) -> Outgoing:
     """The question as its audience gets it, with the button that starts an answer."""
-    lines = [t(lang, "question.header", id=question.id), question.text, ""]
+    text = pick(lang, question.text, question.text_en)
+    lines = [t(lang, "question.header", id=question.id), text, ""]
     lines.append(t(lang, "question.how_to_answer", max=MAX_ANSWER))
     if question.anonymous:
         lines.append(t(lang, "question.is_anonymous"))
@@ -77,6 +78,7 @@ async def create(
     audience: Audience,
     closes_at: datetime | None,
     created_by: int | None,
+    text_en: str | None = None,
 ) -> Opened:
     """Create a question and send it to its audience now.
 
@@ -84,6 +86,7 @@ async def create(
     creator who is not on the works council, an audience nobody on the roster matches.
     """
     text = check_text(text)
+    english = check_text(text_en) if text_en and text_en.strip() else None
     check_closes(closes_at, services.now)
     if created_by is not None and not await services.people.roles(created_by) & CREATORS:
         raise Refused("common.or_only")
@@ -96,6 +99,7 @@ async def create(
         closes_at=closes_at,
         created_by=created_by,
         now=services.now,
+        text_en=english,
     )
     sent = await open_question(services, question, actor_id=created_by)
     return Opened(question, sent)

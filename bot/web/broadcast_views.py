@@ -35,12 +35,14 @@ LIST_LIMIT = 50
 # The use case's refusals, as errors of the form's fields.
 REFUSED = {
     broadcasts.TEXT_LENGTH: ("text", "web.broadcast.error_text"),
+    broadcasts.TEXT_EN_LENGTH: ("text_en", "web.broadcast.error_text"),
     broadcasts.UNKNOWN_CHANNEL: ("channel", "web.broadcast.error_channel"),
     broadcasts.IN_THE_PAST: ("at", "web.broadcast.error_at_past"),
     broadcasts.NOBODY: ("audience", "web.broadcast.error_nobody"),
 }
 EMPTY_FORM: dict[str, Any] = {
     "text": "",
+    "text_en": "",
     "audience": "",
     "channel": "",
     "when": "now",
@@ -62,6 +64,7 @@ def parse_broadcast_form(
 
     form: dict[str, Any] = {
         "text": text("text", MAX_TEXT * 2),
+        "text_en": text("text_en", MAX_TEXT * 2),
         "audience": text("audience", 300),
         "channel": text("channel", 20),
         "when": "at" if raw.get("when") == "at" else "now",
@@ -134,6 +137,7 @@ class BroadcastViews:
             return await self.list(request, visitor, form=form, errors=errors)
         draft = broadcasts.Draft(
             text=form["text"],
+            text_en=form["text_en"] or None,
             audience=form["segment"],
             channel=form["channel"] or None,
             at=form["scheduled_at"],

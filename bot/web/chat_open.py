@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.engine import Engine
-from bot.i18n import t
+from bot.i18n import pick, t
 from bot.usecases import questions as question_cases
 from bot.usecases.nominations import nominator_of
 from storage.models import Person
@@ -49,7 +49,12 @@ async def open_items(engine: Engine, person: Person, lang: str) -> list[OpenItem
             done = await services.polls.has_voted(poll, person.id)
             items.append(
                 OpenItem(
-                    line=t(lang, "webchat.open_poll", id=poll.id, question=poll.question)
+                    line=t(
+                        lang,
+                        "webchat.open_poll",
+                        id=poll.id,
+                        question=pick(lang, poll.question, poll.question_en),
+                    )
                     + closes(poll.closes_at),
                     done=done,
                     button=t(lang, "webchat.open_poll_button"),
@@ -60,7 +65,12 @@ async def open_items(engine: Engine, person: Person, lang: str) -> list[OpenItem
             done = await Questions(session).has_answered(question, person.id)
             items.append(
                 OpenItem(
-                    line=t(lang, "webchat.open_question", id=question.id, question=question.text)
+                    line=t(
+                        lang,
+                        "webchat.open_question",
+                        id=question.id,
+                        question=pick(lang, question.text, question.text_en),
+                    )
                     + closes(question.closes_at),
                     done=done,
                     button=t(lang, "webchat.open_question_button"),

@@ -32,10 +32,20 @@ class PollForm:
     repeat: str = ""
     options: list[str] = field(default_factory=list)
     closes_at: datetime | None = None
+    # Optional English texts for English-speaking colleagues.
+    question_en: str = ""
+    options_en_text: str = ""
+    options_en: list[str] = field(default_factory=list)
 
     @property
     def limits(self) -> dict[str, int]:
         return LIMITS
+
+    def draft_texts(self) -> PollDraft:
+        """Only the texts, to check the English ones against the Dutch."""
+        return PollDraft(
+            self.question, self.options, question_en=self.question_en, options_en=self.options_en
+        )
 
     def draft(self) -> PollDraft:
         return PollDraft(
@@ -47,6 +57,8 @@ class PollForm:
             audience=Audience.parse(self.audience),
             closes_at=self.closes_at,
             repeat=self.repeat or None,
+            question_en=self.question_en or None,
+            options_en=self.options_en or None,
         )
 
 
@@ -74,12 +86,16 @@ def parse_poll_form(
         closes=_text(raw, "closes", 40),
         audience=_text(raw, "audience", 300),
         repeat=_text(raw, "repeat", 20),
+        question_en=_text(raw, "question_en", MAX_QUESTION * 2),
+        options_en_text=_text(raw, "options_en"),
     )
     errors: dict[str, str] = {}
     form.options = [line.strip() for line in form.options_text.splitlines() if line.strip()]
+    form.options_en = [line.strip() for line in form.options_en_text.splitlines() if line.strip()]
     _check(errors, lambda: poll_cases.check_question(form.question))
     _check(errors, lambda: poll_cases.check_options(form.options))
     _check(errors, lambda: poll_cases.check_repeat(form.repeat or None))
+    _check(errors, lambda: poll_cases.check_english(form.draft_texts(), len(form.options)))
     if form.closes:
         try:
             closes = datetime.fromisoformat(form.closes)
