@@ -17,7 +17,7 @@ Rules, here once for the chat, the dashboard and the CLI:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.conversation import Services
@@ -166,13 +166,24 @@ def theme_lines(themes: list[Theme], lang: str) -> list[str]:
     return lines
 
 
+# How each kind's subject is read. Callers outside an event read it in a read-only
+# transaction and `send` in a writing one: the themes of a large question take seconds, and
+# on SQLite a writing transaction holds the one write lock all along.
+SUBJECTS: dict[str, Callable[[Services, int], Awaitable[Subject]]] = {
+    "poll": poll_subject,
+    "question": question_subject,
+}
+
+
 async def follow_up_poll(
     services: Services, poll_id: int, text: str, actor: broadcasts.Actor
 ) -> Sent:
+    """Read the poll and send, in one transaction (the chat's way, and the tests')."""
     return await send(services, await poll_subject(services, poll_id), text, actor)
 
 
 async def follow_up_question(
     services: Services, question_id: int, text: str, actor: broadcasts.Actor
 ) -> Sent:
+    """Read the question and its themes and send, in one transaction."""
     return await send(services, await question_subject(services, question_id), text, actor)

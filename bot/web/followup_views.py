@@ -62,22 +62,27 @@ class FollowUpViews:
         ]
 
     async def poll(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        return await self._send(request, visitor, "poll", followups.follow_up_poll)
+        return await self._send(request, visitor, "poll")
 
     async def question(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        return await self._send(request, visitor, "question", followups.follow_up_question)
+        return await self._send(request, visitor, "question")
 
-    async def _send(
-        self, request: web.Request, visitor: Visitor, kind: str, send: Any
-    ) -> web.StreamResponse:
+    async def _send(self, request: web.Request, visitor: Visitor, kind: str) -> web.StreamResponse:
+        """Read the subject (and a question's themes) without holding the write lock, then
+        send in a writing transaction."""
         subject_id = int_param(request, "id")
         form = await request.post()
         text = str(form.get("text", ""))
         actor = broadcasts.Actor(visitor.person.id, visitor.roles, via="web")
         page = PAGES[kind].format(id=subject_id)
         try:
+            async with self.site.db.transaction(read_only=True) as session:
+                read = followups.SUBJECTS[kind]
+                subject = await read(self.site.engine.services(session), subject_id)
             async with self.site.db.transaction() as session:
-                sent = await send(self.site.engine.services(session), subject_id, text, actor)
+                sent = await followups.send(
+                    self.site.engine.services(session), subject, text, actor
+                )
         except Refused as refused:
             if refused.key == followups.NOT_FOUND:
                 return self.site.refuse(request, visitor, 404)
