@@ -29,6 +29,7 @@ from bot.cli.roster import person_app, roster_app
 from bot.cli.slack import slack_app
 from bot.cli.stats import stats_app
 from bot.cli.survey import survey_app
+from bot.cli.survey_report import survey_report  # noqa: F401 (adds `survey report`)
 from bot.cli.teams import teams_app
 from bot.cli.web import admin_app, web_app
 from bot.cli.whatsapp import whatsapp_app
