@@ -256,3 +256,17 @@ async def polls(engine: Engine) -> list[tuple[Poll, list[str]]]:
     async with engine.db.transaction(read_only=True) as session:
         found = list((await session.execute(select(Poll).order_by(Poll.id))).scalars())
         return [(poll, []) for poll in found]
+
+
+async def test_english_times_are_echoed_in_english(engine: Engine, org: Org, clock: Clock) -> None:
+    await say_all(org, "language en", "new question", "How are you?", "named", "tomorrow 9am")
+    assert (await org.outbox("olga"))[
+        -2
+    ].text == "Noted: Thursday 26 November at 09:00. Not right? Type 'back'."
+    await say_all(org, "back", "at 7")
+    asked = await org.last("olga")
+    assert asked.text.startswith(
+        "'at 7' can be more than one time: Wednesday 25 November at 19:00 or Thursday 26 November"
+    )
+    await org.say("olga", choice=asked.choices[0].payload)
+    assert (await org.outbox("olga"))[-2].text.startswith("Noted: Wednesday 25 November at 19:00.")
