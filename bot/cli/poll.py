@@ -66,7 +66,10 @@ def poll_create(
     fmt: Format | None = typer.Option(None, "--format", help='json prints {"id": …}'),
 ) -> None:
     """Create a poll; it opens now (or at --opens) and is sent to its audience. With --repeat,
-    a copy opens every week or month at the same local time (Europe/Amsterdam)."""
+    a copy opens every week or month at the same local time (Europe/Amsterdam).
+
+    Long because typer declares each option in the signature (twelve of them, the English
+    texts included); the body only builds the draft and calls the use case."""
     cfg = settings()
     tz = ZoneInfo(cfg.timezone)
     try:
