@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bot.conversation import Turn
 from bot.messages import PAYLOAD_JOIN, Choice
 from bot.understand.answers import Ambiguous, Matched, understand_answer
+from bot.understand.intents import Intent, understand_intent
 from bot.understand.normalize import words
 from bot.usecases.polls import parse_vote
 from bot.usecases.vote_comments import MAX_COMMENT, CommentOutcome, comment_vote
@@ -131,6 +132,31 @@ async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
         turn.reply(turn.t("pollanswer.which_poll", polls=_or(turn, ids)), choices)
         return Reading(handled=True)
     return Reading()
+
+
+# Jobs a remark may ask for instead of being one ("nee, ik wil geen nieuwsberichten meer").
+_JOBS_IN_REMARKS = ("report", "nominate", "change_vote", "opt_out_news", "stats", "language")
+
+
+def asked_job_instead(turn: Turn, reading: Reading) -> bool:
+    """ "nee, afmelden" after a yes/no poll: an answer with a remark that itself asks for a
+    job (bot/understand/intents.py) has two readings, so the bot asks which, with buttons
+    for the answer and for the job; True when it asked. A misread is worse than a question."""
+    if not reading.choice or not reading.remark:
+        return False
+    found = understand_intent(reading.remark)
+    parsed = parse_vote(reading.choice)
+    if not isinstance(found, Intent) or found.name not in _JOBS_IN_REMARKS or parsed is None:
+        return False
+    arg = f":{found.arg}" if found.name == "language" and found.arg else ""
+    turn.reply(
+        turn.t("pollanswer.answer_or_job"),
+        [
+            Choice(turn.t("pollanswer.just_the_answer", id=parsed[0]), reading.choice),
+            Choice(turn.t(f"intent.label_{found.name}"), f"intent:{found.name}{arg}"),
+        ],
+    )
+    return True
 
 
 async def keep_remark(turn: Turn, payload: str, remark: str) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from bot.choices import fold, match_choice
 from bot.conversation import Turn
 from bot.i18n import all_words
-from bot.poll_answers import keep_remark, poll_of, read_poll_answer, read_prompt_answer
+from bot.poll_answers import (
+    asked_job_instead,
+    keep_remark,
+    poll_of,
+    read_poll_answer,
+    read_prompt_answer,
+)
 from bot.text import ascii_int
 
 
@@ -76,6 +82,8 @@ async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
     if asked is None or poll_prompt or not asked.choices:
         # A number may be meant for another open poll when the latest can take no answer.
         reading = await read_poll_answer(turn, asked)
+        if asked_job_instead(turn, reading):
+            return None, "", True
         if reading.choice or reading.handled:
             return reading.choice, reading.remark, reading.handled
         return exact, "", False  # the latest poll's own refusal (closed, already voted)

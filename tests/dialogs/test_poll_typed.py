@@ -167,3 +167,19 @@ async def test_menu_is_still_the_menu_with_polls_open(engine: Engine, org: Org) 
     await org.say("emp0", "menu")
     assert await ballots(engine) == []
     assert "Wat je kunt doen" in (await org.last("emp0")).text
+
+
+async def test_an_answer_whose_remark_asks_for_a_job_is_asked_back(
+    engine: Engine, org: Org
+) -> None:
+    poll_id, opts = await create_poll(engine, YES_NO)
+    await org.say("emp0", "nee, ik wil geen nieuwsberichten meer")
+    assert await ballots(engine) == []  # neither read as a vote nor as an opt-out
+    question = await org.last("emp0")
+    assert "Bedoel je je antwoord op de peiling" in question.text
+    assert [c.payload for c in question.choices] == [
+        vote_payload(poll_id, opts[1]),
+        "intent:opt_out_news",
+    ]
+    await org.say("emp0", choice="intent:opt_out_news")
+    assert "Wil je je afmelden" in (await org.last("emp0")).text
