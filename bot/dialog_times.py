@@ -79,5 +79,12 @@ def _button(prefix: str, when: datetime, label: str) -> Choice:
 
 
 def echo(turn: Turn, when: datetime) -> None:
-    """Say the moment taken, so a misreading shows at once ('terug' to change it)."""
-    turn.reply(turn.t("dialog.time_taken", when=words(turn, when)))
+    """Say the moment taken, so a misreading shows at once ('terug' to change it); when the
+    person named a day but no time ("morgen"), say that the hour was chosen for them."""
+    services = turn.services
+    typed = None
+    if turn.text and not turn.incoming.choice:
+        typed = parse_time(turn.text, now=services.now, tz=services.settings.timezone)
+    assumed = isinstance(typed, At) and typed.assumed_time and typed.when == when
+    key = "dialog.time_taken_assumed" if assumed else "dialog.time_taken"
+    turn.reply(turn.t(key, when=words(turn, when)))

@@ -270,3 +270,12 @@ async def test_english_times_are_echoed_in_english(engine: Engine, org: Org, clo
     )
     await org.say("olga", choice=asked.choices[0].payload)
     assert (await org.outbox("olga"))[-2].text.startswith("Noted: Wednesday 25 November at 19:00.")
+
+
+async def test_a_day_without_a_time_says_the_hour_was_chosen(
+    engine: Engine, org: Org, clock: Clock
+) -> None:
+    await say_all(org, "nominatieronde", "OR 2027", "morgen")
+    assert (await org.outbox("olga"))[-2].text.startswith(
+        "Genoteerd: donderdag 26 november om 09:00. Je noemde geen tijdstip"
+    )
