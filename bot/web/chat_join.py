@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from bot.engine import Engine
 from bot.messages import Outgoing, Purpose
+from bot.text import first_name
 from bot.usecases.access import PrintedBy, announcement, printed_by
 from bot.web.auth import (
     CHAT_COOKIE,
@@ -76,7 +77,7 @@ class JoinViews:
             "chat_join.html",
             lang,
             self.engine.timezone,
-            name=person.name,
+            name=first_name(person.name),
             printed=announcement(lang, printed, self.engine.timezone) if printed else None,
             action=request.path,
             form_csrf=csrf_token(self.engine.settings, pre),

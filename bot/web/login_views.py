@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.i18n import LANGUAGES
+from bot.text import first_name
 from bot.usecases.access import may_use_dashboard
 from bot.web.auth import (
     ADMIN_COOKIE,
@@ -64,7 +65,7 @@ class LoginViews:
             "login_link.html",
             None,
             lang=person.language,
-            name=person.name,
+            name=first_name(person.name),
             form_csrf=csrf_token(self.site.settings, pre),
             action=request.path,
         )

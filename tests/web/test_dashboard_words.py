@@ -19,7 +19,7 @@ from bot.engine import Engine
 from bot.web.render import format_when
 from storage.audit import audit
 from storage.models import Person
-from tests.e2e.support import client_for, log_in, set_roles
+from tests.e2e.support import client_for, log_in, login_link, set_roles
 from tests.support.org import Org
 
 # A command line to type: 'achterban' followed by one of the CLI's command groups.
@@ -115,3 +115,18 @@ def test_one_date_format_per_language() -> None:
     assert format_when(summer, "nl", amsterdam) == "4 jul 2026 18:00"
     assert format_when(date(2026, 3, 1), "nl", amsterdam) == "1 mrt 2026"
     assert format_when(date(2026, 3, 1), "en", amsterdam) == "1 Mar 2026"
+
+
+async def test_login_page_greets_by_first_name(
+    client: TestClient, engine: Engine, org: Org
+) -> None:
+    """'Welkom, Olga de Boer' read like a letter from the tax office: first names only."""
+    olga = org.people["olga"]
+    await set_roles(engine, olga, {"or_member"})
+    async with engine.db.transaction() as session:
+        await session.execute(
+            update(Person).where(Person.id == olga.id).values(name="Olga de Boer")
+        )
+    olga.name = "Olga de Boer"
+    html = await (await client.get(await login_link(engine, olga))).text()
+    assert "Welkom, Olga" in html and "de Boer" not in html
