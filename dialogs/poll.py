@@ -10,6 +10,7 @@ submission), valid for as long as the poll is open — whatever dialog the perso
 from __future__ import annotations
 
 from bot.conversation import Turn
+from bot.i18n import pick
 from bot.registry import EachDue, Registry
 from bot.usecases import polls as poll_cases
 from bot.usecases.polls import close_poll, parse_vote, poll_message, results_text, vote_payload
@@ -75,7 +76,7 @@ async def cast_vote(turn: Turn, poll_id: int, option_ids: list[int]) -> None:
     if outcome is VoteOutcome.CLOSED:
         refuse_closed(turn, poll)
         return
-    labels = ", ".join(options[o].label for o in chosen)
+    labels = ", ".join(pick(turn.lang, options[o].label, options[o].label_en) for o in chosen)
     if outcome is VoteOutcome.ALREADY_VOTED:
         turn.reply(turn.t("poll.anonymous_already"))
         return

@@ -61,6 +61,7 @@ async def test_poll_in_each_colleagues_language(engine: Engine, org: Org) -> Non
     assert [c.payload for c in english.choices] == [c.payload for c in dutch.choices]
     # A typed English label counts as that option (the prompt holds the labels as sent).
     await org.say("emp1", "day off")
+    assert "Day off" in (await org.last("emp1")).text  # the confirmation names it in English
     await org.say("emp0", "kerstpakket")
     async with engine.db.transaction() as session:
         poll = await session.get(Poll, created.poll.id)
