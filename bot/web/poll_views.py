@@ -26,6 +26,7 @@ from bot.web.site import Site, int_param
 from storage.models import Poll
 from storage.people import Audience, People
 from storage.polls import CLOSED, OPEN, Polls, Tally
+from storage.vote_comments import VoteComments
 
 LIST_LIMIT = 50
 
@@ -150,6 +151,10 @@ class PollViews:
         async with self.site.db.transaction(read_only=True) as session:
             closed = results.poll.status == CLOSED
             followup = await followup_context(session, "poll", results.poll.id, closed=closed)
+            # Remarks typed with named votes, for the OR, without names (issue 13).
+            remarks = []
+            if visitor.is_or_member and not results.poll.anonymous:
+                remarks = await VoteComments(session).for_poll(results.poll.id)
         return self.site.render(
             "poll.html",
             visitor,
@@ -159,6 +164,7 @@ class PollViews:
             is_open=results.poll.status == OPEN,
             followup=followup,
             followup_notice=outcome_message(request, visitor.lang),
+            remarks=remarks,
             **self._live_context(results, visitor.lang),
         )
 
