@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from bot.conversation import Turn
+from bot.dialog_steps import back_button, wants_back
 from bot.i18n import pick
 from bot.registry import Registry
 from bot.text import ascii_int
 from bot.understand.intents import numbered_answer
 from bot.usecases import Refused, questions
 from bot.usecases.questions import MAX_ANSWER, question_message
-from dialogs import steps
 from storage.questions import AnswerOutcome, Questions
 
 ANSWER = "open_answer"
@@ -57,11 +57,11 @@ class OpenAnswer:
             own = await Questions(turn.services.session).own_answer(question_id, turn.person.id)
             if own is not None and not question.anonymous:
                 lines.append(turn.t("question.current_answer", text=own.text))
-        turn.reply("\n\n".join(lines), [steps.back_choice(turn, "oa")])
+        turn.reply("\n\n".join(lines), [back_button(turn, "oa")])
 
     async def step(self, turn: Turn) -> None:
         question_id = int(turn.state["question"])
-        if steps.wants_back(turn, "oa"):
+        if wants_back(turn, "oa"):
             turn.end()
             turn.reply(turn.t("question.answer_dropped", id=question_id))
             return
