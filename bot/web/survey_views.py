@@ -13,9 +13,12 @@ from typing import Any
 from aiohttp import web
 
 from bot.i18n import normalise_language, t
+from bot.usecases import Refused, broadcasts, followups
 from bot.usecases import surveys as survey_cases
+from bot.usecases.survey_followup import survey_subject
 from bot.usecases.surveys import SurveyRefused
 from bot.web.auth import Visitor
+from bot.web.followup_views import OUTCOMES, followup_context, outcome_message
 from bot.web.render import SECURITY_HEADERS, see_other
 from bot.web.site import Site, int_param
 from bot.web.survey_form import (
@@ -47,6 +50,7 @@ class SurveyViews:
             web.get("/admin/surveys/{id}", guard("view", self.detail)),
             web.get("/admin/surveys/{id}/report.pdf", guard("view", self.report)),
             web.post("/admin/surveys/{id}/close", guard("or", self.close)),
+            web.post("/admin/surveys/{id}/follow-up", guard("or", self.follow_up)),
         ]
 
     async def list(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
@@ -128,6 +132,9 @@ class SurveyViews:
             if view is None:
                 return self.site.refuse(request, visitor, 404)
             cross = await self._crosstab(services, request, view.results)
+            followup = await followup_context(
+                session, "survey", survey_id, closed=view.survey.status == CLOSED
+            )
         return self.site.render(
             "survey.html",
             visitor,
@@ -138,6 +145,8 @@ class SurveyViews:
             is_open=view.survey.status == OPEN,
             is_closed=view.survey.status == CLOSED,
             group_name=lambda name, dim: group_name(name, dim, lang),
+            followup=followup,
+            followup_notice=outcome_message(request, lang),
             **cross,
         )
 
@@ -194,3 +203,26 @@ class SurveyViews:
                 "Content-Disposition": f'attachment; filename="{name}"',
             },
         )
+
+    async def follow_up(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        """ "Wat doet de OR ermee?": read the survey's results without holding the write lock,
+        then send (bot/usecases/followups.py), as the poll and question pages do."""
+        survey_id = int_param(request, "id")
+        form = await request.post()
+        text = str(form.get("text", ""))
+        actor = broadcasts.Actor(visitor.person.id, visitor.roles, via="web")
+        page = f"/admin/surveys/{survey_id}"
+        try:
+            async with self.site.db.transaction(read_only=True) as session:
+                subject = await survey_subject(self.site.engine.services(session), survey_id)
+            async with self.site.db.transaction() as session:
+                sent = await followups.send(
+                    self.site.engine.services(session), subject, text, actor
+                )
+        except Refused as refused:
+            if refused.key == followups.NOT_FOUND:
+                return self.site.refuse(request, visitor, 404)
+            raise see_other(f"{page}?followup={OUTCOMES.get(refused.key, 'refused')}") from None
+        if sent.wake_worker:
+            self.site.engine.outbox_changed.set()
+        raise see_other(f"{page}?followup=sent")

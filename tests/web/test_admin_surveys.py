@@ -268,3 +268,39 @@ async def test_report_download_is_a_pdf(client: TestClient, engine: Engine, org:
     assert response.status == 200 and response.content_type == "application/pdf"
     assert body.startswith(b"%PDF-") and body.rstrip().endswith(b"%%EOF")
     assert f'filename="consultation-{survey_id}.pdf"' in response.headers["Content-Disposition"]
+
+
+async def test_the_or_says_what_it_does_with_the_outcome(
+    client: TestClient, engine: Engine, org: Org
+) -> None:
+    survey_id = await _answered(engine, org)
+    csrf = await log_in(client, engine, org.people["olga"])
+    page = await (await client.get(f"/admin/surveys/{survey_id}")).text()
+    assert "Na het sluiten laat je hier weten" in page and 'name="text"' not in page
+    early = await client.post(
+        f"/admin/surveys/{survey_id}/follow-up",
+        data={"csrf": csrf, "text": "Te vroeg"},
+        allow_redirects=False,
+    )
+    assert early.headers["Location"].endswith("?followup=not_closed")
+    await client.post(f"/admin/surveys/{survey_id}/close", data={"csrf": csrf})
+    page = await (await client.get(f"/admin/surveys/{survey_id}")).text()
+    assert f'action="/admin/surveys/{survey_id}/follow-up"' in page
+    text = "De OR vraagt de directie om 40 extra parkeerplaatsen."
+    sent = await client.post(
+        f"/admin/surveys/{survey_id}/follow-up",
+        data={"csrf": csrf, "text": text},
+        allow_redirects=False,
+    )
+    assert sent.status == 303 and sent.headers["Location"].endswith("?followup=sent")
+    page = await (await client.get(sent.headers["Location"])).text()
+    assert text in page and 'name="text"' not in page
+    # Everyone in the audience gets the results with it (a broadcast: its first batch).
+    message = await org.last("emp3")
+    assert text in message.text and "80.0%" in message.text  # the turnout
+    again = await client.post(
+        f"/admin/surveys/{survey_id}/follow-up",
+        data={"csrf": csrf, "text": "Nog eens"},
+        allow_redirects=False,
+    )
+    assert again.headers["Location"].endswith("?followup=already")

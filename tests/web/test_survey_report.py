@@ -22,10 +22,11 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.engine import Engine
-from bot.usecases import broadcasts, followups
+from bot.usecases import broadcasts
+from bot.usecases import surveys as survey_cases
+from bot.usecases.survey_followup import follow_up_survey
 from bot.web.survey_page import survey_view
 from bot.web.survey_report import page_texts, report_document, report_pdf
-from storage.people import Audience
 from storage.surveys import Surveys
 from tests.support.org import Org
 from tests.support.usecases import run
@@ -49,21 +50,12 @@ def _pages(pdf: bytes) -> int:
 
 
 async def _close_and_conclude(engine: Engine, survey_id: int) -> None:
-    """Close the survey and send the OR's conclusion as a follow-up (H6's hook for surveys)."""
+    """Close the survey and send the OR's conclusion as its follow-up."""
 
     async def go(services):  # type: ignore[no-untyped-def]
         survey = await Surveys(services.session).get(survey_id)
-        from bot.usecases import surveys as survey_cases
-
         await survey_cases.close_survey(services, survey)
-        subject = followups.Subject(
-            kind="survey",
-            id=survey_id,
-            audience=Audience(),
-            closed=True,
-            results=lambda lang: f"Raadpleging {survey_id}",
-        )
-        await followups.send(services, subject, CONCLUSION, broadcasts.Actor(None))
+        await follow_up_survey(services, survey_id, CONCLUSION, broadcasts.Actor(None))
 
     await run(engine, go)
 
