@@ -49,7 +49,7 @@ def _anonymous_response_ids() -> ColumnElement[bool]:
 
 def _targets() -> Sequence[tuple[Table, ColumnElement[bool]]]:
     """Each table with rows that belong to an anonymous act, and which rows those are."""
-    return (
+    targets: list[tuple[Table, ColumnElement[bool]]] = [
         (OpenAnswer.__table__, OpenAnswer.person_id.is_(None)),  # type: ignore[list-item]
         (Report.__table__, Report.privacy == ANONYMOUS),  # type: ignore[list-item]
         (ReportPhoto.__table__, ReportPhoto.report_id.in_(_anonymous_report_ids())),  # type: ignore[list-item]
@@ -57,7 +57,8 @@ def _targets() -> Sequence[tuple[Table, ColumnElement[bool]]]:
         (Nomination.__table__, Nomination.nominator_key.is_not(None)),  # type: ignore[list-item]
         (SurveyResponse.__table__, SurveyResponse.person_id.is_(None)),  # type: ignore[list-item]
         (SurveyAnswer.__table__, SurveyAnswer.response_id.in_(_anonymous_response_ids())),  # type: ignore[list-item]
-    )
+    ]
+    return targets
 
 
 async def reseal(session: AsyncSession) -> int:

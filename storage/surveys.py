@@ -137,7 +137,7 @@ class Surveys:
             Survey.closes_at > now,
         )
         rows = (await self.session.execute(stmt.order_by(Survey.id))).all()
-        return [sid for sid, closes, hours in rows if closes - timedelta(hours=hours) <= now]
+        return [sid for sid, closes, hours in rows if closes - timedelta(hours=hours or 0) <= now]
 
     # --- the register -------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from bot.scheduler import Scheduler
 from bot.server import create_web_app
 from bot.usecases.nominations import announce
 from bot.usecases.questions import open_question
+from bot.usecases.surveys import QuestionDraft, SurveyDraft, create_survey
 from dialogs.poll import vote_payload
 from storage.db import Database
 from storage.models import OutboxMessage, Person
@@ -210,8 +211,10 @@ async def _roster(engine: Engine, api: FakeSlackApi) -> list[Colleague]:
 
 
 async def anonymous_acts(scene: Scene) -> None:
-    """Each colleague votes in an anonymous poll, answers an anonymous question and nominates
-    someone in an anonymous campaign, each on their own channel; one reports fully anonymously."""
+    """Each colleague votes in an anonymous poll, answers an anonymous question, nominates
+    someone in an anonymous campaign and answers an anonymous survey (a choice with "waarom?",
+    a 0-10 scale, an open question), each on their own channel; one reports fully
+    anonymously."""
     engine = scene.engine
     for who in scene.colleagues:  # a first message links each account to its person
         await scene.say(who, "hallo")
@@ -239,6 +242,7 @@ async def anonymous_acts(scene: Scene) -> None:
         await scene.say(who, "Overslaan")  # the reason for this colleague
         await scene.say(who, "Nee, verder")
         await scene.say(who, "Bevestigen")
+    await _answer_survey(scene)
     reporter = next(c for c in scene.colleagues if c.channel == "teams")  # stays queued
     description = "Geheime melding: lekkende olie bij pers zeven"
     reporter.secrets |= {description, "Hal negen achteraan"}
@@ -247,6 +251,45 @@ async def anonymous_acts(scene: Scene) -> None:
     reporter.secrets.add(await _secret_code(scene.engine, reporter))
     await scene.deliver()
     await Scheduler(engine).tick()
+
+
+async def _answer_survey(scene: Scene) -> None:
+    """Each colleague answers an anonymous survey on their channel: a button where the
+    channel has one for the first question, typed words for the rest. The WhatsApp colleague
+    pauses halfway and finishes in the web chat (one respondent across channels)."""
+    async with scene.engine.db.transaction() as session:
+        services = scene.engine.services(session)
+        draft = SurveyDraft(
+            title="Raadpleging kantine",
+            questions=[
+                QuestionDraft("single", "Is de kantine goed?", ("Ja", "Nee"), why=True),
+                QuestionDraft("nps", "Raad je de kantine aan?"),
+                QuestionDraft("open", "Wat moet er anders?"),
+            ],
+            closes_at=services.now + timedelta(days=3),
+        )
+        survey_id = (await create_survey(services, draft, actor_id=None)).survey.id
+    await scene.deliver()
+    for i, who in enumerate(scene.colleagues):
+        why, answer = f"Geheime toelichting {i} over de soep", f"Geheim raadplegingsantwoord {i}"
+        who.secrets |= {why, answer}
+        # The invitation's button: it starts the survey whatever dialog the person is in.
+        await scene.say(who, choice=f"svy:{survey_id}:start")
+        await scene.deliver()
+        if who.channel == "console":
+            await scene.say(who, "nee")
+        else:
+            await scene.say(who, choice="svq:a:2")
+        await scene.say(who, why)
+        if who.channel == "whatsapp":
+            await scene.say(who, "pauze")
+            web = Colleague(who.key, "web", f"person-{who.person.id}", who.person)
+            await scene.say(web, choice=f"svy:{survey_id}:start")
+            who = web
+        await scene.say(who, str(i))
+        await scene.say(who, answer)
+        await scene.say(who, "versturen")
+    await scene.deliver()
 
 
 async def _secret_code(engine: Engine, reporter: Colleague) -> str:
@@ -381,7 +424,9 @@ async def test_no_row_and_no_log_line_links_anyone_to_an_anonymous_act(
 ) -> None:
     await anonymous_acts(scene)
     tables = await every_table(db)
-    assert {"participations", "open_answers", "nominations", "reports"} <= {t.name for t in tables}
+    assert {"participations", "open_answers", "nominations", "reports", "survey_answers"} <= {
+        t.name for t in tables
+    }
     assert links(tables, scene.colleagues) == []
     # The acts did happen (a scan of an empty database would pass as well).
     by_name = {t.name: t for t in tables}
@@ -390,6 +435,11 @@ async def test_no_row_and_no_log_line_links_anyone_to_an_anonymous_act(
     assert len(by_name["open_answers"].rows) == len(CHANNELS)
     assert len(by_name["nominations"].rows) == len(CHANNELS)
     assert [r["privacy"] for r in by_name["reports"].rows] == ["anonymous"]
+    assert [r["person_id"] for r in by_name["survey_responses"].rows] == [None] * len(CHANNELS)
+    assert len(by_name["survey_answers"].rows) == 3 * len(CHANNELS)  # the "waarom?" in its row
+    assert all(
+        r["finished"] and r["progress"] is None for r in by_name["survey_participations"].rows
+    )
     # A forged request that repeats a colleague's message, as an attacker might send it: it
     # is logged (refused), and the log must not take its content.
     forged = event_body(dm_event(scene.colleagues[0].account, OPTIONS[0]))
