@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from bot.conversation import Turn
-from bot.dialog_steps import back_button, wants_back
+from bot.dialog_steps import back_button, wants_back, wants_help
 from bot.i18n import pick
 from bot.registry import Registry
 from bot.text import ascii_int
@@ -44,14 +44,17 @@ async def on_question_button(turn: Turn, payload: str) -> None:
 
 
 class OpenAnswer:
-    """One step: the answer text. 'terug'/'back' leaves without answering."""
+    """One step: the answer text. 'terug'/'back' leaves without answering, 'stop' too (the
+    router), and 'help'/'menu' explains and asks again."""
 
     name: ClassVar[str] = ANSWER
 
-    async def start(self, turn: Turn) -> None:
+    async def start(self, turn: Turn, before: str | None = None) -> None:
         question_id = int(turn.state["question"])
         question = await Questions(turn.services.session).get(question_id)
         lines = [turn.t("question.ask_answer", id=question_id, max=MAX_ANSWER)]
+        if before:
+            lines.insert(0, before)
         if question is not None:
             lines.insert(0, pick(turn.lang, question.text, question.text_en))
             own = await Questions(turn.services.session).own_answer(question_id, turn.person.id)
@@ -64,6 +67,11 @@ class OpenAnswer:
         if wants_back(turn, "oa"):
             turn.end()
             turn.reply(turn.t("question.answer_dropped", id=question_id))
+            return
+        if wants_help(turn):
+            # 'help' / 'menu' explains and asks again; it is never taken as the answer.
+            explain = turn.t("question.help_answer_step") + "\n" + turn.t("dialog.words")
+            await self.start(turn, before=explain)
             return
         try:
             answered = await questions.answer(turn.services, question_id, turn.person.id, turn.text)

@@ -102,3 +102,15 @@ async def test_help_text_tells_of_free_text(engine: Engine, org: Org) -> None:
     await org.say("emp0", "help")
     text = (await org.last("emp0")).text
     assert "'stop' – een gesprek afbreken" in text and "ik wil iets onveiligs melden" in text
+
+
+async def test_help_at_an_open_answer_is_never_the_answer(engine: Engine, org: Org) -> None:
+    question_id = await make_question(engine)
+    await org.say("emp0", f"antwoord {question_id}")
+    await org.say("emp0", "help")
+    assert "Typ je antwoord in één bericht" in (await org.last("emp0")).text
+    await org.say("emp0", "menu")
+    await org.say("emp0", "Betere koffie")
+    async with engine.db.transaction(read_only=True) as session:
+        [answer] = (await session.execute(select(OpenAnswer))).scalars().all()
+    assert answer.text == "Betere koffie"
