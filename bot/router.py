@@ -77,8 +77,10 @@ async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
         exact = match_choice(turn.text, list(asked.choices), multiple=asked.multiple)
         if exact and not (poll_prompt and ascii_int(turn.text.strip()) is not None):
             return exact, "", False  # a label typed in full beats a command word
-    if turn.registry.find_command(turn.text):
-        return None, "", False  # a command word beats a fragment of an option label
+    if turn.registry.find_command(turn.text) or fold(turn.text) in all_words("commands.cancel"):
+        # A command word beats a fragment of an option label; so does 'stop', which is no
+        # command outside a dialog but must never become a vote for "Stop de …".
+        return None, "", False
     if asked is None or poll_prompt or not asked.choices:
         # A number may be meant for another open poll when the latest can take no answer.
         reading = await read_poll_answer(turn, asked)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.engine import Engine
 from storage.broadcast_models import BroadcastReply
-from storage.models import OpenAnswer, Person
+from storage.models import Ballot, OpenAnswer, Person
 from tests.dialogs.test_open_question import make_question
 from tests.support.broadcasts import create, status
 from tests.support.org import Org
@@ -114,3 +114,11 @@ async def test_help_at_an_open_answer_is_never_the_answer(engine: Engine, org: O
     async with engine.db.transaction(read_only=True) as session:
         [answer] = (await session.execute(select(OpenAnswer))).scalars().all()
     assert answer.text == "Betere koffie"
+
+
+async def test_stop_is_never_a_vote(engine: Engine, org: Org) -> None:
+    await create_poll(engine, ["Stop de reorganisatie", "Doorgaan"])
+    await org.say("emp0", "stop")
+    assert "Er loopt geen gesprek om te stoppen" in (await org.last("emp0")).text
+    async with engine.db.transaction(read_only=True) as session:
+        assert (await session.execute(select(Ballot))).scalars().all() == []
