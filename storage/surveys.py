@@ -286,6 +286,28 @@ class Surveys:
             for a in (await self.session.execute(answers)).scalars()
         }
 
+    async def named_responses(
+        self, survey_id: int
+    ) -> list[tuple[str, dict[int, tuple[list[int] | None, str | None]]]]:
+        """Per named respondent (by name): their answers per question id. Anonymous
+        responses have no person and are not among them."""
+        stmt = (
+            select(SurveyResponse.id, Person.name)
+            .join(Person, Person.id == SurveyResponse.person_id)
+            .where(SurveyResponse.survey_id == survey_id)
+            .order_by(Person.name, SurveyResponse.id)
+        )
+        named = [(rid, name) for rid, name in (await self.session.execute(stmt)).all()]
+        if not named:
+            return []
+        answers: dict[int, dict[int, tuple[list[int] | None, str | None]]] = {
+            rid: {} for rid, _ in named
+        }
+        rows = select(SurveyAnswer).where(SurveyAnswer.response_id.in_(list(answers)))
+        for a in (await self.session.execute(rows)).scalars():
+            answers[a.response_id][a.question_id] = (a.numbers, a.text)
+        return [(name, answers[rid]) for rid, name in named]
+
     async def open_for(self, person: Person) -> list[Survey]:
         """Open surveys whose audience includes the person (the use case checks each)."""
         stmt = select(Survey).where(Survey.status == OPEN).order_by(Survey.id)

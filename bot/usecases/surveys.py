@@ -18,7 +18,8 @@ scheduler call these; all run in the caller's transaction, `services` from the e
   answering) -> Finished`. Answers so far are sealed in the register (bot/surveys/progress.py).
 - Results: `results(services, survey_id) -> dict` (bot/surveys/results.py over the rows:
   per question, turnout with groups under 5 merged) and `crosstab(services, survey_id,
-  position, by)` with `by` "department", "location" or another question's position.
+  position, by)` with `by` "department", "location" or another question's position;
+  `named_answers(services, survey_id)` per person, for named surveys only.
 
 Anonymous surveys: the register says who started and finished (no answer, no time); a
 finished respondent's answers become one response with a random id, no person and a date,
@@ -28,11 +29,9 @@ with their department and location only when at least 5 of the audience share it
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from bot.choices import fold
 from bot.conversation import Services
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
@@ -64,11 +63,36 @@ from storage.survey_models import Survey, SurveyQuestion
 from storage.surveys import CLOSED, OPEN, SCHEDULED, Surveys
 
 __all__ = [
-    "CHOICE_KINDS", "KINDS", "LIMITS", "MAX_QUESTIONS", "MULTIPLE", "NPS", "NPS_RANGE",
-    "OPEN_TEXT", "SCALE", "SCALE_RANGE", "SINGLE", "Answering", "Created", "Finished",
-    "QuestionDraft", "SurveyDraft", "SurveyRefused", "begin", "check_answer", "check_draft",
-    "check_question", "close_survey", "create_survey", "crosstab", "finish", "open_survey",
-    "record", "remind", "results",
+    "CHOICE_KINDS",
+    "KINDS",
+    "LIMITS",
+    "MAX_QUESTIONS",
+    "MULTIPLE",
+    "NPS",
+    "NPS_RANGE",
+    "OPEN_TEXT",
+    "SCALE",
+    "SCALE_RANGE",
+    "SINGLE",
+    "Answering",
+    "Created",
+    "Finished",
+    "QuestionDraft",
+    "SurveyDraft",
+    "SurveyRefused",
+    "begin",
+    "check_answer",
+    "check_draft",
+    "check_question",
+    "close_survey",
+    "create_survey",
+    "crosstab",
+    "finish",
+    "named_answers",
+    "open_survey",
+    "record",
+    "remind",
+    "results",
 ]  # fmt: skip
 
 
@@ -287,17 +311,20 @@ async def finish(services: Services, answering: Answering) -> Finished:
 
 async def _groups(services: Services, survey: Survey, person: Person) -> tuple[str | None, ...]:
     """The person's department and location as the response may keep them: for an anonymous
-    survey only when at least MIN_GROUP of the audience share it (else None)."""
+    survey only when at least MIN_GROUP of the audience share it (else None). Counted in
+    the database per group, not by loading the audience at every finish."""
     if not survey.anonymous:
         return person.department, person.location
-    audience = await services.people_by_ids(
-        await services.people.audience_ids(Audience.from_dict(survey.audience))
-    )
+    base = Audience.from_dict(survey.audience)
     kept: list[str | None] = []
     for attr in ("department", "location"):
-        mine = fold(getattr(person, attr) or "")
-        same = Counter(fold(getattr(p, attr) or "") for p in audience)[mine]
-        kept.append(getattr(person, attr) if mine and same >= MIN_GROUP else None)
+        mine = (getattr(person, attr) or "").strip()
+        group = Audience(
+            department=mine if attr == "department" else base.department,
+            location=mine if attr == "location" else base.location,
+        )
+        size = len(await services.people.audience_ids(group)) if mine else 0
+        kept.append(getattr(person, attr) if size >= MIN_GROUP else None)
     return tuple(kept)
 
 
@@ -318,6 +345,27 @@ async def results(services: Services, survey_id: int) -> dict[str, Any]:
     return survey_results.survey_results(
         survey, questions, responses, audience, await repo.participants(survey_id)
     )
+
+
+async def named_answers(services: Services, survey_id: int) -> list[dict[str, Any]]:
+    """A named survey's answers per person (name, answers by question position); an
+    anonymous survey has none to give (its responses know nobody): refused."""
+    repo = Surveys(services.session)
+    survey = await repo.get(survey_id)
+    if survey is None:
+        raise SurveyRefused("survey.not_found", "survey", id=survey_id)
+    if survey.anonymous:
+        raise SurveyRefused("survey.anonymous_no_names", "survey", id=survey_id)
+    questions = {q.id: q for q in await repo.questions(survey_id)}
+    out = []
+    for name, answers in await repo.named_responses(survey_id):
+        given = {
+            questions[qid].position: {"numbers": numbers, "text": text}
+            for qid, (numbers, text) in answers.items()
+            if qid in questions
+        }
+        out.append({"name": name, "answers": given})
+    return out
 
 
 async def crosstab(services: Services, survey_id: int, position: int, by: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from bot.scheduler import Scheduler
 from bot.surveys.progress import Given
 from bot.usecases import surveys as survey_cases
 from bot.usecases.surveys import QuestionDraft, SurveyDraft
+from storage.models import Person
 from storage.people import Audience
 from storage.survey_models import SurveyParticipation, SurveyResponse
 from tests.support.org import Org
@@ -228,3 +229,40 @@ async def test_scheduler_opens_reminds_and_closes_once(engine: Engine, org: Org)
     }
     result = await run(engine, lambda s: survey_cases.results(s, survey_id))
     assert result["survey"]["status"] == "closed" and result["responses"] == 1
+
+
+async def test_anonymous_response_keeps_a_department_of_five_or_more(
+    engine: Engine, org: Org
+) -> None:
+    async with engine.db.transaction() as session:
+        for n in range(2):  # Productie: emp0, emp2, emp4, emp6 and these two
+            session.add(Person(name=f"Extra{n}", email=f"extra{n}@example.org",
+                               department="productie", location="Ergens"))  # fmt: skip
+    survey_id = await make_survey(engine)
+    answers = [Given([1]), Given([1]), Given([3]), Given([8]), Given()]
+    await answer_all(engine, survey_id, org.people["emp0"], answers)  # Productie
+    await answer_all(engine, survey_id, org.people["emp1"], answers)  # Logistiek: 4
+    async with engine.db.transaction(read_only=True) as session:
+        kept = (await session.execute(select(SurveyResponse.department))).scalars().all()
+    assert sorted(kept, key=str) == [None, "Productie"]
+    named = await refusal(engine, lambda s: survey_cases.named_answers(s, survey_id))
+    assert named.key == "survey.anonymous_no_names"
+
+
+async def test_named_answers_per_person(engine: Engine, org: Org) -> None:
+    survey_id = await make_survey(engine, anonymous=False)
+    answers = [Given([2], "Duur"), Given([1, 3]), Given([3]), Given([8]), Given(None, "Tekst")]
+    await answer_all(engine, survey_id, org.people["emp0"], answers)
+    named = await run(engine, lambda s: survey_cases.named_answers(s, survey_id))
+    assert named == [
+        {
+            "name": "Emp0",
+            "answers": {
+                1: {"numbers": [2], "text": "Duur"},
+                2: {"numbers": [1, 3], "text": None},
+                3: {"numbers": [3], "text": None},
+                4: {"numbers": [8], "text": None},
+                5: {"numbers": None, "text": "Tekst"},
+            },
+        }
+    ]
