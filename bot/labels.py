@@ -66,3 +66,8 @@ def detail_items(lang: str, details: Mapping[str, Any] | None) -> list[tuple[str
 def channel_list(lang: str, channels: Iterable[str]) -> str:
     """Several channels as one phrase: 'Slack, WhatsApp' (sorted by code, as stored)."""
     return ", ".join(channel_name(lang, c) for c in sorted(channels))
+
+
+def unreachable_name(lang: str, reason: str) -> str:
+    """Why a broadcast did not reach someone: 'no_channel' → 'geen kanaal bekend'."""
+    return _named(lang, f"label.unreachable.{reason}", reason)

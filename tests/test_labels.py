@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.i18n import LANGUAGES, catalogue
-from bot.labels import action_name, channel_name, detail_items, subject_name
-from storage.broadcasts import CHANNELS
+from bot.labels import action_name, channel_name, detail_items, subject_name, unreachable_name
+from storage.broadcasts import CHANNELS, UNREACHABLE_ERRORS
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = re.compile(r"[a-z_]+\.[a-z_]+")
@@ -90,3 +90,10 @@ def test_names() -> None:
         ("toegevoegd", "OR-lid"),
         ("x", "ja"),
     ]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_unreachable_reason_has_a_name(lang: str) -> None:
+    """The reasons storage/broadcast_status.py counts: no channel, the platforms' refusals."""
+    for reason in (*UNREACHABLE_ERRORS, "no_channel", "unknown"):
+        assert unreachable_name(lang, reason) != reason, reason

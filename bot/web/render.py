@@ -18,7 +18,14 @@ from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.i18n import LANGUAGES, t
-from bot.labels import action_name, channel_list, channel_name, detail_items, subject_name
+from bot.labels import (
+    action_name,
+    channel_list,
+    channel_name,
+    detail_items,
+    subject_name,
+    unreachable_name,
+)
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -78,6 +85,7 @@ def render_text(template: str, lang: str, timezone: ZoneInfo, **context: Any) ->
         action_name=partial(action_name, lang),
         subject_name=partial(subject_name, lang),
         detail_items=partial(detail_items, lang),
+        unreachable_name=partial(unreachable_name, lang),
         **context,
     )
 

@@ -16,8 +16,11 @@ from sqlalchemy import update
 
 from bot.config import Settings
 from bot.engine import Engine
+from bot.usecases import broadcasts
 from bot.web.render import format_when
 from storage.audit import audit
+from storage.broadcast_models import BroadcastRecipient
+from storage.broadcasts import UNREACHABLE
 from storage.models import Person
 from tests.e2e.support import client_for, log_in, login_link, set_roles
 from tests.support.org import Org
@@ -130,3 +133,25 @@ async def test_login_page_greets_by_first_name(
     olga.name = "Olga de Boer"
     html = await (await client.get(await login_link(engine, olga))).text()
     assert "Welkom, Olga" in html and "de Boer" not in html
+
+
+async def test_unreachable_reasons_in_words(client: TestClient, engine: Engine, org: Org) -> None:
+    await org.say("emp0", "hallo")
+    actor = broadcasts.Actor(org.people["olga"].id, frozenset({"or_member"}))
+    async with engine.db.transaction() as session:
+        saved = await broadcasts.create(engine.services(session), broadcasts.Draft("Nieuws"), actor)
+        # As the queue records someone it has no channel for (storage/broadcast_queue.py).
+        nobody = Person(name="Zonder Kanaal", language="nl")
+        session.add(nobody)
+        await session.flush()
+        session.add(
+            BroadcastRecipient(
+                broadcast_id=saved.id,
+                person_id=nobody.id,
+                state=UNREACHABLE,
+                reason="no_channel",
+            )
+        )
+    await _log_in(client, engine, org)
+    html = await (await client.get(f"/admin/broadcasts/{saved.id}")).text()
+    assert "geen kanaal waarop we deze persoon bereiken" in html and "no_channel" not in html
