@@ -25,12 +25,12 @@ from bot.registry import Registry
 from bot.text import ascii_int
 from bot.understand.choices import polarity_of
 from bot.understand.normalize import words
-from bot.usecases import Refused, reports
+from bot.usecases import Refused
 from bot.usecases.reports import MAX_TEXT, MAX_WHERE, check_text
-from dialogs.report_input import MAX_PHOTOS, take_photos, typed_choice
+from dialogs.report_input import MAX_PHOTOS, submit, take_photos, typed_choice
 from dialogs.report_moderation import media_of
-from storage.media import ORIGINAL, PROCESSED
-from storage.reports import ANONYMOUS, HIDDEN, NAMED, NewPhoto
+from storage.media import ORIGINAL
+from storage.reports import ANONYMOUS, HIDDEN, NAMED
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,14 @@ class UnsafeReport(StepDialog):
             await self.ask(turn, current, before=turn.t("report.photo_wrong_step"))
             return
         if current in TYPED_STEPS and turn.text and not turn.choice:
-            turn.choice = await typed_choice(turn)
+            read = await typed_choice(turn)
+            if isinstance(read, list):  # two buttons fit: asked, never guessed
+                options = turn.t("pollanswer.or_join", head=", ".join(read[:-1]), last=read[-1])
+                await self.ask(
+                    turn, current, before=turn.t("pollanswer.did_you_mean", options=options)
+                )
+                return
+            turn.choice = read
         await super().step(turn)
 
     async def ask(
@@ -337,58 +344,6 @@ def parse_pick(choice: str | None, text: str, total: int) -> set[int] | None:
 def _preview(data: bytes, faces: list[photos.Face], first: int, max_bytes: int) -> bytes:
     image = photos.decode(data, max_bytes=max_bytes)
     return photos.encode_jpeg(photos.numbered_preview(image, faces, first))
-
-
-def _process(
-    data: bytes, faces: list[photos.Face], keep: set[int], max_bytes: int
-) -> photos.Scrubbed:
-    image = photos.decode(data, max_bytes=max_bytes)
-    return photos.finish(photos.Prepared(image, faces), keep)
-
-
-async def submit(turn: Turn) -> None:
-    s, services = turn.state, turn.services
-    media = media_of(services)
-    keep_numbers = set(s.get("keep", []))
-    new_photos, first = [], 1
-    for photo in s.get("photos", []):
-        faces = [photos.Face(*f) for f in photo["faces"]]
-        keep = {i for i in range(len(faces)) if first + i in keep_numbers}
-        first += len(faces)
-        if media is None:
-            break
-        data = media.store.read(photo["original"])
-        done = await asyncio.to_thread(
-            _process, data, faces, keep, services.settings.media_max_bytes
-        )
-        processed = media.store.put(done.jpeg, PROCESSED, now=services.now)
-        new_photos.append(
-            NewPhoto(
-                processed, photo["original"], done.faces, done.blurred, done.width, done.height
-            )
-        )
-    try:
-        submitted = await reports.submit(
-            services,
-            reporter_id=turn.person.id,
-            privacy=s.get("privacy", NAMED),
-            description=s.get("what", ""),
-            location=s.get("where", ""),
-            recognisable=s.get("recognisable"),
-            consent=s.get("consent"),
-            photos=new_photos,
-        )
-    except Refused as refused:  # a draft from before a limit changed: start again
-        turn.end()
-        turn.reply(turn.refusal(refused))
-        return
-    turn.end()
-    if submitted.code is not None:
-        # No report number: this message waits in the outbox under the reporter's account.
-        turn.sealed = True  # the code leads to the report: encrypted until it is sent
-        turn.reply(turn.t("report.submitted_anonymous", code=submitted.code))
-    else:
-        turn.reply(turn.t("report.submitted", id=submitted.report.id))
 
 
 async def start_report(turn: Turn, _rest: str) -> None:

@@ -51,3 +51,13 @@ async def test_back_from_where_reaches_the_caption_to_change_it(
     assert "Wat is er onveilig?" in (await org.last("emp2")).text
     await org.say("emp2", "olie en water op de vloer")
     assert "Waar is het?" in (await org.last("emp2")).text
+
+
+async def test_two_fitting_buttons_are_asked_not_guessed(engine: Engine, org: Org) -> None:  # noqa: F811
+    for line in ["melding", "Geen foto", "Lekkage", "Hal 1"]:
+        await org.say("emp2", line)
+    await org.say("emp2", "anoniem")  # hidden name, or fully anonymous?
+    reask = (await org.last("emp2")).text
+    assert "Bedoel je" in reask and "Volledig anoniem" in reask and "Wil je anoniem" in reask
+    await org.say("emp2", "met naam")
+    assert "Controleer je melding" in (await org.last("emp2")).text
