@@ -66,11 +66,7 @@ def distribution(question: SurveyQuestion, answers: Sequence[AnswerRow]) -> dict
         out["promoters"] = promoters
         out["passives"] = len(picked) - promoters - detractors
         out["detractors"] = detractors
-        out["enps"] = (
-            round(percent(promoters, len(picked)) - percent(detractors, len(picked)), 1)
-            if picked
-            else None
-        )
+        out["enps"] = percent(promoters - detractors, len(picked)) if picked else None
     return out
 
 

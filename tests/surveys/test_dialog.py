@@ -96,3 +96,20 @@ async def test_or_member_sees_results_in_chat(engine: Engine, org: Org) -> None:
     text = (await org.last("olga")).text
     assert f"Tussenstand raadpleging {survey_id}: Werkdruk" in text
     assert "Deelname: 0 van de 10 (0.0%)" in text
+
+
+async def test_raadpleging_without_a_number(engine: Engine, org: Org) -> None:
+    await org.say("emp0", "raadpleging")
+    assert "geen raadpleging" in (await org.last("emp0")).text
+    first = await make_survey(engine)
+    second = await make_survey(engine)
+    await org.say("emp0", "raadpleging")
+    listing = (await org.last("emp0")).text
+    assert f"{first} (Werkdruk), {second} (Werkdruk)" in listing
+    await org.say("emp0", "stop")
+    for text in (f"raadpleging {first}", "1", "overslaan", "1", "1", "1", "x", "versturen"):
+        await org.say("emp0", text)
+    await org.say("emp0", "raadpleging")  # only the second is left: it starts
+    assert (await org.last("emp0")).text.startswith("Vraag 1 van 5")
+    await org.say("emp1", "survey")  # English
+    assert "Open consultations" in (await org.last("emp1")).text
