@@ -98,3 +98,22 @@ async def open_items(engine: Engine, person: Person, lang: str) -> list[OpenItem
 def _command(lang: str, key: str) -> str:
     """The first word of a command in the person's language ("vragen", "questions")."""
     return t(lang, key).split("|")[0]
+
+
+async def settled_polls(engine: Engine, person_id: int, poll_ids: set[int]) -> set[int]:
+    """The polls among these whose buttons this person has no use for any more: voted in,
+    closed, or gone."""
+    if not poll_ids:
+        return set()
+    settled = set()
+    async with engine.db.transaction(read_only=True) as session:
+        services = engine.services(session)
+        for poll_id in poll_ids:
+            poll = await services.polls.get(poll_id)
+            if (
+                poll is None
+                or poll.status != OPEN
+                or await services.polls.has_voted(poll, person_id)
+            ):
+                settled.add(poll_id)
+    return settled

@@ -16,9 +16,7 @@ handled (bot/web/uploads.py). The channel's translation is adapters/web.py.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -31,20 +29,27 @@ from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.errors import UserError
-from bot.i18n import t
 from bot.messages import (
-    PAYLOAD_JOIN,
     Incoming,
     MediaRef,
     Profile,
 )
 from bot.ports import Mount
 from bot.seal import Sealer
+from bot.web import chat_fields as fields_of
 from bot.web.auth import CHAT_COOKIE, CSRF_FIELD, Visitor, clear_cookie, csrf_valid, end_session
 from bot.web.auth import load_visitor as load_session
-from bot.web.chat_history import open_html, page_texts, render_messages
+from bot.web.chat_history import (
+    Opened,
+    open_all,
+    open_html,
+    page_texts,
+    polls_in,
+    render_messages,
+    settled_ids,
+)
 from bot.web.chat_join import JoinViews
-from bot.web.chat_open import open_items
+from bot.web.chat_open import open_items, settled_polls
 from bot.web.forms import ascii_int, read_upload
 from bot.web.media import media_response, media_store
 from bot.web.render import page, secure, see_other
@@ -55,7 +60,6 @@ from storage.models import Person, utcnow
 from storage.people import People
 from storage.web import CHAT, WebMailbox
 
-CLIENT_EVENT = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_TEXT = 4000
 MAX_CHOICE = 2000
 
@@ -144,6 +148,7 @@ class WebChat:
             return refused
 
         photo: MediaRef | None = None
+        before: set[int] | None = None  # polls settled before a typed message
         try:
             fields, photo, problem = await self._read_form(request, visitor, admit)
             if fields is None:
@@ -152,17 +157,19 @@ class WebChat:
             text = fields.get("text", "").strip()[:MAX_TEXT]
             choice = fields.get("choice", "")[:MAX_CHOICE] or None
             ref = fields.get("ref", "")
+            if problem is None and text:
+                before = (await self._poll_state(account, person_id))[1]
             if problem is None and (text or choice or photo):
                 await self.engine.handle(
                     Incoming(
                         channel=CHANNEL,
-                        event_id=_event_id(account, fields.get("event", "")),
+                        event_id=fields_of.event_id(account, fields.get("event", "")),
                         account=account,
                         text=text,
                         choice=choice,
                         attachments=(photo,) if photo else (),
                         locale=visitor.lang,
-                        profile=_profile(visitor),
+                        profile=fields_of.profile(visitor),
                         message_ref=ref if ascii_int(ref) is not None else None,
                     )
                 )
@@ -175,7 +182,7 @@ class WebChat:
                 self.uploads.drop(photo)
             if admitted:
                 self.quota.release(person_id)
-        return await self._answer(request, visitor, account, fields, problem)
+        return await self._answer(request, visitor, account, fields, problem, before)
 
     async def poll(self, request: web.Request) -> web.StreamResponse:
         visitor = await self.visitor(request)
@@ -249,13 +256,13 @@ class WebChat:
                     photo = await self.accept_upload(upload.data)
                 except photos.PhotoRefused as refused:
                     return upload.fields, None, refused
-            return _with_picks(upload.fields, upload.lists.get("pick", [])), photo, None
+            return fields_of.with_picks(upload.fields, upload.lists.get("pick", [])), photo, None
         form = await request.post()
         if not csrf_valid(self.settings, visitor.token, form.get(CSRF_FIELD)):
             return None, None, None
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         picks = [p for p in form.getall("pick", []) if isinstance(p, str)]
-        return _with_picks(fields, picks), None, None
+        return fields_of.with_picks(fields, picks), None, None
 
     async def _answer(
         self,
@@ -264,6 +271,7 @@ class WebChat:
         account: str,
         fields: Mapping[str, str],
         problem: UserError | None,
+        before: set[int] | None = None,
     ) -> web.StreamResponse:
         after = ascii_int(fields.get("after")) or 0
         await self.deliver(account)
@@ -282,7 +290,7 @@ class WebChat:
             "messages": [
                 {"id": m["id"], "html": m["html"], "replaces": m["replaces"]} for m in messages
             ],
-            "notice": _notice(lang, problem) if problem else None,
+            "notice": fields_of.notice(lang, problem) if problem else None,
         }
         switched = fields.get("lang") != lang
         if switched:
@@ -291,6 +299,10 @@ class WebChat:
             # A vote or a new poll changes what is open; a quiet poll request reads nothing.
             items = await open_items(self.engine, person, lang)
             body["open"] = open_html(lang, self.engine.timezone, items, visitor.csrf)
+        if before is not None:
+            # A vote typed as "de tweede" settles the poll's buttons as a pressed one does.
+            opened, settled = await self._poll_state(account, person.id)
+            body["answered"] = settled_ids(opened, settled - before)
         return secure(web.json_response(body))
 
     async def deliver(self, account: str) -> None:
@@ -312,13 +324,22 @@ class WebChat:
                 found = await mailbox.recent(account, since=self.engine.clock() - keep)
             else:
                 found = await mailbox.waiting(account, after=after)
+        opened = open_all(found, self.adapter.sealer)
+        # New messages keep their buttons (a poll asked for again, to change a vote); in the
+        # history, a poll voted in or closed has none.
+        polls = polls_in(opened) if after is None else set()
+        settled = await settled_polls(self.engine, visitor.person.id, polls)
         return render_messages(
-            found,
-            sealer=self.adapter.sealer,
-            lang=lang,
-            timezone=self.engine.timezone,
-            csrf=visitor.csrf,
+            opened, settled=settled, lang=lang, timezone=self.engine.timezone, csrf=visitor.csrf
         )
+
+    async def _poll_state(self, account: str, person_id: int) -> tuple[Opened, set[int]]:
+        """The recent messages, and the polls among their buttons that are settled."""
+        keep = timedelta(days=self.settings.retention.web_mailbox_days)
+        async with self.engine.db.transaction(read_only=True) as session:
+            found = await WebMailbox(session).recent(account, since=self.engine.clock() - keep)
+        opened = open_all(found, self.adapter.sealer)
+        return opened, await settled_polls(self.engine, person_id, polls_in(opened))
 
     async def greet(self, person: Person, key: str) -> None:
         """A new session starts with the bot's greeting, as when opening a chat app."""
@@ -333,34 +354,6 @@ class WebChat:
             )
         )
         await self.deliver(account)
-
-
-def _with_picks(fields: Mapping[str, str], picks: list[str]) -> dict[str, str]:
-    """A multiple-choice answer: the ticked boxes' payloads joined, as the engine expects."""
-    out = {k: v for k, v in fields.items() if k != "pick"}
-    if picks:
-        out["choice"] = PAYLOAD_JOIN.join(picks)
-    return out
-
-
-def _notice(lang: str, problem: UserError) -> str:
-    """Why nothing was sent; a photo's own reason says so in the photo pipeline's words."""
-    text = t(lang, problem.key, **problem.params)
-    if problem.key.startswith("photo."):
-        text += " " + t(lang, "upload.nothing_sent")
-    return text
-
-
-def _event_id(account: str, client_id: str) -> str:
-    """The browser's id for this submission, so a double click is one event, not two."""
-    if CLIENT_EVENT.fullmatch(client_id):
-        return f"{account}:{client_id}"
-    return f"{account}:{uuid.uuid4().hex}"
-
-
-def _profile(visitor: Visitor) -> Profile:
-    person = visitor.person
-    return Profile(email=person.email, phone=person.phone, name=person.name)
 
 
 def mount(settings: Settings, engine: Engine) -> Mount:

@@ -156,3 +156,22 @@ async def test_a_pressed_button_is_not_offered_again(
 
 def _last(body: dict[str, Any], default: int) -> int:
     return max((int(m["id"]) for m in body["messages"]), default=default)
+
+
+async def test_a_vote_typed_settles_the_polls_buttons_too(
+    client: TestClient, engine: Engine, org: Org
+) -> None:
+    poll_id, _options = await create_poll(engine, ["Ja", "Nee"], question="Vrijdag vrij?")
+    csrf = await join_chat(client, engine, org.people["emp0"])
+    shown = await _post(client, "/chat/send", csrf, text="peilingen", after="0")
+    asked = next(m for m in shown["messages"] if f"poll:{poll_id}:vote:" in m["html"])
+    typed = await _post(client, "/chat/send", csrf, text="nee", after=str(_last(shown, 0)))
+    assert typed["answered"] == [asked["id"]]
+    page = await (await client.get("/chat")).text()
+    assert "Vrijdag vrij?" in page and f"poll:{poll_id}:vote:" not in page
+    # Asked for again (to change the vote), the poll comes with its buttons.
+    again = await _post(client, "/chat/send", csrf, text="peilingen", after=str(_last(typed, 0)))
+    assert any(f"poll:{poll_id}:vote:" in m["html"] for m in again["messages"])
+    # Something else typed settles nothing new.
+    other = await _post(client, "/chat/send", csrf, text="help", after=str(_last(again, 0)))
+    assert other["answered"] == []

@@ -149,6 +149,11 @@
     notice.textContent = data.notice || "";
     if (data.texts && data.lang) retitle(data.lang, data.texts);
     if (typeof data.open === "string" && openItems) openItems.innerHTML = data.open;
+    // Polls answered by typing, or closed meanwhile: their buttons go too.
+    for (const id of data.answered || []) {
+      const old = log.querySelector('.msg.bot[data-id="' + Number(id) + '"]');
+      if (old) old.querySelectorAll("form.choices").forEach((f) => f.remove());
+    }
     add(data.messages || []);
   }
 
