@@ -24,6 +24,7 @@ import time
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from sklearn.metrics import adjusted_rand_score
 
@@ -59,8 +60,9 @@ def perturb(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def agreement(planted: list[str], answers: list[str]) -> dict[str, float | int]:
-    """ARI and purity of the found themes against the planted ones; "overig" is a group."""
+def agreement(planted: list[str], answers: list[str]) -> dict[str, Any]:
+    """ARI and purity of the found themes against the planted ones; "overig" is a group.
+    `found` lists each theme's label, size, sentiment and the planted theme most of it has."""
     found = find_themes(list(enumerate(answers)))
     group = {answer_id: k for k, theme in enumerate(found) for answer_id in theme.answer_ids}
     labels = [group[i] for i in range(len(answers))]
@@ -73,10 +75,20 @@ def agreement(planted: list[str], answers: list[str]) -> dict[str, float | int]:
         "purity": round(purity, 3),
         "themes": sum(not t.other for t in found),
         "other": sum(t.count for t in found if t.other),
+        "found": [
+            {
+                "label": "overig" if t.other else t.label,
+                "count": t.count,
+                "sentiment": str(t.sentiment),
+                "planted": by_group[k].most_common(1)[0][0],
+                "share": round(by_group[k].most_common(1)[0][1] / t.count, 2),
+            }
+            for k, t in enumerate(found)
+        ],
     }
 
 
-def without_topics(planted: list[str], answers: list[str]) -> dict[str, float | int]:
+def without_topics(planted: list[str], answers: list[str]) -> dict[str, Any]:
     """The same measure with the topic lexicon weighted zero (words and letters only)."""
     saved = cluster.WEIGHT_TOPICS, cluster.WEIGHT_WORDS, cluster.WEIGHT_CHARS
     rest = saved[1] + saved[2]
@@ -109,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     met = corpus["ari"] >= AIM_AGREEMENT and seconds < AIM_SECONDS
     result = {
         "corpus": {"answers": len(answers), "planted": len(set(planted)), **corpus},
-        "without_topic_lexicon": ablation,
+        "without_topic_lexicon": {k: v for k, v in ablation.items() if k != "found"},
         "large": {"answers": args.size, "seconds": seconds, "cpu_seconds": cpu_seconds, **large},
         "aim": {"ari": AIM_AGREEMENT, "seconds": AIM_SECONDS, "met": met},
     }
@@ -122,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  found {c['themes']} themes + {c['other']} in overig: "
             f"ARI {c['ari']}, purity {c['purity']}"
         )
+        for t in c["found"]:
+            print(
+                f"    {t['label']:<40} {t['count']:>4}  {t['sentiment']:<8} "
+                f"{t['share']:.0%} {t['planted']}"
+            )
         print(f"  without the topic lexicon: ARI {a['ari']}, purity {a['purity']}")
         print(
             f"{big_r['answers']} perturbed answers: {seconds} s ({cpu_seconds} s CPU), "

@@ -67,7 +67,8 @@ def label(theme: Theme, lang: str) -> str:
 
 
 def as_dicts(themes: Sequence[Theme], lang: str) -> list[dict[str, Any]]:
-    """The themes as JSON: label, terms, count, sentiment, examples and all answer ids."""
+    """The themes as JSON: label, terms, count, sentiment (and how many answers lean each
+    way), examples and all answer ids."""
     return [
         {
             "label": label(theme, lang),
@@ -75,6 +76,7 @@ def as_dicts(themes: Sequence[Theme], lang: str) -> list[dict[str, Any]]:
             "terms": list(theme.terms),
             "count": theme.count,
             "sentiment": str(theme.sentiment),
+            "sentiment_counts": {str(k): v for k, v in theme.leaning.items()},
             "examples": list(theme.examples),
             "answers": sorted(theme.answer_ids),
         }

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from rapidfuzz import fuzz, process
 from scipy.sparse import csr_matrix, hstack
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
@@ -27,8 +29,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from bot.themes.sentiment import Sentiment, overall, score
-from bot.themes.text import content_words
+from bot.themes.sentiment import Sentiment, leaning, overall, score
+from bot.themes.text import content_pairs
 from bot.themes.topics import topics_of
 
 MIN_SIZE = 5  # smaller groups are shown as "overig"
@@ -42,6 +44,9 @@ SELECTION_SAMPLE = 3000
 SILHOUETTE_SAMPLE = 1500
 SEED = 0  # the same answers give the same themes every time
 TERMS = 5
+TYPO_SCORE = 85  # rapidfuzz ratio of a typo to the word it stands for
+TYPO_MIN_LENGTH = 5
+CANDIDATES = 30  # the best-weighted words of a group whose typos are looked up
 MAX_GRAMS = 30_000  # the most frequent character n-grams kept
 EXAMPLES = 3
 
@@ -56,6 +61,9 @@ class Theme:
     examples: tuple[int, ...]  # ids of the answers that represent it best
     sentiment: Sentiment
     other: bool = False
+    # How many of its answers lean each way: a theme can be mostly praise with some
+    # complaints, and the one word above says only which side weighs more.
+    leaning: dict[str, int] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -70,14 +78,19 @@ def find_themes(answers: Sequence[tuple[int, str]], *, min_size: int = MIN_SIZE)
     """
     ids = [answer_id for answer_id, _ in answers]
     texts = {answer_id: text for answer_id, text in answers}
-    words = [content_words(text) for _, text in answers]
+    pairs = [content_pairs(text) for _, text in answers]
+    words = [[word for _, word in p] for p in pairs]
+    written: dict[str, Counter[str]] = {}
+    for token, word in (pair for p in pairs for pair in p):
+        written.setdefault(word, Counter())[token] += 1
+    shown = {word: forms.most_common(1)[0][0] for word, forms in written.items()}
     usable = [i for i, w in enumerate(words) if w]
     leftover = [ids[i] for i, w in enumerate(words) if not w]
     if len(usable) < 2 * min_size:
         groups = [usable] if len(usable) >= min_size else []
         if not groups:
             leftover = ids
-        return _themes(groups, None, ids, words, texts, leftover, min_size)
+        return _themes(groups, None, ids, words, texts, leftover, min_size, shown)
     # One thread: with OpenMP's default of one per CPU, k-means on a busy 2-CPU server took
     # 14.8 s for 10,000 answers instead of 3.1 s (threads spinning while they wait for CPU).
     with threadpool_limits(limits=1):
@@ -86,7 +99,7 @@ def find_themes(answers: Sequence[tuple[int, str]], *, min_size: int = MIN_SIZE)
     groups = [[usable[j] for j in np.flatnonzero(labels == k)] for k in np.unique(labels)]
     positions = {i: j for j, i in enumerate(usable)}
     reduced = features[[positions[i] for i in usable]]
-    return _themes(groups, (reduced, positions), ids, words, texts, leftover, min_size)
+    return _themes(groups, (reduced, positions), ids, words, texts, leftover, min_size, shown)
 
 
 def _features(words: list[list[str]]) -> np.ndarray:
@@ -151,15 +164,18 @@ def _themes(
     texts: dict[int, str],
     leftover: list[int],
     min_size: int,
+    shown: dict[str, str],
 ) -> list[Theme]:
-    """Themes from groups of answer positions: small groups join `leftover` as "overig"."""
+    """Themes from groups of answer positions: small groups join `leftover` as "overig".
+    Terms are shown in the form most answers wrote them (`shown`, lemma → word)."""
     frequency = Counter(w for ws in words for w in set(ws))
     themes, other = [], list(leftover)
     for group in sorted(groups, key=len, reverse=True):
-        terms = _terms(group, words, frequency, len(words)) if len(group) >= min_size else []
-        if not terms:  # too small, or its answers share no word: nothing to name it by
+        lemmas = _terms(group, words, frequency, len(words)) if len(group) >= min_size else []
+        if not lemmas:  # too small, or its answers share no word: nothing to name it by
             other.extend(ids[i] for i in group)
             continue
+        terms = [shown.get(word, word) for word in lemmas]
         examples = _examples(group, space, ids)
         themes.append(
             Theme(
@@ -167,7 +183,7 @@ def _themes(
                 terms=tuple(terms),
                 answer_ids=tuple(ids[i] for i in group),
                 examples=examples,
-                sentiment=overall([score(texts[ids[i]]) for i in group]),
+                **_mood([score(texts[ids[i]]) for i in group]),
             )
         )
     if other:
@@ -177,7 +193,7 @@ def _themes(
                 terms=(),
                 answer_ids=tuple(other),
                 examples=(),
-                sentiment=overall([score(texts[a]) for a in other]),
+                **_mood([score(texts[a]) for a in other]),
                 other=True,
             )
         )
@@ -187,20 +203,49 @@ def _themes(
 def _terms(group: list[int], words: list[list[str]], frequency: Counter[str], n: int) -> list[str]:
     """The words that set a group apart: share of its answers that use a word, times how
     rare the word is overall; a word inside a better one ("druk" in "werkdruk") is left out.
-    Only words of two answers or more: a label is shown to the OR and sent to the audience
-    in a follow-up, and a word only one colleague used could point to them."""
+    A word's typos in the group count with it ('salris' for 'salaris'). Only words of two
+    answers or more: a label is shown to the OR and sent to the audience in a follow-up, and
+    a word only one colleague used could point to them."""
     inside = Counter(w for i in group for w in set(words[i]))
+
+    def weight(word: str, count: int) -> float:
+        return -(count / len(group)) * float(np.log(1 + n / frequency[word]))
+
+    candidates = sorted(inside, key=lambda w: (weight(w, inside[w]), w))[:CANDIDATES]
+    typos = {w: _typos(w, inside) for w in candidates}
+    # A word counts with its typos, unless it is the typo: a spelling more answers used wins.
+    counts = {
+        w: inside[w] + sum(inside[t] for t in typos[w])
+        for w in candidates
+        if all(inside[t] <= inside[w] for t in typos[w])
+    }
     ranked = sorted(
-        (w for w, c in inside.items() if c >= 2),
-        key=lambda w: (-(inside[w] / len(group)) * np.log(1 + n / frequency[w]), w),
+        (w for w, c in counts.items() if c >= 2), key=lambda w: (weight(w, counts[w]), w)
     )
     chosen: list[str] = []
+    taken: set[str] = set()
     for word in ranked:
-        if not any(word in c or c in word for c in chosen):
+        if word not in taken and not any(word in c or c in word for c in chosen):
             chosen.append(word)
+            taken.update(typos[word])
         if len(chosen) == TERMS:
             break
     return chosen
+
+
+def _typos(word: str, counts: Counter[str]) -> list[str]:
+    """The other words of a group that look like typos of `word`: same first letter, about
+    the same length, rapidfuzz ratio ≥ TYPO_SCORE."""
+    if len(word) < TYPO_MIN_LENGTH:
+        return []
+    near = process.extract(
+        word, list(counts), scorer=fuzz.ratio, score_cutoff=TYPO_SCORE, limit=None, processor=None
+    )
+    return [
+        other
+        for other, _, _ in near
+        if other != word and other[0] == word[0] and abs(len(other) - len(word)) <= 1
+    ]
 
 
 def _examples(
@@ -214,3 +259,8 @@ def _examples(
     centre = rows.mean(axis=0)
     order = np.argsort(-(rows @ centre), kind="stable")[:EXAMPLES]
     return tuple(ids[group[j]] for j in order)
+
+
+def _mood(scores: list[float]) -> dict[str, Any]:
+    """A group's sentiment and how many of its answers lean each way."""
+    return {"sentiment": overall(scores), "leaning": leaning(scores)}

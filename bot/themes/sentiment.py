@@ -2,8 +2,9 @@
 
 No model: the answers stay on the OR's server and nothing is downloaded. The lexicon is
 matched on folded tokens and their lemmas, with a rapidfuzz fallback for typos, and reads
-two habits of complaints: a negation flips the next sentiment word ("niet goed"), and
-"te"/"too" before a word makes it a complaint ("te duur", "veel te druk", "too late").
+three habits of open answers: a negation flips the next sentiment word ("niet goed"),
+"te"/"too" before a word makes it a complaint ("te duur", "veel te druk", "too late"), and
+in a wish ("graag", "zou", "moet", "meer") a positive word is what is asked for, not praise.
 An answer's score is (positive − negative) / (positive + negative), 0 when it has neither.
 """
 
@@ -37,6 +38,7 @@ class _Lexicon:
     polarity: dict[str, int]
     negations: frozenset[str]
     excess: frozenset[str]
+    wishes: frozenset[str]
     words: tuple[str, ...]
 
 
@@ -50,6 +52,7 @@ def _lexicon() -> _Lexicon:
         polarity=polarity,
         negations=frozenset(fold(w) for w in data["negations"].split()),
         excess=frozenset(fold(w) for w in data["excess"].split()),
+        wishes=frozenset(fold(w) for w in data["wishes"].split()),
         words=tuple(sorted(polarity)),
     )
 
@@ -79,7 +82,9 @@ def score(text: str) -> float:
     positive = negative = 0
     flip_until = -1
     excess = False
-    for i, token in enumerate(tokens(text)):
+    words = tokens(text)
+    wish = any(token in lex.wishes for token in words)
+    for i, token in enumerate(words):
         if token in lex.negations:
             flip_until = i + NEGATION_REACH
             continue
@@ -92,7 +97,7 @@ def score(text: str) -> float:
         excess = excess and token in ("veel", "much", "way")
         if value and i <= flip_until:
             value, flip_until = -value, -1
-        positive += value > 0
+        positive += value > 0 and not wish
         negative += value < 0
     total = positive + negative
     return (positive - negative) / total if total else 0.0
@@ -106,3 +111,12 @@ def overall(scores: list[float]) -> Sentiment:
     if mean <= -LEAN:
         return Sentiment.NEGATIVE
     return Sentiment.NEUTRAL
+
+
+def leaning(scores: list[float]) -> dict[str, int]:
+    """How many answers are positive, neutral and negative."""
+    return {
+        Sentiment.POSITIVE: sum(s > 0 for s in scores),
+        Sentiment.NEUTRAL: sum(s == 0 for s in scores),
+        Sentiment.NEGATIVE: sum(s < 0 for s in scores),
+    }

@@ -50,12 +50,19 @@ def lemma(token: str) -> str:
 
 def content_words(text: str) -> list[str]:
     """The lemmas that say what an answer is about: stop words and short words left out."""
+    return [word for _, word in content_pairs(text)]
+
+
+def content_pairs(text: str) -> list[tuple[str, str]]:
+    """(token, lemma) of the words that say what an answer is about. The lemma groups
+    'roosters' with 'rooster'; the token is what people wrote, for labels ('roosteren', the
+    lemma simplemma gives, reads as a verb)."""
     stops = stop_words()
-    words = []
+    pairs = []
     for token in tokens(text):
         if len(token) < MIN_LENGTH or token in stops:
             continue
         word = lemma(token)
         if len(word) >= MIN_LENGTH and word not in stops:
-            words.append(word)
-    return words
+            pairs.append((token, word))
+    return pairs

@@ -42,7 +42,18 @@ async def test_question_themes_json_and_table(cli: Cli, org: Org, engine: Engine
     other = themes[-1]
     assert other["other"] and other["label"] == "overig"  # the operator's locale, nl
     assert {ids[t] for t in ODD} <= set(other["answers"])
-    assert set(pay) == {"label", "other", "terms", "count", "sentiment", "examples", "answers"}
+    assert set(pay) == {
+        "label",
+        "other",
+        "terms",
+        "count",
+        "sentiment",
+        "sentiment_counts",
+        "examples",
+        "answers",
+    }
+    assert sum(pay["sentiment_counts"].values()) == pay["count"]
+    assert pay["sentiment_counts"]["negative"] > pay["sentiment_counts"]["positive"]
     table = await cli("question", "themes", str(question_id))
     assert table.exit_code == 0 and "overig" in table.stdout and "negatief" in table.stdout
     missing = await cli("question", "themes", "999999")
