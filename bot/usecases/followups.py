@@ -10,7 +10,8 @@ follow-up is written, above the OR's words (`broadcasts.broadcast_message`). Sur
 Rules, here once for the chat, the dashboard and the CLI:
 - only OR members and admins write one (the operator at the command line may);
 - the poll or question exists and is closed: the outcome must be final;
-- the text is 1..MAX_TEXT characters (the results come on top, within WhatsApp's 1,600);
+- the text is 1..MAX_TEXT characters (the results come on top; a longer message reaches
+  WhatsApp in parts, adapters/whatsapp_outbound.split_body);
 - one follow-up per subject (two OR members at once: one wins, the other is refused);
 - an audience that reaches nobody right now is refused, as for broadcasts.
 """
