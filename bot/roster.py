@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, t
 from storage.audit import audit
 from storage.models import Person
 from storage.people import ROLES, People
@@ -29,6 +29,31 @@ class RosterRow:
     location: str | None
     language: str
     roles: frozenset[str]
+
+
+class Problems(str):
+    """What is wrong with one line: the English text (the CLI prints it, logs may hold it)
+    that also keeps its catalogue keys, so the dashboard says it in the visitor's language
+    (`in_language`)."""
+
+    parts: tuple[tuple[str, dict[str, object]], ...]
+
+    def __new__(cls, *parts: tuple[str, dict[str, object]]) -> Problems:
+        made = super().__new__(cls, "; ".join(t("en", key, **params) for key, params in parts))
+        made.parts = parts
+        return made
+
+    def in_language(self, lang: str) -> str:
+        return "; ".join(t(lang, key, **params) for key, params in self.parts)
+
+
+def problem_text(lang: str, message: str) -> str:
+    """A roster error in `lang` when it carries its keys, else as it is."""
+    return message.in_language(lang) if isinstance(message, Problems) else message
+
+
+def _problem(key: str, **params: object) -> tuple[str, dict[str, object]]:
+    return f"roster.{key}", params
 
 
 @dataclass
@@ -63,18 +88,18 @@ def check_roster(text: str) -> RosterCheck:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = tuple(h.strip().lower() for h in (reader.fieldnames or ()))
     if set(header) != set(HEADER):
-        result.errors.append((1, _header_problem(header)))
+        result.errors.append((1, Problems(_header_problem(header))))
         return result
     seen = _Seen()
     for raw in reader:
         line = reader.line_num
         if None in raw:
-            result.errors.append((line, "more cells than columns"))
+            result.errors.append((line, Problems(_problem("extra_cells"))))
             continue
         values = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
         row, problems = _row(line, values, seen)
         if problems:
-            result.errors.append((line, "; ".join(problems)))
+            result.errors.append((line, Problems(*problems)))
         else:
             assert row is not None
             seen.add(row)
@@ -82,15 +107,10 @@ def check_roster(text: str) -> RosterCheck:
     return result
 
 
-def _header_problem(header: tuple[str, ...]) -> str:
-    missing = [h for h in HEADER if h not in header]
-    extra = [h for h in header if h not in HEADER]
-    detail = []
-    if missing:
-        detail.append("missing " + ", ".join(missing))
-    if extra:
-        detail.append("unknown " + ", ".join(extra))
-    return f"header must be {','.join(HEADER)} ({'; '.join(detail)})"
+def _header_problem(header: tuple[str, ...]) -> tuple[str, dict[str, object]]:
+    missing = ", ".join(h for h in HEADER if h not in header) or "—"
+    extra = ", ".join(h for h in header if h not in HEADER) or "—"
+    return _problem("header", header=",".join(HEADER), missing=missing, extra=extra)
 
 
 @dataclass
@@ -106,27 +126,30 @@ class _Seen:
             self.phones[row.phone] = row.line
 
 
-def _row(line: int, values: dict[str, str], seen: _Seen) -> tuple[RosterRow | None, list[str]]:
+def _row(
+    line: int, values: dict[str, str], seen: _Seen
+) -> tuple[RosterRow | None, list[tuple[str, dict[str, object]]]]:
     """One line as a roster row, or what is wrong with it."""
     problems = []
     name, email = values["name"], values["email"].lower()
     if not name or len(name) > 200:
-        problems.append("name is required (at most 200 characters)")
+        problems.append(_problem("name_required"))
     if not _EMAIL.match(email) or len(email) > 320:
-        problems.append(f"invalid email {values['email']!r}")
+        problems.append(_problem("invalid_email", value=repr(values["email"])))
     elif email in seen.emails:
-        problems.append(f"email {email} also on line {seen.emails[email]}")
+        problems.append(_problem("email_twice", email=email, line=seen.emails[email]))
     phone = normalise_phone(values["phone"]) or None
     if phone and not _E164.match(phone):
-        problems.append(f"phone {values['phone']!r} is not in international form (+31…)")
+        problems.append(_problem("phone_form", value=repr(values["phone"])))
     elif phone and phone in seen.phones:
-        problems.append(f"phone {phone} also on line {seen.phones[phone]}")
+        problems.append(_problem("phone_twice", phone=phone, line=seen.phones[phone]))
     language = values["language"].lower() or "nl"
     if language not in LANGUAGES:
-        problems.append(f"language must be one of {', '.join(LANGUAGES)}")
+        problems.append(_problem("language", languages=", ".join(LANGUAGES)))
     roles = frozenset(r.strip().lower() for r in values["roles"].split(";") if r.strip())
     if unknown := roles - set(ROLES):
-        problems.append(f"unknown role(s) {', '.join(sorted(unknown))}; known: {', '.join(ROLES)}")
+        names, known = ", ".join(sorted(unknown)), ", ".join(ROLES)
+        problems.append(_problem("unknown_roles", count=len(unknown), roles=names, known=known))
     if problems:
         return None, problems
     row = RosterRow(
@@ -157,7 +180,7 @@ async def import_roster(
         if row.phone:
             holder = await people.by_phone(row.phone)
             if holder is not None and (person is None or holder.id != person.id):
-                errors.append((row.line, f"phone {row.phone} belongs to another person"))
+                errors.append((row.line, Problems(_problem("phone_taken", phone=row.phone))))
                 continue
         if person is None:
             person = Person(name=row.name, email=row.email)

@@ -75,3 +75,17 @@ def test_greeted_by_first_name(full: str, greeted: str) -> None:
 
 def test_greeting_says_the_first_name_only() -> None:
     assert t("nl", "menu.greeting", name=first_name("Anouk de Vries")).startswith("Hallo Anouk!")
+
+
+def test_roster_problems_in_both_languages() -> None:
+    """Staff-list errors keep their keys: English for the CLI, the reader's language on the
+    dashboard, and 'role' or 'roles' by the number."""
+    from bot.roster import check_roster, problem_text
+
+    header = "name,email,phone,department,location,language,roles\n"
+    found = check_roster(header + "A,bad,,,,nl,boss\nB,b@x.nl,,,,nl,boss;chief\n").errors
+    (_, one), (_, two) = found
+    assert one.startswith("invalid email 'bad'; unknown role boss;")
+    assert problem_text("nl", one).startswith("ongeldig e-mailadres 'bad'; onbekende rol boss;")
+    assert problem_text("nl", two).startswith("2 onbekende rollen: boss, chief;")
+    assert problem_text("nl", "plain text") == "plain text"

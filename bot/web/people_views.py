@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.roster import RosterInvalid, check_roster, import_roster
+from bot.roster import RosterInvalid, check_roster, import_roster, problem_text
 from bot.text import ascii_int
 from bot.usecases import Refused
 from bot.usecases.access import INVITE_TTL, VOUCHED_CHANNELS, invite
@@ -108,7 +108,8 @@ class PeopleViews:
                     updated=report.updated,
                 )
         except RosterInvalid as exc:
-            return await self.list(request, visitor, status=400, roster_errors=exc.errors)
+            said = [(line, problem_text(visitor.lang, m)) for line, m in exc.errors]
+            return await self.list(request, visitor, status=400, roster_errors=said)
         return await self.list(request, visitor, imported=(report.created, report.updated))
 
     async def detail(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:

@@ -68,7 +68,7 @@ def test_roster_with_a_bad_line_imports_nothing(cli, tmp_path: Path) -> None:  #
     result = cli("roster", "import", write(tmp_path, bad))
     assert result.exit_code == 1
     assert "roster.csv:5: invalid email 'not-an-email'" in result.stderr
-    assert "roster.csv:6:" in result.stderr and "unknown role(s) boss" in result.stderr
+    assert "roster.csv:6:" in result.stderr and "unknown role boss" in result.stderr
     assert "language must be one of" in result.stderr
     assert json.loads(cli("roster", "list", "--format", "json").stdout) == []
     skipped = cli("roster", "import", "--skip-invalid", write(tmp_path, bad))

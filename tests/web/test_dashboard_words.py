@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
@@ -155,3 +156,21 @@ async def test_unreachable_reasons_in_words(client: TestClient, engine: Engine, 
     await _log_in(client, engine, org)
     html = await (await client.get(f"/admin/broadcasts/{saved.id}")).text()
     assert "geen kanaal waarop we deze persoon bereiken" in html and "no_channel" not in html
+
+
+async def test_roster_errors_in_the_visitors_language(
+    client: TestClient, engine: Engine, org: Org
+) -> None:
+    """The staff list's errors were English on a Dutch dashboard."""
+    await _log_in(client, engine, org)
+    page = await (await client.get("/admin/people")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    form = FormData()
+    form.add_field("csrf", csrf.group(1))
+    bad = "name,email,phone,department,location,language,roles\nChris,not-an-email,,,,xx,boss\n"
+    form.add_field("roster", bad.encode(), filename="roster.csv", content_type="text/csv")
+    html = await (await client.post("/admin/people/roster", data=form)).text()
+    assert "ongeldig e-mailadres &#39;not-an-email&#39;" in html or "ongeldig e-mailadres" in html
+    assert "onbekende rol boss" in html and "taal moet een van deze zijn" in html
+    assert "invalid email" not in html and "role(s)" not in html
