@@ -115,9 +115,9 @@ async def themes_view(texts: list[dict[str, Any]], lang: str) -> list[ThemeView]
     out = []
     for theme in found:
         quotable = not theme.other and theme.count >= MIN_SIZE
-        quotes = (
-            tuple(by_id[i] for i in theme.examples[:EXAMPLES] if i in by_id) if quotable else ()
-        )
+        # Each quote once: several colleagues may have written the very same words.
+        texts = dict.fromkeys(by_id[i] for i in theme.examples if i in by_id)
+        quotes = tuple(list(texts)[:EXAMPLES]) if quotable else ()
         out.append(
             ThemeView(
                 label=answer_themes.label(theme, lang),
@@ -140,8 +140,11 @@ async def conclusion_of(services: Services, survey_id: int) -> str | None:
     return (await services.session.execute(stmt)).scalar_one_or_none()
 
 
-async def survey_view(services: Services, survey_id: int, lang: str) -> SurveyView | None:
-    """Everything the page and the report show; None when there is no such survey."""
+async def survey_view(
+    services: Services, survey_id: int, lang: str, *, themes: bool = True
+) -> SurveyView | None:
+    """Everything the page and the report show; None when there is no such survey.
+    `themes` False leaves the themes out (the live figures, fetched every few seconds)."""
     survey = await Surveys(services.session).get(survey_id)
     if survey is None:
         return None
@@ -150,7 +153,7 @@ async def survey_view(services: Services, survey_id: int, lang: str) -> SurveyVi
     for result in results["questions"]:
         view = QuestionView(result, question_chart(result, lang, f"q{result['position']}"))
         texts = result.get("answers") or result.get("why") or []
-        if texts:
+        if texts and themes:
             view.themes = await themes_view(texts, lang)
             view.themed = len(texts)
         questions.append(view)

@@ -48,6 +48,7 @@ class SurveyViews:
             web.get("/admin/surveys/new", guard("or", self.new)),
             web.post("/admin/surveys", guard("or", self.create)),
             web.get("/admin/surveys/{id}", guard("view", self.detail)),
+            web.get("/admin/surveys/{id}/live", guard("view", self.live)),
             web.get("/admin/surveys/{id}/report.pdf", guard("view", self.report)),
             web.post("/admin/surveys/{id}/close", guard("or", self.close)),
             web.post("/admin/surveys/{id}/follow-up", guard("or", self.follow_up)),
@@ -148,6 +149,25 @@ class SurveyViews:
             followup=followup,
             followup_notice=outcome_message(request, lang),
             **cross,
+        )
+
+    async def live(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        """The figures of the page (no themes), fetched again every few seconds."""
+        survey_id = int_param(request, "id")
+        lang = visitor.lang
+        async with self.site.db.transaction(read_only=True) as session:
+            view = await survey_view(
+                self.site.engine.services(session), survey_id, lang, themes=False
+            )
+            if view is None:
+                return self.site.refuse(request, visitor, 404)
+        return self.site.render(
+            "survey_live.html",
+            visitor,
+            view=view,
+            survey=view.survey,
+            turnout=view.results["turnout"],
+            group_name=lambda name, dim: group_name(name, dim, lang),
         )
 
     async def _crosstab(

@@ -161,6 +161,7 @@ NOT_PAGES = {
     "/admin/polls/{id}/live": "the live part of the poll page, fetched by admin.js",
     "/admin/media/{media}": "a photo",
     "/admin/surveys/{id}/report.pdf": "a PDF download",
+    "/admin/surveys/{id}/live": "the live part of the survey page, fetched by admin.js",
 }
 # Pages shown before logging in (visited without a session).
 PUBLIC = ("/admin/login", "/admin/login/{token}")

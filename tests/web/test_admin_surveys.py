@@ -218,6 +218,12 @@ async def test_results_page_shows_figures_charts_themes_and_turnout(
     assert "eNPS: 0.0 (3 promotors, 2 neutraal, 3 criticasters)" in html
     # Themes of the open question: the parking theme with its quotes, the rest "overig".
     assert "parkeer" in html.lower() and "overig" in html
+    # The figures are fetched again every few seconds while open; themes (CPU) are not.
+    assert f'data-live="/admin/surveys/{survey_id}/live"' in html
+    live = await (await client.get(f"/admin/surveys/{survey_id}/live")).text()
+    assert live.startswith('<div id="live" data-status="open">') or 'id="live"' in live[:200]
+    assert "8 van 10 ingevuld (80.0%)" in live and "Gemiddelde: 4.5" in live
+    assert "parkeer" not in live.lower() and "<html" not in live
     # Turnout by department: 2, 4 and 4 in the audience, each under 5, so only merged.
     turnout = html[html.index('id="turnout-h"') : html.index('id="q1-h"')]
     assert "Per afdeling" in turnout and "overige groepen" in turnout
