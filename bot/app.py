@@ -37,6 +37,7 @@ from dialogs import (
     report_moderation,
     retention,
     survey,
+    survey_create,
     unsafe_report,
 )
 from storage.db import Database
@@ -65,6 +66,7 @@ JOB_MODULES: tuple[ModuleType, ...] = (
     broadcast_create,
     poll_create,
     survey,
+    survey_create,
     report_jobs,
     retention,
     home,

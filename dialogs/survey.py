@@ -58,6 +58,8 @@ def _typed(turn: Turn, key: str) -> bool:
 
 class SurveyDialog:
     name: ClassVar[str] = "survey"
+    # In "your unfinished … was stopped" after the dialog timeout: the answers stay.
+    title_key: ClassVar[str] = "survey.dialog_title"
 
     async def start(self, turn: Turn) -> None:
         answering = await self._load(turn)

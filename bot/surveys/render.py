@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.conversation import Services
 from bot.i18n import t
+from bot.messages import Choice, Outgoing, Purpose
 from bot.surveys.progress import Given
 from bot.surveys.results import values_of
-from storage.survey_models import SurveyQuestion
+from storage.survey_models import Survey, SurveyQuestion
 
 BAR = 10  # characters of a full bar
 
@@ -61,3 +63,33 @@ def results_text(result: dict[str, Any], lang: str) -> str:
         if q.get("enps") is not None:
             lines.append("  " + t(lang, "survey.results_enps", enps=q["enps"]))
     return "\n".join(lines)
+
+
+# --- the invitation (sent by the use case on opening and as the reminder) ---
+
+
+def start_payload(survey_id: int) -> str:
+    return f"svy:{survey_id}:start"
+
+
+def minutes(count: int) -> int:
+    """About how long a survey takes: half a minute a question, at least one minute."""
+    return max(1, round(count / 2))
+
+
+def invitation(
+    services: Services, survey: Survey, count: int, lang: str, *, reminder: bool = False
+) -> Outgoing:
+    head = "survey.reminder" if reminder else "survey.invitation"
+    lines = [t(lang, head, id=survey.id, title=survey.title)]
+    if survey.introduction:
+        lines += ["", survey.introduction]
+    lines += ["", t(lang, "survey.length", count=count, minutes=minutes(count))]
+    lines.append(t(lang, "survey.is_anonymous" if survey.anonymous else "survey.is_named"))
+    lines.append(t(lang, "survey.closes", when=services.format_time(survey.closes_at, lang)))
+    lines.append(t(lang, "survey.how_to_start", id=survey.id))
+    return Outgoing(
+        text="\n".join(lines),
+        choices=(Choice(t(lang, "survey.start_button"), start_payload(survey.id)),),
+        purpose=Purpose.NOTICE,
+    )

@@ -34,9 +34,10 @@ from typing import Any
 
 from bot.conversation import Services
 from bot.i18n import t
-from bot.messages import Choice, Outgoing, Purpose
+from bot.messages import Outgoing, Purpose
 from bot.surveys import results as survey_results
 from bot.surveys.progress import Given, Progress, seal, sealer_of, unseal
+from bot.surveys.render import invitation
 from bot.usecases.survey_rules import (
     CHOICE_KINDS,
     KINDS,
@@ -381,33 +382,3 @@ async def crosstab(services: Services, survey_id: int, position: int, by: str) -
             raise SurveyRefused("survey.no_such_question", "by", number)
         other = questions[number]
     return survey_results.crosstab(questions[position], other, await repo.responses(survey_id))
-
-
-# --- messages ---------------------------------------------------------------------------
-
-
-def start_payload(survey_id: int) -> str:
-    return f"svy:{survey_id}:start"
-
-
-def minutes(count: int) -> int:
-    """About how long a survey takes: half a minute a question, at least one minute."""
-    return max(1, round(count / 2))
-
-
-def invitation(
-    services: Services, survey: Survey, count: int, lang: str, *, reminder: bool = False
-) -> Outgoing:
-    head = "survey.reminder" if reminder else "survey.invitation"
-    lines = [t(lang, head, id=survey.id, title=survey.title)]
-    if survey.introduction:
-        lines += ["", survey.introduction]
-    lines += ["", t(lang, "survey.length", count=count, minutes=minutes(count))]
-    lines.append(t(lang, "survey.is_anonymous" if survey.anonymous else "survey.is_named"))
-    lines.append(t(lang, "survey.closes", when=services.format_time(survey.closes_at, lang)))
-    lines.append(t(lang, "survey.how_to_start", id=survey.id))
-    return Outgoing(
-        text="\n".join(lines),
-        choices=(Choice(t(lang, "survey.start_button"), start_payload(survey.id)),),
-        purpose=Purpose.NOTICE,
-    )

@@ -125,7 +125,7 @@ def test_the_app_registry_holds_what_every_job_module_registers() -> None:
     assert set(app.dialogs) == {
         "menu", "poll_create", "question_create", "open_answer", "broadcast_create",
         "nominate", "nomination_campaign", "unsafe_report", "report_reject", "report_followup",
-        "survey",
+        "survey", "survey_create",
     }  # fmt: skip
     assert set(app.actions) == {
         "poll", "bc", "bcm", "menu", "lang", "nom", "nr", "oq", "rm", "svy", "intent", "news",
@@ -142,7 +142,7 @@ def test_the_app_registry_holds_what_every_job_module_registers() -> None:
         "dashboard", "polls", "results", "new_poll", "close", "nonvoters", "help",
         "language", "nominate", "new_campaign", "campaign_results", "questions", "answer",
         "answers", "close_question", "hide_answer", "new_question", "report", "survey",
-        "survey_results",
+        "survey_results", "new_survey",
     ]  # fmt: skip
     assert app.home is not None
 
