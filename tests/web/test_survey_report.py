@@ -127,3 +127,31 @@ async def test_cli_writes_the_report(engine: Engine, org: Org, settings, tmp_pat
     missing = await asyncio.to_thread(invoke, "999", "--output", str(tmp_path / "x.pdf"))
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+async def test_cli_follow_up_then_the_report_concludes_with_it(
+    engine: Engine,
+    org: Org,
+    settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    survey_id = await _answered(engine, org)
+    env = {"ACHTERBAN_DATABASE_URL": settings.db_url, "ACHTERBAN_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, ["survey", *args], env=env, catch_exceptions=False)
+
+    early = await asyncio.to_thread(invoke, "follow-up", str(survey_id), "--text", CONCLUSION)
+    assert early.exit_code == 1 and "close" in early.stderr.lower()
+    assert (await asyncio.to_thread(invoke, "close", str(survey_id))).exit_code == 0
+    sent = await asyncio.to_thread(
+        invoke, "follow-up", str(survey_id), "--text", CONCLUSION, "--by", "olga@example.org"
+    )
+    assert sent.exit_code == 0, sent.output
+    assert "Follow-up sent as broadcast" in sent.stderr
+    assert CONCLUSION in (await org.last("emp5")).text
+    missing = await asyncio.to_thread(invoke, "follow-up", "999", "--text", "x")
+    assert missing.exit_code == 1
+    text, _count, _pdf = await _text(engine, survey_id, "nl")
+    assert CONCLUSION in text
