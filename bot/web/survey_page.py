@@ -110,14 +110,14 @@ def turnout_chart(turnout: dict[str, Any], dimension: str, lang: str, chart_id: 
 
 async def themes_view(texts: list[dict[str, Any]], lang: str) -> list[ThemeView]:
     """Themes of (id, text) answers; quotes only from themes of at least MIN_SIZE answers."""
-    by_id = {a["id"]: a["text"] for a in texts}
+    by_id: dict[int, str] = {a["id"]: a["text"] for a in texts}
     found = await answer_themes.themes_of([(a["id"], a["text"]) for a in texts])
     out = []
     for theme in found:
         quotable = not theme.other and theme.count >= MIN_SIZE
         # Each quote once: several colleagues may have written the very same words.
-        texts = dict.fromkeys(by_id[i] for i in theme.examples if i in by_id)
-        quotes = tuple(list(texts)[:EXAMPLES]) if quotable else ()
+        unique = dict.fromkeys(by_id[i] for i in theme.examples if i in by_id)
+        quotes = tuple(list(unique)[:EXAMPLES]) if quotable else ()
         out.append(
             ThemeView(
                 label=answer_themes.label(theme, lang),
