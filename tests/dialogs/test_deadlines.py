@@ -178,8 +178,8 @@ async def test_a_round_past_its_closing_time_takes_no_nomination(engine: Engine,
     campaign_id = await make_campaign(engine)
     await org.say("emp0", choice=f"nom:{campaign_id}:start")
     await org.say("emp0", "emp2")
+    await org.say("emp0", "Overslaan")  # the reason for this colleague
     await org.say("emp0", "Nee, verder")
-    await org.say("emp0", "Overslaan")
     time.now = CLOSES
     await org.say("emp0", "Bevestigen")
     refusal = (await org.last("emp0")).text
