@@ -310,3 +310,40 @@ async def test_the_or_says_what_it_does_with_the_outcome(
         allow_redirects=False,
     )
     assert again.headers["Location"].endswith("?followup=already")
+
+
+async def test_a_scheduled_survey_has_a_page_and_a_report_before_anyone_answers(
+    client: TestClient, engine: Engine, org: Org
+) -> None:
+    csrf = await log_in(client, engine, org.people["olga"])
+    response = await client.post(
+        "/admin/surveys",
+        data={
+            "csrf": csrf,
+            "rows": "1",
+            "title": "Later",
+            "opens": "2098-06-01T09:00",
+            "closes": "2098-06-08T17:00",
+            "q1_kind": "nps",
+            "q1_text": "Raad je ons aan?",
+        },
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    (survey,) = await _surveys(engine)
+    assert survey.status == "scheduled" and not survey.anonymous  # the box was not ticked
+    page = await (await client.get(f"/admin/surveys/{survey.id}")).text()
+    assert "gepland" in page and "data-live" not in page and "Nu sluiten" not in page
+    pdf = await client.get(f"/admin/surveys/{survey.id}/report.pdf")
+    assert pdf.status == 200 and (await pdf.read()).startswith(b"%PDF-")
+
+
+async def test_the_pages_in_english(client: TestClient, engine: Engine, org: Org) -> None:
+    survey_id = await _answered(engine, org)
+    csrf = await log_in(client, engine, org.people["olga"])
+    await client.post("/admin/language", data={"csrf": csrf, "lang": "en", "next": "/admin"})
+    page = await (await client.get(f"/admin/surveys/{survey_id}?q=4&by=location")).text()
+    assert "Consultation" in page and "8 of 10 completed (80.0%)" in page
+    assert "Mean: 4.5" in page and "eNPS: 0.0" in page and "Cross-tab" in page
+    form = await (await client.get("/admin/surveys/new")).text()
+    assert "Workload pulse" in form or "Templates in Dutch" in form
