@@ -65,6 +65,13 @@ async def test_screenshots(browser: Browser, server: LiveServer, engine: Engine,
     for width in WIDTHS:
         saved.append(await _shoot(before, server.url("/chat"), "/chat", width))
         await before.screenshot(path=SCREENS / _name("/chat-viewport", width))
+    # After switching to English in the chat (no reload): the page's own texts follow.
+    await before.get_by_label("Je bericht").fill("taal")
+    await before.get_by_role("button", name="Versturen").click()
+    await before.locator("article.msg.bot").get_by_role("button", name="English").last.click()
+    await before.get_by_role("button", name="Send").wait_for()
+    await before.screenshot(path=SCREENS / _name("/chat-english", 1280))
+    saved.append(SCREENS / _name("/chat-english", 1280))
     await public.close()
     await context.close()
     print(f"\n{len(saved)} screenshots in {SCREENS}")
