@@ -9,6 +9,7 @@ import pytest
 from rapidfuzz import fuzz
 
 from bot.themes import MIN_SIZE, Sentiment, Theme, find_themes
+from bot.themes.answers import themes_of
 from bot.themes.sentiment import score
 from bot.themes.text import content_words, lemma
 from bot.themes.topics import topics_of
@@ -163,3 +164,13 @@ def test_a_word_of_one_answer_never_names_a_theme() -> None:
                        for w in content_words(t))
             ]  # fmt: skip
             assert len(uses) >= 2, term
+
+
+async def test_the_same_answers_are_counted_once() -> None:
+    """The dashboard asks again at every page view: the same answers reuse the result, a
+    changed set is counted anew."""
+    answers = corpus()
+    first = await themes_of(answers)
+    assert await themes_of(list(answers)) is first
+    changed = await themes_of([*answers[:-1], (answers[-1][0], "Iets heel anders.")])
+    assert changed is not first

@@ -9,6 +9,8 @@ answering meanwhile. A survey question's answers come from `survey_answers`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,9 @@ from bot.i18n import t
 from bot.themes.cluster import Theme, find_themes
 from storage.questions import Questions
 from storage.surveys import Surveys
+
+KEEP = 16  # results kept in this process
+_recent: OrderedDict[bytes, list[Theme]] = OrderedDict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +62,20 @@ async def survey_answers(session: AsyncSession, survey_id: int, position: int) -
 
 
 async def themes_of(answers: Sequence[tuple[int, str]]) -> list[Theme]:
-    """`find_themes` in a worker thread: the event loop goes on while it counts."""
-    return await asyncio.to_thread(find_themes, list(answers))
+    """`find_themes` in a worker thread: the event loop goes on while it counts. The same
+    answers give the same themes, so the last few results are kept (by a digest of the
+    answers: a new, changed or hidden answer is a new set); a dashboard page viewed again
+    costs nothing."""
+    pairs = list(answers)
+    key = hashlib.blake2b(repr(pairs).encode("utf-8"), digest_size=16).digest()
+    if (found := _recent.get(key)) is not None:
+        _recent.move_to_end(key)
+        return found
+    found = await asyncio.to_thread(find_themes, pairs)
+    _recent[key] = found
+    while len(_recent) > KEEP:
+        _recent.popitem(last=False)
+    return found
 
 
 def label(theme: Theme, lang: str) -> str:
