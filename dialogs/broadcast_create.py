@@ -278,7 +278,7 @@ class BroadcastCreate(StepDialog):
         )
         if s.get("ack"):
             hours = round(DEFAULT_REMIND_AFTER.total_seconds() / 3600)
-            lines.append(turn.t("bcreate.summary_ack", hours=hours))
+            lines.append(turn.t("bcreate.summary_ack", count=hours))
         if message.images:
             turn.reply(turn.t("bcreate.preview_image"), images=message.images)
         return Prompt("\n".join(lines), self._confirm_choices(turn))

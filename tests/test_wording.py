@@ -89,3 +89,8 @@ def test_roster_problems_in_both_languages() -> None:
     assert problem_text("nl", one).startswith("ongeldig e-mailadres 'bad'; onbekende rol boss;")
     assert problem_text("nl", two).startswith("2 onbekende rollen: boss, chief;")
     assert problem_text("nl", "plain text") == "plain text"
+
+
+def test_reminder_after_one_hour() -> None:
+    assert "after 1 hour to" in t("en", "bcreate.summary_ack", count=1)
+    assert "after 24 hours to" in t("en", "bcreate.summary_ack", count=24)
