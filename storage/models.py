@@ -146,11 +146,21 @@ class InboundEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+UNDELIVERED_SQL = text("status IN ('pending', 'claimed', 'sending')")
+
+
 class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "channel", "next_attempt_at"),
         Index("ix_outbox_prompt", "person_id", "id", postgresql_where=text("prompt IS NOT NULL")),
+        # The rows still to deliver, in id order: a claim reads these, not the sent history.
+        Index(
+            "ix_outbox_undelivered",
+            "id",
+            postgresql_where=UNDELIVERED_SQL,
+            sqlite_where=UNDELIVERED_SQL,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -23,11 +23,14 @@ _COLUMNS = ", ".join(f"o.{f.name}" for f in fields(Claim) if f.name != "recipien
 _ACCOUNT = "(SELECT a.{} FROM channel_accounts a WHERE a.channel = o.channel AND a.platform_id = o.account)"  # noqa: E501
 
 # The due rows of some channels (and accounts), in id order, locked; rows another worker is
-# claiming are skipped, not waited for. One prepared statement whatever the number of channels
-# or accounts (`= ANY($n)`, where `IN (…)` is a new statement per count).
+# claiming are skipped, not waited for. The status list is the partial index
+# ix_outbox_undelivered's condition: the scan in id order reads rows to deliver, not the sent
+# history (1.2 s per claim over 1,000,000 sent rows without it). One prepared statement
+# whatever the number of channels or accounts (`= ANY($n)`, where `IN (…)` is a new statement
+# per count).
 PICK = """
 SELECT id, channel, account FROM outbox
-WHERE channel = ANY($1::text[])
+WHERE channel = ANY($1::text[]) AND status IN ('pending', 'claimed', 'sending')
   AND ((status = 'pending' AND next_attempt_at <= $2)
        OR (status IN ('claimed', 'sending') AND claimed_at < $3))
   AND id > $4 AND ($6::text[] IS NULL OR account = ANY($6::text[]))

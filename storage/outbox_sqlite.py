@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.models import ChannelAccount, OutboxMessage
+from storage.models import UNDELIVERED_SQL, ChannelAccount, OutboxMessage
 from storage.outbox import (
     CLAIM_WINDOW_EXTRA,
     CLAIMED,
@@ -134,8 +134,10 @@ async def _pick(
         t.c.status.in_((CLAIMED, SENDING)) & (t.c.claimed_at < expired),
     )
     window = limit + CLAIM_WINDOW_EXTRA
+    # The status term is ix_outbox_undelivered's condition, word for word: SQLite uses a
+    # partial index only then (and the scan skips the sent history).
     pick = select(t.c.id, t.c.channel, t.c.account).where(
-        t.c.channel.in_(channels), due, t.c.id > bindparam("after")
+        t.c.channel.in_(channels), UNDELIVERED_SQL, due, t.c.id > bindparam("after")
     )
     if accounts is not None:
         pick = pick.where(t.c.account.in_(accounts))
