@@ -32,24 +32,32 @@ from bot.usecases.surveys import NPS, OPEN_TEXT, SCALE, Answering, SurveyRefused
 from storage.surveys import Surveys
 
 PREFIX = "svq"
-SKIP, BACK, SEND = f"{PREFIX}:skip", f"{PREFIX}:back", f"{PREFIX}:send"
+BACK, SEND = f"{PREFIX}:back", f"{PREFIX}:send"
 
 
-def _answer_payload(value: int) -> str:
-    return f"{PREFIX}:a:{value}"
+def _answer_payload(position: int, value: int) -> str:
+    """An answer button names its question: pressed later, on an older message, it answers
+    that question (a change), never the one being asked now."""
+    return f"{PREFIX}:a:{position}:{value}"
 
 
-def _values(payload: str) -> list[int] | None:
-    values = []
+def _skip_payload(position: int) -> str:
+    return f"{PREFIX}:skip:{position}"
+
+
+def _values(payload: str) -> tuple[int, list[int]] | None:
+    """(question position, values) of one or more joined answer buttons of one question."""
+    positions, values = set(), []
     for part in payload.split(PAYLOAD_JOIN):
         bits = part.split(":")
-        if len(bits) != 3 or bits[:2] != [PREFIX, "a"]:
+        if len(bits) != 4 or bits[:2] != [PREFIX, "a"]:
             return None
-        value = ascii_int(bits[2])
-        if value is None:
+        position, value = ascii_int(bits[2]), ascii_int(bits[3])
+        if position is None or value is None:
             return None
+        positions.add(position)
         values.append(value)
-    return values
+    return (positions.pop(), values) if len(positions) == 1 else None
 
 
 def _typed(turn: Turn, key: str) -> bool:
@@ -75,8 +83,14 @@ class SurveyDialog:
         count = len(answering.questions)
         pos = int(turn.state.get("pos") or 1)
         why = bool(turn.state.get("why"))
-        if pos <= count and not why and _typed_past_scale(turn, answering.questions[pos - 1]):
-            turn.choice = None  # "6" on a 1-5 scale is out of range, not the sixth button
+        pressed = _values(turn.choice) if turn.choice else None
+        if pressed is not None and 1 <= pressed[0] <= count:
+            pos, why = pressed[0], False  # a button of that question (maybe an older one)
+        elif (turn.choice or "").startswith(f"{PREFIX}:skip:") and (
+            turn.choice != _skip_payload(pos)
+        ):
+            await self._ask(turn, answering, pos, why=why)  # an older question's button
+            return
         if _typed(turn, "survey.pause_words"):
             turn.end()
             turn.reply(turn.t("survey.paused", id=answering.survey.id))
@@ -113,23 +127,22 @@ class SurveyDialog:
         """The answer in this message, or the reason (a text) why it was not taken."""
         question = answering.questions[pos - 1]
         current = answering.progress.given.get(pos, Given())
-        if turn.choice == SKIP or _typed(turn, "survey.skip_words"):
+        if turn.choice == _skip_payload(pos) or _typed(turn, "survey.skip_words"):
             return Given(current.numbers, None) if why else Given()
         if why:
             return Given(current.numbers, turn.text)
         if question.kind == OPEN_TEXT:
             return Given(None, turn.text) if turn.text else turn.t("survey.not_understood")
         typed_number = not turn.incoming.choice and ascii_int(turn.text) is not None
-        if turn.choice:
-            values = _values(turn.choice)
-            if values is not None:
-                return Given(values)
+        pressed = _values(turn.choice) if turn.choice else None
+        if pressed is not None and pressed[0] == pos:
+            return Given(pressed[1])
         choices = self._choices(turn, answering, pos)[0]
         read = understand_answer(turn.text, choices, multiple=question.kind == "multiple")
         if isinstance(read, Matched):
-            values = _values(PAYLOAD_JOIN.join(read.payloads))
-            if values is not None:
-                return Given(values)
+            matched = _values(PAYLOAD_JOIN.join(read.payloads))
+            if matched is not None and matched[0] == pos:
+                return Given(matched[1])
         if isinstance(read, Ambiguous):
             labels = {c.payload: c.label for c in choices}
             named = " / ".join(f"'{labels.get(p, p)}'" for p in read.candidates)
@@ -148,7 +161,7 @@ class SurveyDialog:
     def _choices(self, turn: Turn, answering: Answering, pos: int) -> tuple[list[Choice], bool]:
         question = answering.questions[pos - 1]
         values = [(v, label) for v, label in _labels(question)]
-        choices = [Choice(label, _answer_payload(v)) for v, label in values]
+        choices = [Choice(label, _answer_payload(pos, v)) for v, label in values]
         return choices, question.kind == "multiple"
 
     async def _ask(
@@ -159,7 +172,7 @@ class SurveyDialog:
         turn.set(survey=answering.survey.id, pos=pos, why=why)
         count = len(answering.questions)
         lines = [before, ""] if before else []
-        controls = [Choice(turn.t("survey.skip_button"), SKIP)]
+        controls = [Choice(turn.t("survey.skip_button"), _skip_payload(pos))]
         if pos > 1 or why:
             controls.append(Choice(turn.t("survey.back_button"), BACK))
         if pos > count:
@@ -243,16 +256,6 @@ class SurveyDialog:
             return None
         turn.sealed = answering.survey.anonymous
         return answering
-
-
-def _typed_past_scale(turn: Turn, question: Any) -> bool:
-    """A number typed to a scale that the router read as a control button by its position."""
-    return (
-        question.kind in (SCALE, NPS)
-        and not turn.incoming.choice
-        and ascii_int(turn.text) is not None
-        and turn.choice in (SKIP, BACK)
-    )
 
 
 def _labels(question: Any) -> list[tuple[int, str]]:

@@ -279,7 +279,7 @@ async def _answer_survey(scene: Scene) -> None:
         if who.channel == "console":
             await scene.say(who, "nee")
         else:
-            await scene.say(who, choice="svq:a:2")
+            await scene.say(who, choice="svq:a:1:2")
         await scene.say(who, why)
         if who.channel == "whatsapp":
             await scene.say(who, "pauze")

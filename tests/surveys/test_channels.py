@@ -84,20 +84,22 @@ async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(scene: Scene, db
     slack, teams, wa, web = (by_key(scene, k) for k in ("slack0", "teams", "wa", "web"))
     await walk(scene, slack, [
         ("button", f"svy:{survey_id}:start"),
-        ("button", "svq:a:1"), "Goed voor de planning",  # Ja + waarom
+        ("button", "svq:a:1:1"), "Goed voor de planning",  # Ja + waarom
         "1 3",  # Salaris, Reistijd
-        ("button", "svq:a:4"),
-        ("button", "svq:a:9"),
+        ("button", "svq:a:3:4"),
+        ("button", "svq:a:4:9"),
         "Meer overleg graag",
         ("button", "svq:send"),
     ])  # fmt: skip
     await walk(scene, teams, [
         f"raadpleging {survey_id}",
-        ("button", "svq:a:2"), ("button", "svq:skip"),  # Nee, no waarom
-        ("button", "svq:a:2"),  # Rooster
-        ("button", "svq:a:5"),
-        ("button", "svq:a:10"),
-        ("button", "svq:skip"),
+        ("button", "svq:a:1:2"), ("button", "svq:skip:1"),  # Nee, no waarom
+        ("button", "svq:a:2:2"),  # Rooster
+        ("button", "svq:a:3:5"),
+        ("button", "svq:a:1:3"),  # an older message's button: changes question 1 to Weet niet
+        ("button", "svq:skip:1"),  # and its waarom
+        ("button", "svq:a:4:10"),
+        ("button", "svq:skip:5"),
         ("button", "svq:send"),
     ])  # fmt: skip
     await walk(scene, wa, [
@@ -123,7 +125,7 @@ async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(scene: Scene, db
     result = await run(engine, lambda s: survey_cases.results(s, survey_id))
     q1, q2, q3, q4, q5 = result["questions"]
     assert result["responses"] == 4
-    assert [c["count"] for c in q1["counts"]] == [2, 1, 1]  # Ja, Nee, Weet niet
+    assert [c["count"] for c in q1["counts"]] == [2, 0, 2]  # Ja, Nee (changed by Teams), Weet niet
     assert sorted(w["text"] for w in q1["why"]) == [
         "Eindelijk duidelijkheid",
         "Goed voor de planning",
