@@ -83,7 +83,21 @@ def _word_matches(typed: str, key: str, *, fuzzy: bool = True) -> bool:
         return True
     if not fuzzy or len(key) < FUZZY_MIN_LEN or len(typed) < FUZZY_MIN_LEN or typed in _KEYWORDS:
         return False
-    return fuzz.ratio(typed, key) >= FUZZY_WORD
+    return fuzz.ratio(typed, key) >= FUZZY_WORD or _swapped(typed, key)
+
+
+def _swapped(typed: str, key: str) -> bool:
+    """Two neighbouring letters swapped ("meldne" for "melden"): a typo the plain ratio
+    punishes (83), and one that makes no other word."""
+    if len(typed) != len(key):
+        return False
+    diff = [i for i, (a, b) in enumerate(zip(typed, key, strict=True)) if a != b]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and typed[diff[0]] == key[diff[1]]
+        and typed[diff[1]] == key[diff[0]]
+    )
 
 
 def _answer(text: str) -> Intent | None:
