@@ -142,3 +142,63 @@ def share_chart(shares: Sequence[Share], *, title: str, description: str, chart_
         ]
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# Distinct enough side by side, dark enough for white figures on them (contrast ≥ 4.5:1).
+PALETTE = (
+    "#1f5fa8", "#b3541e", "#2e7d32", "#7b3fa0", "#a0263c", "#00695c",
+    "#5d4037", "#37474f", "#ad1457", "#4e5f14", "#283593",
+)  # fmt: skip
+LEGEND_ROW = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """One group's answers: a count per value, in the order of the legend."""
+
+    label: str
+    counts: tuple[int, ...]
+
+
+def stacked_chart(
+    stacks: Sequence[Stack], legend: Sequence[str], *, title: str, description: str, chart_id: str
+) -> Markup:
+    """A bar per group, split into its answers' shares (each bar is 100%), with a legend
+    below: how the groups of a cross-tab differ reads at a glance."""
+    bars_height = TOP + ROW * max(len(stacks), 1)
+    height = bars_height + LEGEND_ROW * len(legend) + TOP
+    parts = _open_svg(chart_id, WIDTH, height, title, description)
+    for i, stack in enumerate(stacks):
+        y = TOP + i * ROW
+        total = sum(stack.counts)
+        parts.append(
+            f'<text class="chart-label" x="0" y="{y + 16}" fill="#1d2733">'
+            f"{escape(_short(stack.label))}</text>"
+        )
+        x = 0
+        for j, count in enumerate(stack.counts):
+            width = round(WIDTH * count / total) if total else 0
+            if not width:
+                continue
+            colour = PALETTE[j % len(PALETTE)]
+            parts.append(
+                f'<rect x="{x}" y="{y + 23}" width="{width}" height="20" fill="{colour}"/>'
+            )
+            if width >= 44:
+                parts.append(
+                    # Not .chart-value: the stylesheet's ink colour would win over white.
+                    f'<text class="chart-share" x="{x + width / 2:.0f}" y="{y + 38}" '
+                    f'text-anchor="middle" fill="#ffffff" font-size="14" font-weight="600">'
+                    f"{percent(count, total)}%</text>"
+                )
+            x += width
+    for j, label in enumerate(legend):
+        y = bars_height + j * LEGEND_ROW
+        colour = PALETTE[j % len(PALETTE)]
+        parts += [
+            f'<rect x="0" y="{y + 4}" width="16" height="16" fill="{colour}"/>',
+            f'<text class="chart-label" x="24" y="{y + 17}" fill="#1d2733">'
+            f"{escape(_short(label))}</text>",
+        ]
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -22,7 +22,7 @@ from bot.labels import channel_name
 from bot.themes import MIN_SIZE
 from bot.themes import answers as answer_themes
 from bot.usecases import surveys as survey_cases
-from bot.web.charts import Bar, Share, bar_chart, column_chart, share_chart
+from bot.web.charts import Bar, Share, Stack, bar_chart, column_chart, share_chart, stacked_chart
 from storage.broadcast_models import Broadcast
 from storage.followup_models import FollowUp
 from storage.people import Audience
@@ -106,6 +106,27 @@ def turnout_chart(turnout: dict[str, Any], dimension: str, lang: str, chart_id: 
     )
     title = t(lang, f"web.survey.by_{dimension}")
     return share_chart(shares, title=title, description=description, chart_id=chart_id)
+
+
+def crosstab_chart(table: dict[str, Any], lang: str) -> Markup:
+    """Each group's answers as one bar of 100% (bot/usecases/surveys.py `crosstab`)."""
+    legend = [c["label"] for c in table["rows"][0]["counts"]]
+    stacks = [
+        Stack(
+            group_name(row["group"], "department", lang), tuple(c["count"] for c in row["counts"])
+        )
+        for row in table["rows"]
+    ]
+    description = "; ".join(
+        f"{stack.label}: "
+        + ", ".join(
+            t(lang, "web.poll.chart_row", label=c["label"], count=c["count"], pct=c["percent"])
+            for c in row["counts"]
+        )
+        for stack, row in zip(stacks, table["rows"], strict=True)
+    )
+    title = t(lang, "web.survey.crosstab_chart", position=table["question"])
+    return stacked_chart(stacks, legend, title=title, description=description, chart_id="cross")
 
 
 async def themes_view(texts: list[dict[str, Any]], lang: str) -> list[ThemeView]:

@@ -29,7 +29,7 @@ from bot.web.survey_form import (
     template_choices,
     to_draft,
 )
-from bot.web.survey_page import group_name, survey_view
+from bot.web.survey_page import crosstab_chart, group_name, survey_view
 from bot.web.survey_report import report_pdf
 from storage.people import People
 from storage.surveys import CLOSED, OPEN, Surveys
@@ -132,7 +132,7 @@ class SurveyViews:
             view = await survey_view(services, survey_id, lang)
             if view is None:
                 return self.site.refuse(request, visitor, 404)
-            cross = await self._crosstab(services, request, view.results)
+            cross = await self._crosstab(services, request, view.results, lang)
             followup = await followup_context(
                 session, "survey", survey_id, closed=view.survey.status == CLOSED
             )
@@ -171,7 +171,7 @@ class SurveyViews:
         )
 
     async def _crosstab(
-        self, services: Any, request: web.Request, results: dict[str, Any]
+        self, services: Any, request: web.Request, results: dict[str, Any], lang: str
     ) -> dict[str, Any]:
         """The cross-tab picker's choices, and the table when one was asked for."""
         crossable = [q for q in results["questions"] if q["kind"] != "open"]
@@ -191,6 +191,7 @@ class SurveyViews:
             "cross_by": by,
             "cross": table,
             "cross_refused": refused,
+            "cross_chart": crosstab_chart(table, lang) if table and table["rows"] else None,
         }
 
     async def close(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:

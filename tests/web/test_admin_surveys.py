@@ -240,6 +240,7 @@ async def test_crosstab_by_department_and_by_another_question(
     # Scale question 3 by department: Productie (emp0,2,4,6) and Logistiek (1,3,5,7), 4 each:
     # both under 5, merged into one group that is still shown with its 8 respondents.
     assert "overige groepen" in cross and "<td>8</td>" in cross
+    assert '<svg class="chart"' in cross and 'id="cross"' in cross  # a bar of 100% per group
     by_q = await (await client.get(f"/admin/surveys/{survey_id}?q=3&by=1")).text()
     cross = by_q[by_q.index('id="cross-h"') :]
     # Ja (5) and Nee (3): Nee is too small, and Ja alone would give it away, so one group.
