@@ -69,5 +69,19 @@ async def test_web_chat_on_a_phone(
     assert await again.evaluate("document.documentElement.lang") == "en"
     assert await again.evaluate("window.notReloaded === true")
     await expect(again.locator("#open-items")).to_contain_text("Poll")
+
+    # Reloaded, the tab keeps what the person typed (the server never stores it), in place,
+    # and no message twice.
+    await again.reload()
+    await expect(again.locator("article.msg.me", has_text="taal")).to_have_count(1)
+    ids = await again.evaluate(
+        "Array.from(document.querySelectorAll('#log article.msg.bot'), (n) => n.dataset.id)"
+    )
+    assert len(ids) == len(set(ids)) and ids == sorted(ids, key=int)
+    order = await again.evaluate(
+        "Array.from(document.querySelectorAll('#log article'), (n) => n.textContent.trim())"
+    )
+    asked = next(i for i, text in enumerate(order) if text == "taal")
+    assert "Which language" in order[asked + 1]
     assert server.foreign_requests() == []
     await context.close()
