@@ -57,6 +57,7 @@ from bot.understand.choices import (
     windows,
 )
 from bot.understand.normalize import Token, foreign_digits, strip_phrases, tokens
+from bot.understand.synonyms import with_synonyms
 
 __all__ = ["Ambiguous", "Answer", "ChoiceLike", "Matched", "NotUnderstood", "understand_answer"]
 
@@ -346,8 +347,19 @@ def understand_answer(
 
     With `multiple`, a reply naming several choices is `Matched` with all of them (in the
     order typed, without repeats); without it, such a reply is `Ambiguous` between them so
-    that the bot can ask which one was meant.
+    that the bot can ask which one was meant. A reply that fits nothing is read once more
+    with synonyms ("zonder naam" for "anoniem"); that reading counts only whole.
     """
+    result = _understand(text, choices, multiple)
+    if not isinstance(result, NotUnderstood) or not text or foreign_digits(text):
+        return result
+    alt = with_synonyms([t.word for t in tokens(text)])
+    again = _understand(" ".join(alt), choices, multiple) if alt else result
+    whole = isinstance(again, Matched) and not again.remark
+    return again if whole or isinstance(again, Ambiguous) else result
+
+
+def _understand(text: str, choices: Sequence[ChoiceLike], multiple: bool) -> Answer:
     if not text or not text.strip() or not choices:
         return NotUnderstood("empty")
     if foreign_digits(text):
