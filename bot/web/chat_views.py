@@ -280,9 +280,12 @@ class WebChat:
                 await WebMailbox(session).acknowledge(account, after)
         if request.headers.get("X-Requested-With") != "fetch":
             raise see_other("/chat")
-        # What was just handled may have changed the person's language ("english please").
-        async with self.engine.db.transaction(read_only=True) as session:
-            person = await People(session).get(visitor.person.id) or visitor.person
+        # What was just sent may have changed the person's language ("english please"); a
+        # poll request's visitor was read from the database at its start.
+        person = visitor.person
+        if request.path == "/chat/send":
+            async with self.engine.db.transaction(read_only=True) as session:
+                person = await People(session).get(person.id) or person
         lang = person.language or "nl"
         messages = await self.messages(account, visitor, lang, after=after)
         body: dict[str, Any] = {

@@ -175,3 +175,15 @@ async def test_a_vote_typed_settles_the_polls_buttons_too(
     # Something else typed settles nothing new.
     other = await _post(client, "/chat/send", csrf, text="help", after=str(_last(again, 0)))
     assert other["answered"] == []
+
+
+async def test_a_language_changed_elsewhere_reaches_the_open_page(
+    client: TestClient, engine: Engine, org: Org
+) -> None:
+    csrf = await join_chat(client, engine, org.people["emp0"])
+    async with engine.db.transaction() as session:
+        await session.execute(
+            update(Person).where(Person.id == org.people["emp0"].id).values(language="en")
+        )
+    polled = await _post(client, "/chat/poll", csrf, after="0", lang="nl")
+    assert polled["lang"] == "en" and polled["texts"]["web.chat.leave"] == "Log out"
