@@ -60,12 +60,26 @@ async def _close_and_conclude(engine: Engine, survey_id: int) -> None:
     await run(engine, go)
 
 
+def _charts(document) -> int:  # type: ignore[no-untyped-def]
+    """The SVG charts laid out on the pages (WeasyPrint draws them into the PDF)."""
+    found = 0
+    for page in document.pages:
+        stack = [page._page_box]
+        while stack:
+            box = stack.pop()
+            found += type(getattr(box, "replacement", None)).__name__ == "SVGImage"
+            stack.extend(getattr(box, "children", ()))
+    return found
+
+
 async def _text(engine: Engine, survey_id: int, lang: str) -> tuple[str, int, bytes]:
     async with engine.db.transaction(read_only=True) as session:
         view = await survey_view(engine.services(session), survey_id, lang)
     assert view is not None
     document = await asyncio.to_thread(report_document, view, lang, TZ, NOW)
     pdf = await report_pdf(view, lang, TZ, NOW)
+    # Four closed questions and the turnout by department, location and channel.
+    assert _charts(document) == 7
     return " ".join(page_texts(document)), len(document.pages), pdf
 
 
