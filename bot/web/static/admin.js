@@ -23,6 +23,7 @@
     const old = document.getElementById("live");
     if (!fresh || !old) return;
     old.replaceWith(fresh);
+    if (window.achterbanArrange) window.achterbanArrange(fresh);
     if (fresh.dataset.status !== "open" && timer !== null) clearInterval(timer);
   }
   timer = setInterval(refresh, 3000);

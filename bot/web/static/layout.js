@@ -3,14 +3,8 @@
 // script the table scrolls sideways inside its box instead; the page itself never does.
 (() => {
   "use strict";
-  for (const table of document.querySelectorAll(".table-wrap > table")) {
-    // A short value (a date, a count, a status) stays on one line, so the room goes to the
-    // column with sentences in it instead of to "4 dec / 2026 / 16:16".
-    for (const cell of table.querySelectorAll("tbody td")) {
-      if (cell.textContent.trim().length <= 18) cell.classList.add("cell-short");
-    }
-    const heads = Array.from(table.querySelectorAll("thead th"), (th) => th.textContent.trim());
-    if (heads.length < 4) continue;
+
+  function stack(table, heads) {
     table.classList.add("stacked");
     // display: block drops a table's meaning for screen readers; the roles keep it.
     table.setAttribute("role", "table");
@@ -39,4 +33,22 @@
       }
     }
   }
+
+  function arrange(root) {
+    for (const table of root.querySelectorAll(".table-wrap > table")) {
+      if (table.dataset.arranged) continue;
+      table.dataset.arranged = "1";
+      // A short value (a date, a count, a status) stays on one line, so the room goes to the
+      // column with sentences in it instead of to "4 dec / 2026 / 16:16".
+      for (const cell of table.querySelectorAll("tbody td")) {
+        if (cell.textContent.trim().length <= 18) cell.classList.add("cell-short");
+      }
+      const heads = Array.from(table.querySelectorAll("thead th"), (th) => th.textContent.trim());
+      if (heads.length >= 4) stack(table, heads);
+    }
+  }
+
+  arrange(document);
+  // A part of the page fetched again (the live poll results) is arranged as it comes in.
+  window.achterbanArrange = arrange;
 })();
