@@ -348,3 +348,17 @@ async def test_the_pages_in_english(client: TestClient, engine: Engine, org: Org
     assert "Mean: 4.5" in page and "eNPS: 0.0" in page and "Cross-tab" in page
     form = await (await client.get("/admin/surveys/new")).text()
     assert "Workload pulse" in form or "Templates in Dutch" in form
+
+
+async def test_texts_are_shown_as_typed_never_as_markup(
+    client: TestClient, engine: Engine, org: Org
+) -> None:
+    text = '<img src="http://example.com/x.png"> & <script>alert(1)</script>'
+    survey_id = await make_survey(engine, introduction=text)
+    await log_in(client, engine, org.people["olga"])
+    page = await (await client.get(f"/admin/surveys/{survey_id}")).text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert '<img src="http://example.com' not in page
+    # The report is made from the same escaped templates.
+    pdf = await client.get(f"/admin/surveys/{survey_id}/report.pdf")
+    assert pdf.status == 200 and (await pdf.read()).startswith(b"%PDF-")
