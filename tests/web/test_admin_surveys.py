@@ -335,6 +335,8 @@ async def test_a_scheduled_survey_has_a_page_and_a_report_before_anyone_answers(
     assert survey.status == "scheduled" and not survey.anonymous  # the box was not ticked
     page = await (await client.get(f"/admin/surveys/{survey.id}")).text()
     assert "gepland" in page and "data-live" not in page and "Nu sluiten" not in page
+    listing = await (await client.get("/admin/surveys")).text()
+    assert "Opent 1 jun 2098 09:00" in listing
     pdf = await client.get(f"/admin/surveys/{survey.id}/report.pdf")
     assert pdf.status == 200 and (await pdf.read()).startswith(b"%PDF-")
 
