@@ -53,8 +53,8 @@ class Nominate(StepDialog):
 
     def steps(self) -> Sequence[Step]:
         return tuple(
-            Step(name, *parts, f"nomination.help_{name}")
-            for name, parts in (
+            Step(name, ask, parse, accept, f"nomination.help_{name}")
+            for name, (ask, parse, accept) in (
                 (WHO, (self._ask_who, self._parse_who, self._who)),
                 (CHOOSE, (self._ask_choose, self._parse_choose, self._choose)),
                 (REASON, (self._ask_reason, self._parse_reason, self._reason)),

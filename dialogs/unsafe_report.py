@@ -69,8 +69,8 @@ class UnsafeReport(StepDialog):
 
     def steps(self) -> Sequence[Step]:
         return tuple(
-            Step(name, *parts, f"report.help_{name}")
-            for name, parts in (
+            Step(name, ask, parse, accept, f"report.help_{name}")
+            for name, (ask, parse, accept) in (
                 (PHOTOS, (self._ask_photos, self._parse_photos, self._photos)),
                 (WHAT, (self._ask_what, self._parse_what, self._what)),
                 (WHERE, (self._ask_where, self._parse_where, self._where)),
