@@ -8,9 +8,11 @@ Privacy rules that shape these tables (docs/privacy.md, "Raadplegingen"):
   register holds only a token that nobody without the secret can open. It is erased when they
   finish.
 - `survey_responses` is one finished respondent. Anonymous: no person, a random id, only
-  the date, and a department/location only when at least 5 people of the audience share it
-  (else NULL), so that a cross-tab cannot narrow a response to one colleague. Named: the
-  person too.
+  the date; its department and location are sealed while the survey is open (a token with a
+  random nonce and no time) and written in the clear only at closing, and only for groups of
+  5 or more respondents (a department and location together too), so that neither the
+  register of who finished nor the order of finishing narrows a response to one colleague.
+  Named: the person, department and location.
 - `survey_answers` holds one answer to one question of a response, with a random id (the ids
   `achterban question themes` and the dashboard name), and no time.
 Rows of anonymous responses and their answers are rewritten by the reseal job
@@ -108,6 +110,9 @@ class SurveyResponse(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     department: Mapped[str | None] = mapped_column(String(120))
     location: Mapped[str | None] = mapped_column(String(120))
+    # Anonymous, while the survey is open: department and location sealed (AES-GCM, a random
+    # nonce and no time in the token); erased at closing (bot/surveys/progress.py).
+    groups_sealed: Mapped[str | None] = mapped_column(Text)
     finished_on: Mapped[date] = mapped_column(Date)
     resealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 

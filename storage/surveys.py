@@ -51,6 +51,8 @@ class ResponseRow:
     department: str | None
     location: str | None
     answers: dict[int, AnswerRow] = field(default_factory=dict)
+    # An anonymous response's sealed groups while its survey is open (the use case opens it).
+    sealed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,7 @@ class Surveys:
         *,
         department: str | None,
         location: str | None,
+        groups_sealed: str | None = None,
         today: date,
     ) -> int | None:
         """Mark the person finished (progress erased) and write their response; None when they
@@ -206,6 +209,7 @@ class Surveys:
                 person_id=None if survey.anonymous else person_id,
                 department=department,
                 location=location,
+                groups_sealed=groups_sealed,
                 finished_on=today,
             )
         )
@@ -223,6 +227,16 @@ class Surveys:
         if rows:
             await self.session.execute(insert(SurveyAnswer), rows)
         return response_id
+
+    async def label(self, labels: Mapping[int, tuple[str | None, str | None]]) -> None:
+        """Write anonymous responses' groups in the clear (as closing decided them) and
+        erase their sealed groups, all in this one transaction."""
+        rows = [
+            {"id": rid, "department": dep, "location": loc, "groups_sealed": None}
+            for rid, (dep, loc) in sorted(labels.items())
+        ]
+        if rows:
+            await self.session.execute(update(SurveyResponse), rows)
 
     async def participants(self, survey_id: int) -> list[ParticipantRow]:
         stmt = (
@@ -249,13 +263,18 @@ class Surveys:
     async def responses(self, survey_id: int) -> list[ResponseRow]:
         """Every finished response with its answers, in the order of their (random) ids."""
         stmt = (
-            select(SurveyResponse.id, SurveyResponse.department, SurveyResponse.location)
+            select(
+                SurveyResponse.id,
+                SurveyResponse.department,
+                SurveyResponse.location,
+                SurveyResponse.groups_sealed,
+            )
             .where(SurveyResponse.survey_id == survey_id)
             .order_by(SurveyResponse.id)
         )
         responses = {
-            rid: ResponseRow(rid, dep, loc)
-            for rid, dep, loc in (await self.session.execute(stmt)).all()
+            rid: ResponseRow(rid, dep, loc, sealed=sealed)
+            for rid, dep, loc, sealed in (await self.session.execute(stmt)).all()
         }
         if not responses:
             return []

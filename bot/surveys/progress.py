@@ -12,9 +12,16 @@ closes. docs/privacy.md says why this cannot be linked.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.seal import SEALED, Sealer
 
@@ -80,4 +87,43 @@ def unseal(sealer: Sealer, token: str | None) -> Progress:
     return Progress({int(k): Given.from_json(v) for k, v in given.items()})
 
 
-__all__ = ["Given", "Progress", "seal", "sealer_of", "unseal"]
+# --- an anonymous response's groups, sealed until the survey closes -------------------------
+#
+# Not Fernet: a Fernet token carries the time it was made, and a response's finishing time
+# would match the outbox row of the summary sent to its author. AES-GCM with a random nonce
+# carries no time, and equal groups give unequal tokens (no counting of equal values).
+_GROUPS_LABEL = "survey groups seal"
+_NONCE = 12
+
+
+def _groups_key(pseudonym: Callable[[str], str]) -> AESGCM:
+    return AESGCM(hashlib.sha256(pseudonym(_GROUPS_LABEL).encode()).digest())
+
+
+def seal_groups(
+    pseudonym: Callable[[str], str], department: str | None, location: str | None
+) -> str:
+    nonce = os.urandom(_NONCE)
+    body = json.dumps([department, location], ensure_ascii=False).encode()
+    token = nonce + _groups_key(pseudonym).encrypt(nonce, body, None)
+    return base64.urlsafe_b64encode(token).decode("ascii")
+
+
+def open_groups(
+    pseudonym: Callable[[str], str], token: str | None
+) -> tuple[str | None, str | None]:
+    """(department, location); (None, None) for no token or one another key sealed."""
+    if not token:
+        return None, None
+    try:
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
+        body = _groups_key(pseudonym).decrypt(raw[:_NONCE], raw[_NONCE:], None)
+        department, location = json.loads(body)
+    except (InvalidTag, ValueError, TypeError):
+        return None, None
+    return department, location
+
+
+__all__ = [
+    "Given", "Progress", "open_groups", "seal", "seal_groups", "sealer_of", "unseal",
+]  # fmt: skip

@@ -17,6 +17,7 @@ as one JSON-ready dict (`achterban survey results --format json` prints it).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -125,6 +126,30 @@ def turnout(
         group.responses += int(p.finished)
     out["by_channel"] = suppress(channels)
     return out
+
+
+def label_groups(
+    groups: Sequence[tuple[str | None, str | None]],
+) -> list[tuple[str | None, str | None]]:
+    """Which department and location each anonymous response may carry: a department (or
+    location) only when at least MIN_GROUP responses share it, and the two together only when
+    at least MIN_GROUP share the pair (else the location is dropped), so that no label or pair
+    of labels narrows a response to fewer than MIN_GROUP respondents."""
+
+    def norm(value: str | None) -> str | None:
+        return value.strip() if value and value.strip() else None
+
+    cleaned = [(norm(d), norm(loc)) for d, loc in groups]
+    deps = Counter(d for d, _ in cleaned if d)
+    locs = Counter(loc for _, loc in cleaned if loc)
+    kept = [
+        (d if d and deps[d] >= MIN_GROUP else None, loc if loc and locs[loc] >= MIN_GROUP else None)
+        for d, loc in cleaned
+    ]
+    pairs = Counter(pair for pair in kept if pair[0] and pair[1])
+    return [
+        (d, loc if not (d and loc) or pairs[(d, loc)] >= MIN_GROUP else None) for d, loc in kept
+    ]
 
 
 def _merge_small(groups: Mapping[str, set[int]]) -> tuple[dict[str, set[int]], int, bool]:

@@ -22,21 +22,22 @@ scheduler call these; all run in the caller's transaction, `services` from the e
   `named_answers(services, survey_id)` per person, for named surveys only.
 
 Anonymous surveys: the register says who started and finished (no answer, no time); a
-finished respondent's answers become one response with a random id, no person and a date,
-with their department and location only when at least 5 of the audience share it
-(docs/privacy.md, "Raadplegingen").
+finished respondent's answers become one response with a random id, no person and a date;
+its department and location stay sealed while the survey is open, and closing writes them in
+the clear only for groups of 5 or more respondents (`responses` applies the same rule to
+interim results; docs/privacy.md, "Raadplegingen").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.conversation import Services
 from bot.i18n import t
 from bot.messages import Outgoing, Purpose
 from bot.surveys import results as survey_results
-from bot.surveys.progress import Given, Progress, seal, sealer_of, unseal
+from bot.surveys.progress import Given, Progress, open_groups, seal, seal_groups, sealer_of, unseal
 from bot.surveys.render import invitation
 from bot.usecases.survey_rules import (
     CHOICE_KINDS,
@@ -59,9 +60,8 @@ from bot.usecases.survey_rules import (
 )
 from storage.models import Person
 from storage.people import Audience
-from storage.stats import MIN_GROUP
 from storage.survey_models import Survey, SurveyQuestion
-from storage.surveys import CLOSED, OPEN, SCHEDULED, Surveys
+from storage.surveys import CLOSED, OPEN, SCHEDULED, ResponseRow, Surveys
 
 __all__ = [
     "CHOICE_KINDS",
@@ -178,12 +178,18 @@ async def open_survey(services: Services, survey: Survey, *, actor_id: int | Non
 
 
 async def close_survey(services: Services, survey: Survey, *, actor_id: int | None = None) -> bool:
-    """open → closed. Those who started and did not finish are told their answers were not
+    """open → closed. An anonymous survey's responses get the groups they may show (5 or more
+    respondents). Those who started and did not finish are told their answers were not
     counted, and their sealed progress is erased (it would only wait there)."""
     repo = Surveys(services.session)
     if not await repo.mark_closed(survey.id, services.now):
         return False
     survey.status, survey.closed_at = CLOSED, services.now
+    # Anonymous: the groups that may be shown are decided now, for all responses at once,
+    # and written in the clear; the seals go (docs/privacy.md).
+    if survey.anonymous:
+        labelled = await responses(services, survey)
+        await repo.label({r.id: (r.department, r.location) for r in labelled})
     unfinished = [p.person_id for p in await repo.participants(survey.id) if not p.finished]
     for person_id in unfinished:
         await repo.save_progress(survey.id, person_id, None)
@@ -294,15 +300,17 @@ async def finish(services: Services, answering: Answering) -> Finished:
         for pos, g in progress.given.items()
         if not g.skipped and pos in by_position
     }
-    department, location = await _groups(services, survey, answering.person)
-    repo = Surveys(services.session)
+    person, repo = answering.person, Surveys(services.session)
+    # Anonymous: the groups stay sealed until closing decides which may be shown (module).
+    sealed = seal_groups(services.pseudonym, person.department, person.location)
     response_id = await repo.finish(
         survey,
-        answering.person.id,
+        person.id,
         answering.channel,
         answers,
-        department=department,
-        location=location,
+        department=None if survey.anonymous else person.department,
+        location=None if survey.anonymous else person.location,
+        groups_sealed=sealed if survey.anonymous else None,
         today=services.now.astimezone(services.settings.timezone).date(),
     )
     if response_id is None:
@@ -310,26 +318,24 @@ async def finish(services: Services, answering: Answering) -> Finished:
     return Finished(response_id, dict(progress.given))
 
 
-async def _groups(services: Services, survey: Survey, person: Person) -> tuple[str | None, ...]:
-    """The person's department and location as the response may keep them: for an anonymous
-    survey only when at least MIN_GROUP of the audience share it (else None). Counted in
-    the database per group, not by loading the audience at every finish."""
-    if not survey.anonymous:
-        return person.department, person.location
-    base = Audience.from_dict(survey.audience)
-    kept: list[str | None] = []
-    for attr in ("department", "location"):
-        mine = (getattr(person, attr) or "").strip()
-        group = Audience(
-            department=mine if attr == "department" else base.department,
-            location=mine if attr == "location" else base.location,
-        )
-        size = len(await services.people.audience_ids(group)) if mine else 0
-        kept.append(getattr(person, attr) if size >= MIN_GROUP else None)
-    return tuple(kept)
-
-
 # --- results ----------------------------------------------------------------------------
+
+
+async def responses(services: Services, survey: Survey) -> list[ResponseRow]:
+    """The survey's responses with the groups they may show: an open anonymous survey's are
+    opened from their seals and labelled by the rule of closing (label_groups)."""
+    rows = await Surveys(services.session).responses(survey.id)
+    if not any(r.sealed for r in rows):
+        return rows
+    opened = [
+        open_groups(services.pseudonym, r.sealed) if r.sealed else (r.department, r.location)
+        for r in rows
+    ]
+    labels = survey_results.label_groups(opened)
+    return [
+        replace(r, department=d, location=loc, sealed=None)
+        for r, (d, loc) in zip(rows, labels, strict=True)
+    ]
 
 
 async def results(services: Services, survey_id: int) -> dict[str, Any]:
@@ -339,12 +345,12 @@ async def results(services: Services, survey_id: int) -> dict[str, Any]:
     if survey is None:
         raise SurveyRefused("survey.not_found", "survey", id=survey_id)
     questions = await repo.questions(survey_id)
-    responses = await repo.responses(survey_id)
+    rows = await responses(services, survey)
     audience = await services.people_by_ids(
         await services.people.audience_ids(Audience.from_dict(survey.audience))
     )
     return survey_results.survey_results(
-        survey, questions, responses, audience, await repo.participants(survey_id)
+        survey, questions, rows, audience, await repo.participants(survey_id)
     )
 
 
@@ -381,4 +387,9 @@ async def crosstab(services: Services, survey_id: int, position: int, by: str) -
         if number not in questions or number == position:
             raise SurveyRefused("survey.no_such_question", "by", number)
         other = questions[number]
-    return survey_results.crosstab(questions[position], other, await repo.responses(survey_id))
+    survey = await repo.get(survey_id)
+    assert survey is not None  # it has questions
+    if questions[position].kind == OPEN_TEXT:
+        raise SurveyRefused("survey.crosstab_open", "position", position)
+    rows = await responses(services, survey)
+    return survey_results.crosstab(questions[position], other, rows)

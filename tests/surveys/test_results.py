@@ -3,7 +3,7 @@ the rule for small groups in turnout and cross-tabs."""
 
 from __future__ import annotations
 
-from bot.surveys.results import crosstab, question_result, turnout
+from bot.surveys.results import crosstab, label_groups, question_result, turnout
 from storage.models import Person
 from storage.survey_models import SurveyQuestion
 from storage.surveys import AnswerRow, ParticipantRow, ResponseRow
@@ -63,3 +63,10 @@ def test_turnout_per_department_merges_small_groups() -> None:
     assert result["by_channel"]["groups"] == [
         {"group": "slack", "reach": 7, "responses": 4, "response_rate": 0.5714}
     ]
+
+
+def test_labels_need_five_alone_and_together() -> None:
+    groups = [("A", "X")] * 5 + [("A", "Y")] * 3 + [("B", "Y")] * 2 + [(" ", None)]
+    labelled = label_groups(groups)
+    # A has 8, X 5, Y 5, B 2; the pair (A, Y) has 3, so its location is dropped.
+    assert labelled == [("A", "X")] * 5 + [("A", None)] * 3 + [(None, "Y")] * 2 + [(None, None)]

@@ -16,6 +16,7 @@ from bot.usecases.surveys import QuestionDraft, SurveyDraft
 from storage.models import Person
 from storage.people import Audience
 from storage.survey_models import SurveyParticipation, SurveyResponse
+from storage.surveys import Surveys
 from tests.support.org import Org
 from tests.support.usecases import refusal, run
 from tests.surveys.support import QUESTIONS, answer_all, make_survey
@@ -231,20 +232,42 @@ async def test_scheduler_opens_reminds_and_closes_once(engine: Engine, org: Org)
     assert result["survey"]["status"] == "closed" and result["responses"] == 1
 
 
-async def test_anonymous_response_keeps_a_department_of_five_or_more(
+async def test_anonymous_groups_are_sealed_until_closing_and_kept_for_five_or_more(
     engine: Engine, org: Org
 ) -> None:
     async with engine.db.transaction() as session:
         for n in range(2):  # Productie: emp0, emp2, emp4, emp6 and these two
             session.add(Person(name=f"Extra{n}", email=f"extra{n}@example.org",
-                               department="productie", location="Ergens"))  # fmt: skip
+                               department="Productie", location="Ergens"))  # fmt: skip
     survey_id = await make_survey(engine)
     answers = [Given([1]), Given([1]), Given([3]), Given([8]), Given()]
-    await answer_all(engine, survey_id, org.people["emp0"], answers)  # Productie
-    await answer_all(engine, survey_id, org.people["emp1"], answers)  # Logistiek: 4
+    extra = await run(engine, lambda s: s.people.by_email("extra0@example.org"))
+    finishers = [org.people[k] for k in ("emp0", "emp2", "emp4", "emp6", "emp1")] + [extra]
+    for person in finishers:  # five of Productie, one of Logistiek
+        await answer_all(engine, survey_id, person, answers)
     async with engine.db.transaction(read_only=True) as session:
-        kept = (await session.execute(select(SurveyResponse.department))).scalars().all()
-    assert sorted(kept, key=str) == [None, "Productie"]
+        rows = (await session.execute(select(SurveyResponse))).scalars().all()
+    # While open: no group in the clear, and six tokens that are all different.
+    assert {(r.department, r.location) for r in rows} == {(None, None)}
+    assert len({r.groups_sealed for r in rows}) == 6 and all(r.groups_sealed for r in rows)
+    assert not any("Productie" in (r.groups_sealed or "") for r in rows)
+    by_dept = await run(engine, lambda s: survey_cases.crosstab(s, survey_id, 1, "department"))
+    # Productie's 5 are opened from the seals; the one without a group (Logistiek has one
+    # respondent) is too small alone, so the smallest shown group joins it: no subtraction.
+    assert [(r["group"], r["respondents"]) for r in by_dept["rows"]] == [("(other)", 6)]
+    assert by_dept["merged"] == 2
+    survey = await run(engine, lambda s: Surveys(s.session).get(survey_id))
+
+    async def close(services):  # type: ignore[no-untyped-def]
+        return await survey_cases.close_survey(services, survey)
+
+    assert await run(engine, close)
+    async with engine.db.transaction(read_only=True) as session:
+        rows = (await session.execute(select(SurveyResponse))).scalars().all()
+    assert sorted(str(r.department) for r in rows) == ["None"] + ["Productie"] * 5
+    # Locations: Eindhoven/Tilburg alternate by roster order and Ergens is one person's; no
+    # location has 5 respondents, so none is kept.
+    assert {r.location for r in rows} == {None} and {r.groups_sealed for r in rows} == {None}
     named = await refusal(engine, lambda s: survey_cases.named_answers(s, survey_id))
     assert named.key == "survey.anonymous_no_names"
 
