@@ -17,13 +17,16 @@ from typing import Any, ClassVar
 
 from sqlalchemy import select
 
+from bot.choices import fold
 from bot.conversation import Turn
 from bot.dialog_steps import STEP, TRAIL, Prompt, Refusal, Step, StepDialog, wants_back
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.text import ascii_int
 from bot.understand.answers import Ambiguous, Matched, understand_answer
+from bot.understand.choices import polarity_of
 from bot.understand.names import fuzzy_names
+from bot.understand.normalize import words
 from bot.usecases import Refused
 from bot.usecases.nominations import (
     MAX_REASON,
@@ -99,7 +102,9 @@ class Nominate(StepDialog):
         return [Choice(turn.t("steps.back"), f"{P}:back")] if turn.state.get(TRAIL) else []
 
     async def _parse_who(self, turn: Turn) -> Any:
-        if not turn.text or turn.incoming.choice:
+        if not turn.text or turn.incoming.choice or _yes_or_no(turn.text):
+            # "ja" / "nee" here answers an earlier question, it names no one ("ja" is in
+            # "Jansen").
             return Refusal("nomination.type_name")
         return await self._search(turn, turn.text)
 
@@ -196,7 +201,8 @@ class Nominate(StepDialog):
     async def _parse_reason(self, turn: Turn) -> Any:
         if turn.choice == f"{P}:skip":
             return SKIP
-        if turn.incoming.choice or not turn.text:
+        if turn.incoming.choice or not turn.text or _yes_or_no(turn.text) or _label(turn):
+            # "nee" or "Nee, verder" is no reason: asked again, never stored as one.
             return Refusal("nomination.type_reason", {"max": MAX_REASON})
         try:
             return check_reason(turn.text)
@@ -286,6 +292,18 @@ async def _save(turn: Turn, campaign_id: int | None, picks: list[tuple[Any, ...]
         return
     names = ", ".join(p[1] for p in picks if p[0] in saved) or "-"
     turn.reply(turn.t("nomination.thanks", names=names, title=campaign.title))
+
+
+def _yes_or_no(text: str) -> bool:
+    """A reply that is only yes, no or don't know ("ja", "nee hoor", "geen idee")."""
+    return polarity_of(words(text)) is not None
+
+
+def _label(turn: Turn) -> bool:
+    """A reply that is the label of one of this dialog's buttons ("Nee, verder" typed one
+    step late)."""
+    keys = ("more", "next", "skip", "confirm", "discard", "search_again")
+    return fold(turn.text) in {fold(turn.t(f"nomination.{k}")) for k in keys}
 
 
 def _picks(turn: Turn) -> list[Pick]:

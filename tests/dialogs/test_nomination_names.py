@@ -118,3 +118,21 @@ async def test_nominee_answers_the_invitation_in_words(
         answer = (await session.execute(select(NomineeResponse))).scalars().one()
     assert answer.person_id == people["olaf"]
     assert answer.response == response
+
+
+async def test_yes_no_and_late_button_labels_are_never_a_name_or_a_reason(
+    engine: Engine, org: Org, people: dict[str, int]
+) -> None:
+    await open_campaign(engine)
+    await org.say("emp0", "nomineer")
+    await org.say("emp0", "ja")  # "ja" is in "Jansen", but names no one
+    assert "Typ de naam van een collega" in (await org.last("emp0")).text
+    await org.say("emp0", "olaf")
+    await org.say("emp0", "Nee, verder")  # one step late: not a reason
+    assert "Typ een reden" in (await org.last("emp0")).text
+    await org.say("emp0", "nee")
+    assert "Typ een reden" in (await org.last("emp0")).text
+    await org.say("emp0", "Overslaan")
+    await org.say("emp0", "Nee, verder")
+    await org.say("emp0", "Bevestigen")
+    assert [n.reason for n in await saved(engine)] == [None]
