@@ -61,7 +61,13 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def fleet(
-    env: dict[str, str], logs: Path, *, serve: int = 1, workers: int = 0, deliver: bool = True
+    env: dict[str, str],
+    logs: Path,
+    *,
+    serve: int = 1,
+    workers: int = 0,
+    deliver: bool = True,
+    profile: Path | None = None,
 ) -> AsyncIterator[Fleet]:
     """`serve` servers (each with its worker when `deliver` and no separate workers are
     asked for) and `workers` worker processes; all stopped with SIGTERM at the end."""
@@ -74,7 +80,12 @@ async def fleet(
             args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
             if workers or not deliver:
                 args.append("--no-worker")
-            procs.append(await _start(args, env, logs / f"serve-{k}.log"))
+            if profile is not None:  # cProfile writes its file when serve exits (SIGTERM)
+                out = str(profile / f"serve-{k}.prof")
+                args = ["-m", "cProfile", "-o", out, ACHTERBAN, *args]
+            procs.append(
+                await _start(args, env, logs / f"serve-{k}.log", python=profile is not None)
+            )
             urls.append(f"http://127.0.0.1:{port}")
             kinds.append("serve")
         for k in range(workers):
@@ -103,10 +114,13 @@ async def fleet(
                 await proc.wait()
 
 
-async def _start(args: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+async def _start(
+    args: list[str], env: dict[str, str], log: Path, *, python: bool = False
+) -> asyncio.subprocess.Process:
+    program = sys.executable if python else ACHTERBAN
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
-            ACHTERBAN, *args, env=env, cwd=ROOT, stdout=out, stderr=out
+            program, *args, env=env, cwd=ROOT, stdout=out, stderr=out
         )
 
 

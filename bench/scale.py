@@ -56,6 +56,7 @@ from bench.webhooks import (  # noqa: E402
     OPTIONS,
     Client,
     closed_loop,
+    cpu_seconds,
     create_poll,
     expected_counts,
     phone,
@@ -177,7 +178,7 @@ async def vote_run(
                 db = Database(url)
                 try:
                     async with (
-                        fleet(env, tmp, serve=serve, workers=workers) as f,
+                        fleet(env, tmp, serve=serve, workers=workers, profile=args.profile) as f,
                         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
                     ):
                         client = Client(http, f.urls)
@@ -193,10 +194,15 @@ async def vote_run(
                         votes = [whatsapp(i, str(i % 3 + 1)) for i in range(voters)]
                         rng.shuffle(votes)
                         sent0, client.acked, client.refused = len(twilio.sent), 0, 0
-                        started = time.monotonic()
+                        started, cpu0 = time.monotonic(), cpu_seconds(f.pids)
                         seconds, lat = await closed_loop(client, votes, conc, lambda: None)
                         await client.redeliver(conc)
                         done = await drained(db, f)
+                        cpu1 = cpu_seconds(f.pids)
+                        # CPU of our processes per vote, confirmation included: what the load
+                        # of other work on the machine does not change.
+                        used = sum(t - cpu0.get(p, 0.0) for p, t in cpu1.items())
+                        out["cpu_ms_per_vote"] = used / voters * 1000
                         out["ack_per_s"] = voters / seconds
                         out["confirmed_per_s"] = voters / (done - started)
                         out["closed_p99_ms"] = percentile(lat, 99) * 1000
@@ -239,6 +245,9 @@ async def part_votes(backend: str, args: argparse.Namespace) -> dict[str, float]
     row("votes", backend, "votes/s until every confirmation sent", f"{r['confirmed_per_s']:.0f}",
         verdict(r["confirmed_per_s"] >= 500) if pg else "")  # fmt: skip
     row("votes", backend, "/healthz/s, same server, same run", f"{r['healthz_per_s']:.0f}")
+    cpu = r["cpu_ms_per_vote"]
+    row("votes", backend, "CPU of serve+worker per vote (ack + confirmation)", f"{cpu:.2f} ms",
+        f"= {1000 / cpu:.0f}/s per core" if cpu else "")  # fmt: skip
     ratio = r["ack_per_s"] / r["healthz_per_s"]
     row("votes", backend, "ratio votes/s ÷ /healthz/s (aim 0.15)", f"{ratio:.3f}",
         verdict(ratio >= 0.15))  # fmt: skip
@@ -370,6 +379,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ballots", type=int, default=1_000_000)
     parser.add_argument("--page-runs", type=int, default=20, help="requests per page for p95")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--profile", type=Path, help="votes: cProfile the serve processes into DIR")
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
     print(f"bench/scale.py {' '.join(argv or sys.argv[1:])}; {os.cpu_count()} CPUs; "
