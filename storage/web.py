@@ -181,6 +181,18 @@ class WebMailbox:
         )
         return list(reversed((await self.session.execute(stmt)).scalars().all()))
 
+    async def clear_person(self, person_id: int) -> None:
+        """Drop the whole history of the person's web chat (a role was taken away: what they
+        were shown under it, moderation requests and the like, must not stay readable)."""
+        accounts = select(ChannelAccount.platform_id).where(
+            ChannelAccount.person_id == person_id, ChannelAccount.channel == WEB_CHANNEL
+        )
+        await self.session.execute(
+            delete(WebMessage)
+            .where(WebMessage.account.in_(accounts))
+            .execution_options(synchronize_session=False)
+        )
+
     async def mark_answered(self, account: str, message_id: int) -> bool:
         """A button of this message was pressed: its buttons are not offered again, also in
         the history. The mark sits next to a sealed payload, never inside it."""

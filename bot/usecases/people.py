@@ -4,7 +4,9 @@ them — with their rules in one place. The dashboard (bot/web/people_views.py) 
 
 Rules: a forgotten person cannot be given roles (their row only keeps counts right); nobody
 takes their own admin role away (another admin must, so a council never locks itself out);
-every change is audited as the actor's act.
+every change is audited as the actor's act. A role taken away also takes the person's web chat
+history: what they were shown under it (a report to moderate, say) must not stay readable
+there. Open polls and questions are listed again by the chat's "open for you" panel.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bot.conversation import Services
 from bot.usecases import Refused
 from storage.models import Person
 from storage.people import ROLES
+from storage.web import WebMailbox
 
 ROLES_CHANGED = "roles.changed"
 FORGOTTEN = "person.forgotten"
@@ -45,6 +48,8 @@ async def set_roles(
     if before == wanted:
         return False
     await services.people.set_roles(person.id, wanted)
+    if before - wanted:
+        await WebMailbox(services.session).clear_person(person.id)
     await services.audit(
         ROLES_CHANGED,
         actor_id=actor_id,

@@ -6,7 +6,9 @@ from sqlalchemy import select
 
 from bot.engine import Engine
 from bot.usecases import people
-from storage.models import AuditEntry
+from storage.models import AuditEntry, ChannelAccount, utcnow
+from storage.web import WEB_CHANNEL, WebMailbox
+from storage.web_models import WebMessage
 from tests.support.org import Org
 from tests.support.usecases import refusal, run
 
@@ -77,3 +79,23 @@ async def test_nobody_forgets_themselves(engine: Engine) -> None:
     admin = org.people["olga"]
     refused = await refusal(engine, lambda s: people.forget(s, admin.id, actor_id=admin.id))
     assert refused.key == "people.own_forget"
+
+
+async def web_history(engine: Engine, account: str) -> int:
+    async with engine.db.transaction(read_only=True) as session:
+        stmt = select(WebMessage).where(WebMessage.account == account)
+        return len((await session.execute(stmt)).scalars().all())
+
+
+async def test_a_role_taken_away_takes_the_web_chat_history_along(engine: Engine) -> None:
+    org = await Org.create(engine, employees=1)
+    mo = org.people["mo"]
+    async with engine.db.transaction() as session:
+        session.add(ChannelAccount(person_id=mo.id, channel=WEB_CHANNEL, platform_id="web-mo"))
+        await WebMailbox(session).put("web-mo", {"text": "Melding 1234567 wacht"}, now=utcnow())
+    # A role added keeps what was shown; one taken away clears it.
+    both = {"moderator", "or_member"}
+    await run(engine, lambda s: people.set_roles(s, mo.id, both, actor_id=None))
+    assert await web_history(engine, "web-mo") == 1
+    await run(engine, lambda s: people.set_roles(s, mo.id, {"or_member"}, actor_id=None))
+    assert await web_history(engine, "web-mo") == 0
