@@ -7,12 +7,13 @@ Privacy rules that shape these tables (docs/privacy.md, "Raadplegingen"):
   `progress` column SEALED (Fernet, a key derived from the server's secret key), so the
   register holds only a token that nobody without the secret can open. It is erased when they
   finish.
-- `survey_responses` is one finished respondent. Anonymous: no person, a random id, only
-  the date; its department and location are sealed while the survey is open (a token with a
-  random nonce and no time) and written in the clear only at closing, and only for groups of
-  5 or more respondents (a department and location together too), so that neither the
-  register of who finished nor the order of finishing narrows a response to one colleague.
-  Named: the person, department and location.
+- `survey_responses` is one finished respondent. Anonymous: no person, a random id, no
+  time and not even the day of finishing (the survey's opening day stands in); its
+  department and location are sealed while the survey is open (a token with a random nonce
+  and no time) and written in the clear only at closing, and only for groups of 5 or more
+  respondents (a department and location together too), so that neither the register of who
+  finished nor the order of finishing narrows a response to one colleague. Named: the
+  person, department and location.
 - `survey_answers` holds one answer to one question of a response, with a random id (the ids
   `achterban question themes` and the dashboard name), and no time.
 Rows of anonymous responses and their answers are rewritten by the reseal job
@@ -113,6 +114,8 @@ class SurveyResponse(Base):
     # Anonymous, while the survey is open: department and location sealed (AES-GCM, a random
     # nonce and no time in the token); erased at closing (bot/surveys/progress.py).
     groups_sealed: Mapped[str | None] = mapped_column(Text)
+    # Named: the day they finished. Anonymous: the survey's opening day (the day of finishing
+    # would match the outbox rows of the questions sent to its author that day).
     finished_on: Mapped[date] = mapped_column(Date)
     resealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 

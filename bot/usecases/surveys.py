@@ -311,7 +311,11 @@ async def finish(services: Services, answering: Answering) -> Finished:
         department=None if survey.anonymous else person.department,
         location=None if survey.anonymous else person.location,
         groups_sealed=sealed if survey.anonymous else None,
-        today=services.now.astimezone(services.settings.timezone).date(),
+        # Anonymous: the survey's opening day, not the day of finishing, which the outbox's
+        # metadata (who was sent the questions when) would match to its author.
+        today=(survey.opens_at if survey.anonymous else services.now)
+        .astimezone(services.settings.timezone)
+        .date(),
     )
     if response_id is None:
         raise SurveyRefused("survey.already_finished", "survey", id=survey.id)

@@ -4,6 +4,7 @@ once, closing, reminding, and the results computed from the rows."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -289,3 +290,24 @@ async def test_named_answers_per_person(engine: Engine, org: Org) -> None:
             },
         }
     ]
+
+
+async def test_anonymous_response_carries_the_opening_day_not_the_finishing_day(
+    engine: Engine, org: Org
+) -> None:
+    start = engine.clock()
+    survey_id = await make_survey(engine)
+    named_id = await make_survey(engine, anonymous=False)
+    engine.clock = lambda: start + timedelta(days=2)
+    answers = [Given([1]), Given([1]), Given([3]), Given([8]), Given()]
+    await answer_all(engine, survey_id, org.people["emp0"], answers)
+    await answer_all(engine, named_id, org.people["emp0"], answers)
+    async with engine.db.transaction(read_only=True) as session:
+        days = dict(
+            (
+                await session.execute(select(SurveyResponse.survey_id, SurveyResponse.finished_on))
+            ).all()
+        )
+    tz = engine.settings.timezone
+    assert days[survey_id] == start.astimezone(ZoneInfo(tz)).date()
+    assert days[named_id] == (start + timedelta(days=2)).astimezone(ZoneInfo(tz)).date()
