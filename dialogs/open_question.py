@@ -182,6 +182,9 @@ def register(registry: Registry) -> None:
     registry.periodic("questions_close", questions.close_due)
     registry.action("oq", on_question_button)
     registry.dialog(OpenAnswer(), buttons="oa")
+    # A considered answer may take longer than a draft; the question's own closing time ends it
+    # (an answer after that is refused with the time it closed).
+    registry.keep_own_time(OpenAnswer.name)
     registry.command("commands.questions", list_open_questions, help_key="question.help_questions")
     registry.command(
         "commands.answer",

@@ -8,9 +8,12 @@ from __future__ import annotations
 import pytest
 
 from bot.engine import Engine
+from bot.usecases import questions
 from storage.models import Conversation
+from storage.people import Audience
 from tests.support.broadcasts import Clock
 from tests.support.org import Org
+from tests.support.usecases import run
 
 STOPPED = "Je onafgemaakte {} is gestopt: je had er 60 minuten niet op geantwoord."
 
@@ -87,3 +90,22 @@ async def test_report_drafts_keep_their_own_time(engine: Engine, org: Org, clock
     await org.say("emp0", "Geen foto")
     assert "gestopt" not in (await org.outbox("emp0"))[-2].text
     assert (await conversation(engine, org, "emp0")).dialog == "unsafe_report"
+
+
+async def test_an_open_answer_keeps_its_questions_time(
+    engine: Engine, org: Org, clock: Clock
+) -> None:
+    opened = await run(
+        engine,
+        lambda s: questions.create(
+            s, text="Wat kan beter?", anonymous=False, audience=Audience(), closes_at=None,
+            created_by=None,
+        ),
+    )  # fmt: skip
+    await org.say("emp0", choice=f"oq:{opened.question.id}:answer")
+    clock.advance(hours=2)  # a considered answer
+    await org.say("emp0", "Meer overleg met de ploegleiders voordat roosters veranderen.")
+    assert "gestopt" not in (await org.last("emp0")).text
+    async with engine.db.transaction(read_only=True) as session:
+        answers = await questions.Questions(session).count_answers(opened.question.id)
+    assert answers == 1
