@@ -114,7 +114,9 @@ class SurveyDialog:
         except SurveyRefused as refused:
             await self._ask(turn, answering, pos, why=why, before=turn.refusal(refused))
             return
-        if question.why and not why and not given.skipped:
+        if question.why and not why:
+            # Also after a skip: how many messages someone gets must not say whether they
+            # answered (the outbox keeps who was sent how many, without the texts).
             await self._ask(turn, answering, pos, why=True)
             return
         # On to the first question not yet answered: the next one, or (after 'terug' to
@@ -188,7 +190,8 @@ class SurveyDialog:
         lines.append(turn.t("survey.question_header", position=pos, count=count))
         lines.append(question.text)
         if why:
-            lines.append(turn.t("survey.why"))
+            skipped = given is None or given.numbers is None
+            lines.append(turn.t("survey.why_after_skip" if skipped else "survey.why"))
             turn.reply("\n".join(lines), controls)
             return
         if given is not None:

@@ -21,6 +21,8 @@ def answer_text(question: SurveyQuestion, given: Given, lang: str) -> str:
         return t(lang, "survey.skipped")
     labels = dict(values_of(question))
     parts = [labels.get(n, str(n)) for n in given.numbers or ()]
+    if not parts and question.kind != "open":
+        parts.append(t(lang, "survey.skipped"))  # skipped, with a remark after it
     if given.text:
         parts.append(f"“{given.text}”")
     return ", ".join(parts)

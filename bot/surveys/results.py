@@ -72,7 +72,9 @@ def distribution(question: SurveyQuestion, answers: Sequence[AnswerRow]) -> dict
 
 
 def question_result(question: SurveyQuestion, responses: Sequence[ResponseRow]) -> dict[str, Any]:
-    answers = [r.answers[question.id] for r in responses if question.id in r.answers]
+    given = [r.answers[question.id] for r in responses if question.id in r.answers]
+    # A choice skipped but explained ("waarom?" after a skip) is a remark, not an answer.
+    answers = [a for a in given if question.kind == "open" or a.numbers]
     result: dict[str, Any] = {
         "position": question.position,
         "kind": question.kind,
@@ -88,7 +90,7 @@ def question_result(question: SurveyQuestion, responses: Sequence[ResponseRow]) 
         return result
     result.update(distribution(question, answers))
     if question.why:
-        result["why"] = [{"id": a.id, "text": a.text} for a in answers if a.text]
+        result["why"] = [{"id": a.id, "text": a.text} for a in given if a.text]
     return result
 
 
@@ -196,9 +198,9 @@ def crosstab(
     rows = []
     for name in sorted(shown, key=lambda k: (k == OTHER, k)):
         answers = [
-            by_id[rid].answers[question.id]
+            a
             for rid in shown[name]
-            if question.id in by_id[rid].answers
+            if (a := by_id[rid].answers.get(question.id)) is not None and a.numbers
         ]
         rows.append(
             {

@@ -148,6 +148,8 @@ def check_answer(question: SurveyQuestion, given: Given) -> Given:
     if text is not None and (not question.why or len(text) > MAX_WHY):
         raise SurveyRefused("surveyrule.why_length", "answer", pos)
     if not numbers:
+        if text is not None:  # a "waarom?" after a skipped choice: a remark, no answer
+            return Given(None, text)
         raise SurveyRefused("surveyrule.answer_missing", "answer", pos)
     low, high = {SCALE: SCALE_RANGE, NPS: NPS_RANGE}.get(question.kind, (1, len(question.options)))
     chosen = sorted(set(numbers))

@@ -113,3 +113,27 @@ async def test_raadpleging_without_a_number(engine: Engine, org: Org) -> None:
     assert (await org.last("emp0")).text.startswith("Vraag 1 van 5")
     await org.say("emp1", "survey")  # English
     assert "Open consultations" in (await org.last("emp1")).text
+
+
+async def test_skipping_sends_as_many_messages_as_answering(engine: Engine, org: Org) -> None:
+    """The outbox keeps who was sent how many messages (not the texts): skipping a question
+    with a "waarom?" must not send one message fewer than answering it."""
+    survey_id = await make_survey(engine)
+    walks = {
+        "emp0": ["1", "omdat", "1", "3", "8", "tekst", "versturen"],
+        "emp2": ["overslaan", "toch een opmerking", "1", "3", "8", "tekst", "versturen"],
+        "emp4": ["overslaan", "overslaan", "1", "3", "8", "tekst", "versturen"],
+    }
+    counts = {}
+    for key, steps in walks.items():
+        before = len(await org.outbox(key))
+        await org.say(key, f"raadpleging {survey_id}")
+        for text in steps:
+            await org.say(key, text)
+        counts[key] = len(await org.outbox(key)) - before
+    assert len(set(counts.values())) == 1, counts
+    assert "Je sloeg deze vraag over" in "".join(m.text for m in await org.outbox("emp2"))
+    result = await run(engine, lambda s: survey_cases.results(s, survey_id))
+    q1 = result["questions"][0]
+    assert q1["answered"] == 1 and [c["count"] for c in q1["counts"]] == [1, 0, 0]
+    assert sorted(w["text"] for w in q1["why"]) == ["omdat", "toch een opmerking"]
