@@ -19,10 +19,11 @@ scheduler call these; all run in the caller's transaction, `services` from the e
 - Results: `results(services, survey_id) -> dict` (bot/surveys/results.py over the rows:
   per question, turnout with groups under 5 merged) and `crosstab(services, survey_id,
   position, by)` with `by` "department", "location" or another question's position;
-  `named_answers(services, survey_id)` per person, for named surveys only.
+  `named_answers(services, survey_id)` per person, for named surveys only. Read responses
+  through `responses(services, survey)`, never storage's raw rows (their groups are sealed).
 
 Anonymous surveys: the register says who started and finished (no answer, no time); a
-finished respondent's answers become one response with a random id, no person and a date;
+finished respondent's answers become one response with a random id, no person, no time;
 its department and location stay sealed while the survey is open, and closing writes them in
 the clear only for groups of 5 or more respondents (`responses` applies the same rule to
 interim results; docs/privacy.md, "Raadplegingen").
