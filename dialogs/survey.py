@@ -326,6 +326,10 @@ async def results_command(turn: Turn, rest: str) -> None:
 
 def register(registry: Registry) -> None:
     registry.dialog(SurveyDialog(), buttons=PREFIX)
+    # A survey keeps its own time: its progress is sealed in the register and it closes at its
+    # closing time. Timed out, a typed "3" for question 3 would be read outside the survey
+    # (as an answer to an older poll, say): a misread.
+    registry.keep_own_time(SurveyDialog.name)
     registry.action("svy", on_survey_button)
     registry.command("commands.survey", answer_command, help_key="survey.help_answer")
     registry.command(

@@ -10,6 +10,7 @@ from bot.engine import Engine
 from bot.usecases import surveys as survey_cases
 from storage.models import Conversation
 from storage.survey_models import SurveyAnswer, SurveyParticipation
+from tests.support.broadcasts import Clock
 from tests.support.org import Org
 from tests.support.usecases import run
 from tests.surveys.support import make_survey
@@ -137,3 +138,14 @@ async def test_skipping_sends_as_many_messages_as_answering(engine: Engine, org:
     q1 = result["questions"][0]
     assert q1["answered"] == 1 and [c["count"] for c in q1["counts"]] == [1, 0, 0]
     assert sorted(w["text"] for w in q1["why"]) == ["omdat", "toch een opmerking"]
+
+
+async def test_a_survey_is_not_timed_out_like_a_draft(engine: Engine, org: Org) -> None:
+    clock = Clock()
+    engine.clock = clock
+    await make_survey(engine, anonymous=False)
+    await org.say("emp0", "Beginnen")
+    clock.advance(hours=3)  # far past the dialog timeout; the survey is still open
+    await org.say("emp0", "2")
+    after = await org.last("emp0")
+    assert "gestopt" not in after.text and "Waarom?" in after.text
