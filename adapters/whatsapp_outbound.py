@@ -340,12 +340,3 @@ def _lookup_error(exc: Exception) -> DeliveryError:
         reason, permanent = describe(exc)
         return DeliveryError(f"{reason} (message list)", permanent=permanent)
     return DeliveryError(f"Twilio message list: {type(exc).__name__}")
-
-
-def _lookup_error(exc: Exception) -> DeliveryError:
-    if isinstance(exc, RateLimited):
-        return DeliveryError("Twilio HTTP 429 (message list)", retry_after=exc.retry_after)
-    if isinstance(exc, TwilioException):
-        reason, permanent = describe(exc)
-        return DeliveryError(f"{reason} (message list)", permanent=permanent)
-    return DeliveryError(f"Twilio message list: {type(exc).__name__}")

@@ -50,7 +50,8 @@ def media_of(services: Services) -> Media | None:
 def refusal(turn: Turn, refused: Refused) -> str:
     """A refusal of the reports use case; a status in it is said in the person's words."""
     if "status" in refused.params:
-        params = {**refused.params, "status": status_label(turn.lang, refused.params["status"])}
+        status = status_label(turn.lang, str(refused.params["status"]))
+        params = {**refused.params, "status": status}
         return turn.t(refused.key, **params)
     return turn.refusal(refused)
 

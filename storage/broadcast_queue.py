@@ -176,6 +176,7 @@ async def _queue(
             "channel": channel,
         }
         for outbox_id, person_id, channel in result
+        if person_id is not None  # every broadcast row names its recipient
     }
 
 

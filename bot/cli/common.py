@@ -10,6 +10,7 @@ import gc
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from datetime import datetime
 from enum import StrEnum
@@ -171,7 +172,7 @@ def iso_time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None:
 async def person_with_role(
     services: Services,
     email: str | None,
-    roles: set[str],
+    roles: AbstractSet[str],
     option: str,
     *,
     refusal: str | None = None,

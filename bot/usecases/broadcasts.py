@@ -25,6 +25,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import photos
 from bot.conversation import CONSOLE, Services
@@ -297,7 +298,7 @@ async def _found(services: Services, broadcast_id: int) -> Broadcast:
     return broadcast
 
 
-def _values(draft: Draft, body: str, when: datetime) -> dict[str, object]:
+def _values(draft: Draft, body: str, when: datetime) -> dict[str, Any]:
     return {
         "text": body,
         "text_en": draft.text_en.strip() if draft.text_en and draft.text_en.strip() else None,
