@@ -1,22 +1,48 @@
 """A 5-question anonymous survey answered from Slack (signed webhooks, button presses on the
-messages the worker posted), Teams, WhatsApp (Twilio-signed forms) and the web chat, on both
-backends, with the exact results; one respondent pauses on WhatsApp and finishes on the web.
+messages the worker posted), Teams (Bot Connector activities with JWTs on /api/messages, card
+buttons pressed on the cards the worker sent to the fake Bot Connector), WhatsApp
+(Twilio-signed forms) and the web chat, on both backends, with the exact results; one
+respondent pauses on WhatsApp and finishes on the web.
 
-The channels are driven as the privacy scan drives them (tests/test_privacy_scan.py, Scene).
+The channels are driven as the privacy scan drives them (tests/test_privacy_scan.py, Scene);
+Teams through the real adapter as tests/adapters/test_teams.py does (tests/surveys/support.py,
+TeamsChat).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from pydantic import SecretStr
+
+from bot.config import Settings
 from bot.engine import Engine
+from bot.i18n import t
 from bot.usecases import surveys as survey_cases
 from bot.usecases.surveys import SurveyDraft
 from storage.db import Database
+from tests.adapters.test_teams import APP_ID, APP_PASSWORD, card_of
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.openid_keys import OpenIdKeys
 from tests.fakes.slack_api import block_elements
 from tests.support.usecases import run
-from tests.surveys.support import QUESTIONS
+from tests.surveys.support import QUESTIONS, TeamsChat
 from tests.test_privacy_scan import Colleague, Scene
+
+
+@pytest.fixture
+def settings(settings: Settings, openid: OpenIdKeys, connector: FakeBotConnector) -> Settings:
+    """The scene's server also mounts the Teams adapter, against the fake keys and connector."""
+    return settings.model_copy(
+        update={
+            "microsoft_app_id": APP_ID,
+            "microsoft_app_password": SecretStr(APP_PASSWORD),
+            "teams_openid_metadata_url": openid.metadata_url,
+            "teams_login_url": connector.login_url,
+        }
+    )
+
 
 # Per colleague key: the steps, each typed text or ("button", payload).
 Step = str | tuple[str, str]
@@ -59,9 +85,11 @@ async def press_slack(scene: Scene, who: Colleague, payload: str) -> None:
     raise AssertionError(f"no button or option {payload} was posted to {who.account}")
 
 
-async def walk(scene: Scene, who: Colleague, steps: list[Step]) -> None:
+async def walk(scene: Scene, who: Colleague | TeamsChat, steps: list[Step]) -> None:
     for step in steps:
-        if isinstance(step, tuple) and who.channel == "slack":
+        if isinstance(who, TeamsChat):
+            await (who.press(step[1]) if isinstance(step, tuple) else who.say(step))
+        elif isinstance(step, tuple) and who.channel == "slack":
             await press_slack(scene, who, step[1])
         elif isinstance(step, tuple):
             await scene.say(who, choice=step[1])
@@ -74,14 +102,23 @@ def by_key(scene: Scene, key: str) -> Colleague:
     return next(c for c in scene.colleagues if c.key == key)
 
 
-async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(scene: Scene, db: Database) -> None:
+async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(
+    scene: Scene, db: Database, openid: OpenIdKeys, connector: FakeBotConnector
+) -> None:
     engine = scene.engine
+    slack, wa, web = (by_key(scene, k) for k in ("slack0", "wa", "web"))
+    teams = TeamsChat(
+        scene.slack.url + "/api/messages", scene.slack.http, openid, connector,
+        "teams", by_key(scene, "teams").person,
+    )  # fmt: skip
     for who in scene.colleagues:
-        await scene.say(who, "hallo")
+        if who.channel == "teams":
+            await teams.say("hallo")  # stores the chat's reference; the roster by e-mail
+        else:
+            await scene.say(who, "hallo")
     await scene.deliver()
     survey_id = await anonymous_survey(engine)
     await scene.deliver()
-    slack, teams, wa, web = (by_key(scene, k) for k in ("slack0", "teams", "wa", "web"))
     await walk(scene, slack, [
         ("button", f"svy:{survey_id}:start"),
         ("button", "svq:a:1:1"), "Goed voor de planning",  # Ja + waarom
@@ -92,14 +129,14 @@ async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(scene: Scene, db
         ("button", "svq:send"),
     ])  # fmt: skip
     await walk(scene, teams, [
-        f"raadpleging {survey_id}",
+        ("button", f"svy:{survey_id}:start"),  # on the invitation's card
         ("button", "svq:a:1:2"), ("button", "svq:skip:1"),  # Nee, no waarom
         ("button", "svq:a:2:2"),  # Rooster
         ("button", "svq:a:3:5"),
         ("button", "svq:a:1:3"),  # an older message's button: changes question 1 to Weet niet
         ("button", "svq:skip:1"),  # and its waarom
         ("button", "svq:a:4:10"),
-        ("button", "svq:skip:5"),
+        "Minder vergaderen",
         ("button", "svq:send"),
     ])  # fmt: skip
     await walk(scene, wa, [
@@ -118,6 +155,12 @@ async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(scene: Scene, db
         "Te veel werk",
         "versturen",
     ])  # fmt: skip
+    # Teams went the platform's way: one member lookup (then cached) matched the roster, and
+    # every question came as a card through the delivery worker to the Bot Connector.
+    assert connector.member_lookups == ["29:teams"]
+    headers = [card_of(a)["body"][0]["text"] for a in connector.sent(teams.conversation)]
+    for position in range(1, 6):
+        assert t("nl", "survey.question_header", position=position, count=5) in headers
     # The WhatsApp colleague goes on in the web chat: one respondent, one response.
     wa_on_web = Colleague("wa-web", "web", f"person-{wa.person.id}", wa.person)
     await walk(scene, wa_on_web, [f"raadpleging {survey_id}", "3", "6", "overslaan", "Versturen"])
@@ -134,8 +177,12 @@ async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(scene: Scene, db
     assert [c["count"] for c in q3["counts"]] == [0, 1, 1, 1, 1]
     assert q3["mean"] == 3.5
     assert (q4["promoters"], q4["passives"], q4["detractors"], q4["enps"]) == (2, 0, 2, 0.0)
-    assert sorted(a["text"] for a in q5["answers"]) == ["Meer overleg graag", "Te veel werk"]
-    assert (q5["answered"], q5["answered_percent"]) == (2, 50.0)
+    assert sorted(a["text"] for a in q5["answers"]) == [
+        "Meer overleg graag",
+        "Minder vergaderen",
+        "Te veel werk",
+    ]
+    assert (q5["answered"], q5["answered_percent"]) == (3, 75.0)
     turnout = result["turnout"]
     assert (turnout["audience"], turnout["started"], turnout["finished"]) == (6, 4, 4)
     assert turnout["percent"] == 66.7 and turnout["target_reached"] is True
