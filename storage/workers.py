@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import CursorResult, Table, delete, insert, select, update
 
 from storage.db import Database
 from storage.models import OutboxMessage
@@ -74,7 +74,7 @@ async def beat(db: Database, worker_id: str, now: datetime) -> bool:
     its writes to them are fenced off): it registers again and claims anew."""
     async with db.transaction() as session:
         stmt = update(_WORKERS).where(_WORKERS.c.id == worker_id).values(beat_at=now)
-        found = (await session.execute(stmt)).rowcount
+        found = cast(CursorResult[Any], await session.execute(stmt)).rowcount
         if not found:
             await session.execute(
                 insert(_WORKERS).values(

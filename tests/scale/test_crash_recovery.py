@@ -84,7 +84,10 @@ async def test_sigkill_rows_back_in_seconds_and_each_message_once(
         assert took < BOUND, took
         if db.is_sqlite:  # one process owns the file: the restart released them at once
             assert took < 10, took
-        texts = {c: Counter(f.texts()) for c, f in zip(CHANNELS, fakes.all, strict=True)}
+        texts: dict[str, Counter[str]] = {
+            c: Counter(f.texts())  # type: ignore[attr-defined]
+            for c, f in zip(CHANNELS, fakes.all, strict=True)
+        }
         for channel in CHANNELS:
             mine = {p for p, c in where.items() if c == channel}
             wanted = {f"Bericht {n} voor #{p}." for p in mine for n in (1, 2)}

@@ -111,7 +111,7 @@ async def test_a_vote_storm_over_two_servers_counts_exactly(tmp_path: Path) -> N
             stmt = select(OutboxMessage.account, OutboxMessage.platform_message_id)
             rows = (await session.execute(stmt)).all()
         assert len(twilio.sent) == len(rows) == 3 * VOTERS
-        assert sorted(r[1] for r in rows) == sorted(twilio.sent_sids)
+        assert sorted(str(r[1]) for r in rows) == sorted(twilio.sent_sids)
         per_phone = Counter(form["To"].removeprefix("whatsapp:") for form in twilio.sent)
         assert per_phone == {phone(i): 3 for i in range(VOTERS)}
     finally:
