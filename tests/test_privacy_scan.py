@@ -45,6 +45,10 @@ from storage.models import OutboxMessage, Person
 from storage.nominations import Nominations
 from storage.people import Audience
 from storage.questions import Questions
+from tests.adapters import test_teams
+from tests.adapters.test_teams import APP_ID, APP_PASSWORD
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.openid_keys import OpenIdKeys
 from tests.fakes.slack_api import (
     FakeSlackApi,
     Slack,
@@ -56,6 +60,7 @@ from tests.fakes.slack_api import (
 from tests.fakes.twilio_api import FakeTwilio, inbound_form, signature_headers
 from tests.support.logs import captured_logs
 from tests.support.polls import create_poll
+from tests.support.teams_chat import TeamsChat
 
 _events = itertools.count(1)
 TWILIO_SID = "AC" + "5c" * 16
@@ -87,6 +92,7 @@ class Scene:
     slack: Slack
     colleagues: list[Colleague]
     log: io.StringIO
+    teams: TeamsChat  # the Teams colleague's chat, through the real adapter
 
     @property
     def engine(self) -> Engine:
@@ -103,6 +109,10 @@ class Scene:
             return
         if who.channel == "whatsapp":
             await self._whatsapp(who, text, choice)
+            return
+        if who.channel == "teams":
+            assert who.account == self.teams.account
+            await (self.teams.press(choice) if choice is not None else self.teams.say(text))
             return
         incoming = self._incoming(who, text, choice)
         await self.engine.handle(incoming)
@@ -132,7 +142,6 @@ class Scene:
         n = next(_events)
         person = who.person
         event_id = {
-            "teams": f"a:1conversation{who.key}:1{n:016d}",
             "web": f"{who.account}:{n:032x}",
             "console": f"console-{n}",
         }[who.channel]
@@ -153,14 +162,19 @@ CHANNELS = {  # key: (channel, account)
     "slack0": ("slack", "USCAN0"),
     "slack1": ("slack", "USCAN1"),
     "wa": ("whatsapp", "+31612345601"),
-    "teams": ("teams", "29:1ScanTeamsUserAadObject"),
+    "teams": ("teams", "aad-teams"),  # TeamsChat("teams")'s account
     "web": ("web", "person-{id}"),
     "console": ("console", "{email}"),
 }
 
+# The Teams rig's fixtures: the fake OpenID keys and Bot Connector.
+openid, connector = test_teams.openid, test_teams.connector
+
 
 @pytest.fixture
-async def scene(settings: Settings, db: Database) -> AsyncIterator[Scene]:
+async def scene(
+    settings: Settings, db: Database, openid: OpenIdKeys, connector: FakeBotConnector
+) -> AsyncIterator[Scene]:
     api = await FakeSlackApi().start()
     twilio = await FakeTwilio(TWILIO_SID, TWILIO_TOKEN).start()
     on = {
@@ -169,6 +183,10 @@ async def scene(settings: Settings, db: Database) -> AsyncIterator[Scene]:
         "twilio_whatsapp_from": TWILIO_FROM,
         "twilio_api_url": twilio.url,
         "public_url": PUBLIC_URL,
+        "microsoft_app_id": APP_ID,
+        "microsoft_app_password": SecretStr(APP_PASSWORD),
+        "teams_openid_metadata_url": openid.metadata_url,
+        "teams_login_url": connector.login_url,
     }
     runtime = build_runtime(slack_settings(settings, api, **on))
     server = TestServer(create_web_app(runtime, background=False), host="127.0.0.1")
@@ -178,7 +196,11 @@ async def scene(settings: Settings, db: Database) -> AsyncIterator[Scene]:
             async with aiohttp.ClientSession() as http:
                 slack = Slack(api, runtime, str(server.make_url("")).rstrip("/"), http)
                 colleagues = await _roster(runtime.engine, api)
-                yield Scene(runtime, slack, colleagues, log)
+                (mate,) = [c for c in colleagues if c.channel == "teams"]
+                teams = TeamsChat(slack.url + "/api/messages", http, openid, connector,
+                                  "teams", mate.person)  # fmt: skip
+                mate.identifiers |= teams.identifiers
+                yield Scene(runtime, slack, colleagues, log, teams)
     finally:
         await server.close()
         await api.stop()
@@ -243,7 +265,8 @@ async def anonymous_acts(scene: Scene) -> None:
         await scene.say(who, "Nee, verder")
         await scene.say(who, "Bevestigen")
     await _answer_survey(scene)
-    reporter = next(c for c in scene.colleagues if c.channel == "teams")  # stays queued
+    # The reporter on Teams: the reply with the code is read before the worker sends it.
+    reporter = next(c for c in scene.colleagues if c.channel == "teams")
     description = "Geheime melding: lekkende olie bij pers zeven"
     reporter.secrets |= {description, "Hal negen achteraan"}
     for step in ("melding", "Geen foto", description, "Hal negen achteraan", "3", "Versturen"):

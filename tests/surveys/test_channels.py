@@ -4,45 +4,25 @@ buttons pressed on the cards the worker sent to the fake Bot Connector), WhatsAp
 (Twilio-signed forms) and the web chat, on both backends, with the exact results; one
 respondent pauses on WhatsApp and finishes on the web.
 
-The channels are driven as the privacy scan drives them (tests/test_privacy_scan.py, Scene);
-Teams through the real adapter as tests/adapters/test_teams.py does (tests/surveys/support.py,
-TeamsChat).
+The channels are driven as the privacy scan drives them (tests/test_privacy_scan.py, Scene;
+Teams through the real adapter as tests/adapters/test_teams.py does, tests/support/teams_chat.py).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-from pydantic import SecretStr
-
-from bot.config import Settings
 from bot.engine import Engine
 from bot.i18n import t
 from bot.usecases import surveys as survey_cases
 from bot.usecases.surveys import SurveyDraft
 from storage.db import Database
-from tests.adapters.test_teams import APP_ID, APP_PASSWORD, card_of
+from tests.adapters.test_teams import card_of
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.fakes.openid_keys import OpenIdKeys
 from tests.fakes.slack_api import block_elements
 from tests.support.usecases import run
-from tests.surveys.support import QUESTIONS, TeamsChat
+from tests.surveys.support import QUESTIONS
 from tests.test_privacy_scan import Colleague, Scene
-
-
-@pytest.fixture
-def settings(settings: Settings, openid: OpenIdKeys, connector: FakeBotConnector) -> Settings:
-    """The scene's server also mounts the Teams adapter, against the fake keys and connector."""
-    return settings.model_copy(
-        update={
-            "microsoft_app_id": APP_ID,
-            "microsoft_app_password": SecretStr(APP_PASSWORD),
-            "teams_openid_metadata_url": openid.metadata_url,
-            "teams_login_url": connector.login_url,
-        }
-    )
-
 
 # Per colleague key: the steps, each typed text or ("button", payload).
 Step = str | tuple[str, str]
@@ -85,17 +65,15 @@ async def press_slack(scene: Scene, who: Colleague, payload: str) -> None:
     raise AssertionError(f"no button or option {payload} was posted to {who.account}")
 
 
-async def walk(scene: Scene, who: Colleague | TeamsChat, steps: list[Step]) -> None:
+async def walk(scene: Scene, who: Colleague, steps: list[Step]) -> None:
     for step in steps:
-        if isinstance(who, TeamsChat):
-            await (who.press(step[1]) if isinstance(step, tuple) else who.say(step))
-        elif isinstance(step, tuple) and who.channel == "slack":
+        if isinstance(step, tuple) and who.channel == "slack":
             await press_slack(scene, who, step[1])
         elif isinstance(step, tuple):
             await scene.say(who, choice=step[1])
         else:
             await scene.say(who, step)
-        await scene.deliver()  # Slack's next buttons are on the message the worker posts
+        await scene.deliver()  # Slack's and Teams' next buttons are on what the worker sends
 
 
 def by_key(scene: Scene, key: str) -> Colleague:
@@ -103,22 +81,15 @@ def by_key(scene: Scene, key: str) -> Colleague:
 
 
 async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(
-    scene: Scene, db: Database, openid: OpenIdKeys, connector: FakeBotConnector
+    scene: Scene, db: Database, connector: FakeBotConnector
 ) -> None:
     engine = scene.engine
-    slack, wa, web = (by_key(scene, k) for k in ("slack0", "wa", "web"))
-    teams = TeamsChat(
-        scene.slack.url + "/api/messages", scene.slack.http, openid, connector,
-        "teams", by_key(scene, "teams").person,
-    )  # fmt: skip
     for who in scene.colleagues:
-        if who.channel == "teams":
-            await teams.say("hallo")  # stores the chat's reference; the roster by e-mail
-        else:
-            await scene.say(who, "hallo")
+        await scene.say(who, "hallo")  # Teams: stores the chat's reference, roster by e-mail
     await scene.deliver()
     survey_id = await anonymous_survey(engine)
     await scene.deliver()
+    slack, teams, wa, web = (by_key(scene, k) for k in ("slack0", "teams", "wa", "web"))
     await walk(scene, slack, [
         ("button", f"svy:{survey_id}:start"),
         ("button", "svq:a:1:1"), "Goed voor de planning",  # Ja + waarom
@@ -158,7 +129,7 @@ async def test_anonymous_survey_on_slack_teams_whatsapp_and_web(
     # Teams went the platform's way: one member lookup (then cached) matched the roster, and
     # every question came as a card through the delivery worker to the Bot Connector.
     assert connector.member_lookups == ["29:teams"]
-    headers = [card_of(a)["body"][0]["text"] for a in connector.sent(teams.conversation)]
+    headers = [card_of(a)["body"][0]["text"] for a in connector.sent(scene.teams.conversation)]
     for position in range(1, 6):
         assert t("nl", "survey.question_header", position=position, count=5) in headers
     # The WhatsApp colleague goes on in the web chat: one respondent, one response.
