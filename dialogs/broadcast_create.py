@@ -26,9 +26,9 @@ from bot.i18n import all_words
 from bot.labels import channel_name
 from bot.messages import Choice
 from bot.registry import Registry
-from bot.text import ascii_int
 from bot.usecases import Refused, broadcasts
 from bot.usecases.broadcasts import DEFAULT_REMIND_AFTER, MAX_TEXT, broadcast_message
+from dialogs.audience import AudienceStep
 from dialogs.report_moderation import media_of
 from storage.broadcast_models import Broadcast
 from storage.broadcasts import Broadcasts
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 NAME = "broadcast_create"
 P = "bcn"  # this dialog's buttons; not an action (only valid while composing)
+AUDIENCES = AudienceStep(P, channels=True)
 TEXT, IMAGE, AUDIENCE, WHEN, ACK, CONFIRM, CHANGE = (
     "text",
     "image",
@@ -158,31 +159,13 @@ class BroadcastCreate(StepDialog):
             turn.set(image=None)
         return self._after(turn, AUDIENCE)
 
-    # Everyone, a department, a location or everyone on one channel.
+    # Everyone, a department, a location or everyone on one channel (dialogs/audience.py).
     async def _ask_audience(self, turn: Turn) -> Prompt:
-        people, stored = turn.services.people, Broadcasts(turn.services.session)
-        segments = [["department", d] for d in await people.departments()]
-        segments += [["location", loc] for loc in await people.locations()]
-        segments += [["channel", c] for c in await stored.channels_in_use()]
-        turn.set(segments=segments)
-        return Prompt(turn.t("bcreate.ask_audience"), self._audience_choices(turn))
-
-    def _audience_choices(self, turn: Turn) -> list[Choice]:
-        """The audiences as they were offered (the roster may change before the answer)."""
-        choices = [Choice(turn.t("bcreate.everyone"), f"{P}:aud:all")]
-        for i, (kind, value) in enumerate(turn.state.get("segments", [])):
-            choices.append(Choice(turn.t(f"bcreate.{kind}", name=value), f"{P}:aud:{i}"))
-        return [*choices, self.back_choice(turn)]
+        offered = await AUDIENCES.offer(turn)
+        return Prompt(turn.t("bcreate.ask_audience"), [*offered, self.back_choice(turn)])
 
     async def _parse_audience(self, turn: Turn) -> Any:
-        picked = choose(turn, self._audience_choices(turn))
-        if isinstance(picked, Refusal):
-            return picked
-        if picked == f"{P}:aud:all":
-            return None
-        segments = turn.state.get("segments", [])
-        n = ascii_int(picked.removeprefix(f"{P}:aud:"), high=len(segments) - 1)
-        return Refusal("dialog.pick_one") if n is None else segments[n]
+        return AUDIENCES.parse(turn)
 
     async def _audience(self, turn: Turn, segment: list[str] | None) -> str:
         if segment is None:

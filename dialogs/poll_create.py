@@ -14,15 +14,15 @@ from typing import Any, ClassVar
 
 from bot.choices import fold
 from bot.conversation import Turn
-from bot.dialog_steps import Prompt, Refusal, Step, StepDialog, choose
+from bot.dialog_steps import Prompt, Refusal, Step, StepDialog
 from bot.dialog_times import echo, read_time
 from bot.i18n import all_words
 from bot.messages import Choice
 from bot.registry import Registry
-from bot.text import ascii_int
 from bot.usecases import polls as poll_cases
 from bot.usecases.poll_repeat import MONTHLY, WEEKLY, describe
 from bot.usecases.polls import MAX_OPTIONS, MIN_OPTIONS, PollDraft, PollRefused
+from dialogs.audience import AudienceStep
 from storage.people import Audience
 
 # The preview's buttons: open once, or open and repeat.
@@ -39,7 +39,7 @@ QUESTION, OPTIONS, MODE, ANONYMITY, CLOSES, AUDIENCE, CONFIRM = (
 )
 # The options step's value when the person typed 'klaar' / 'done'.
 DONE = object()
-PICK_ONE = Refusal("dialog.pick_one")
+AUDIENCES = AudienceStep("pc")
 
 
 def _refusal(refused: PollRefused) -> Refusal:
@@ -179,35 +179,13 @@ class PollCreate(StepDialog):
             echo(turn, closes)
         return AUDIENCE
 
-    # Everyone, a department or a location.
+    # Everyone, a department or a location (dialogs/audience.py).
     async def _ask_audience(self, turn: Turn) -> Prompt:
-        people = turn.services.people
-        segments = [["department", d] for d in await people.departments()]
-        segments += [["location", loc] for loc in await people.locations()]
-        turn.set(segments=segments)
-        return Prompt(turn.t("create.ask_audience"), self._audience_choices(turn))
-
-    def _audience_choices(self, turn: Turn) -> list[Choice]:
-        """The audiences as they were offered (the roster may change before the answer)."""
-        choices = [Choice(turn.t("create.everyone"), "pc:aud:all")]
-        for i, (kind, value) in enumerate(turn.state.get("segments", [])):
-            choices.append(Choice(turn.t(f"create.{kind}", name=value), f"pc:aud:{i}"))
-        return choices
+        return Prompt(turn.t("create.ask_audience"), await AUDIENCES.offer(turn))
 
     async def _parse_audience(self, turn: Turn) -> Any:
-        segments = turn.state.get("segments", [])
-        choice = choose(turn, self._audience_choices(turn))
-        if isinstance(choice, Refusal):
-            return choice
-        if choice == "pc:aud:all":
-            return {}
-        if (
-            choice.startswith("pc:aud:")
-            and (n := ascii_int(choice[7:], high=len(segments) - 1)) is not None
-        ):
-            kind, value = segments[n]
-            return {kind: value}
-        return PICK_ONE
+        segment = AUDIENCES.parse(turn)
+        return segment if isinstance(segment, Refusal) else AUDIENCES.as_audience(segment)
 
     async def _audience(self, turn: Turn, audience: dict[str, str]) -> str:
         turn.set(audience=audience)

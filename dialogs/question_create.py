@@ -14,17 +14,18 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from bot.conversation import Turn
-from bot.dialog_steps import Prompt, Refusal, Step, StepDialog, choose
+from bot.dialog_steps import Prompt, Refusal, Step, StepDialog
 from bot.dialog_times import echo, read_time
 from bot.messages import Choice
 from bot.registry import Registry
-from bot.text import ascii_int
 from bot.usecases import Refused, questions
 from bot.usecases.questions import MAX_QUESTION
+from dialogs.audience import AudienceStep
 from storage.people import Audience
 
 NAME = "question_create"
 P = "qc"
+AUDIENCES = AudienceStep(P)
 TEXT, ANONYMITY, CLOSES, AUDIENCE, CONFIRM = "text", "anonymity", "closes", "audience", "confirm"
 # The step to ask again when creating is refused at the end.
 REASK = {
@@ -114,34 +115,14 @@ class QuestionCreate(StepDialog):
             echo(turn, when)
         return AUDIENCE
 
-    # Everyone, a department or a location.
+    # Everyone, a department or a location (dialogs/audience.py).
     async def _ask_audience(self, turn: Turn) -> Prompt:
-        people = turn.services.people
-        segments = [["department", d] for d in await people.departments()]
-        segments += [["location", loc] for loc in await people.locations()]
-        turn.set(segments=segments)
-        return Prompt(turn.t("qcreate.ask_audience"), self._audience_choices(turn))
-
-    def _audience_choices(self, turn: Turn) -> list[Choice]:
-        """The audiences as they were offered (the roster may change before the answer)."""
-        choices = [Choice(turn.t("create.everyone"), f"{P}:aud:all")]
-        for i, (kind, value) in enumerate(turn.state.get("segments", [])):
-            choices.append(Choice(turn.t(f"create.{kind}", name=value), f"{P}:aud:{i}"))
-        return [*choices, self.back_choice(turn)]
+        offered = await AUDIENCES.offer(turn)
+        return Prompt(turn.t("qcreate.ask_audience"), [*offered, self.back_choice(turn)])
 
     async def _parse_audience(self, turn: Turn) -> Any:
-        picked = choose(turn, self._audience_choices(turn))
-        if isinstance(picked, Refusal):
-            return picked
-        segments = turn.state.get("segments", [])
-        index = picked.removeprefix(f"{P}:aud:")
-        if index == "all":
-            return {}
-        n = ascii_int(index, high=len(segments) - 1)
-        if n is None:
-            return Refusal("dialog.pick_one")
-        kind, value = segments[n]
-        return {kind: value}
+        segment = AUDIENCES.parse(turn)
+        return segment if isinstance(segment, Refusal) else AUDIENCES.as_audience(segment)
 
     async def _audience(self, turn: Turn, audience: dict[str, str]) -> str:
         turn.set(audience=audience)

@@ -16,17 +16,18 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from bot.conversation import Turn
-from bot.dialog_steps import Prompt, Refusal, Step, StepDialog, choose
+from bot.dialog_steps import Prompt, Refusal, Step, StepDialog
 from bot.dialog_times import echo, read_time
 from bot.messages import Choice
 from bot.registry import Registry
 from bot.surveys import fileformat
-from bot.text import ascii_int
 from bot.usecases import surveys as survey_cases
 from bot.usecases.surveys import SurveyDraft, SurveyRefused
+from dialogs.audience import AudienceStep
 from storage.people import Audience
 
 PREFIX = "svc"
+AUDIENCES = AudienceStep(PREFIX)
 TEMPLATE, CLOSES, AUDIENCE, CONFIRM = "template", "closes", "audience", "confirm"
 
 
@@ -83,32 +84,13 @@ class SurveyCreate(StepDialog):
         echo(turn, closes)
         return AUDIENCE
 
-    # Everyone, a department or a location.
+    # Everyone, a department or a location (dialogs/audience.py).
     async def _ask_audience(self, turn: Turn) -> Prompt:
-        people = turn.services.people
-        segments = [["department", d] for d in await people.departments()]
-        segments += [["location", loc] for loc in await people.locations()]
-        turn.set(segments=segments)
-        return Prompt(turn.t("survey.ask_audience"), self._audience_choices(turn))
-
-    def _audience_choices(self, turn: Turn) -> list[Choice]:
-        choices = [Choice(turn.t("survey.everyone"), f"{PREFIX}:aud:all")]
-        for i, (kind, value) in enumerate(turn.state.get("segments", [])):
-            choices.append(Choice(turn.t(f"survey.{kind}", name=value), f"{PREFIX}:aud:{i}"))
-        return choices
+        return Prompt(turn.t("survey.ask_audience"), await AUDIENCES.offer(turn))
 
     async def _parse_audience(self, turn: Turn) -> Any:
-        segments = turn.state.get("segments", [])
-        choice = choose(turn, self._audience_choices(turn))
-        if isinstance(choice, Refusal):
-            return choice
-        if choice == f"{PREFIX}:aud:all":
-            return {}
-        n = ascii_int(choice.removeprefix(f"{PREFIX}:aud:"), high=len(segments) - 1)
-        if n is None:
-            return Refusal("dialog.pick_one")
-        kind, value = segments[n]
-        return {kind: value}
+        segment = AUDIENCES.parse(turn)
+        return segment if isinstance(segment, Refusal) else AUDIENCES.as_audience(segment)
 
     async def _audience(self, turn: Turn, audience: dict[str, str]) -> str:
         turn.set(audience=audience)
