@@ -31,6 +31,7 @@ from bot.understand.intents import (
     STATS,
     AmbiguousIntent,
     Intent,
+    intent_names,
     understand_intent,
 )
 from dialogs.broadcast import collect_reply, unsubscribe
@@ -146,17 +147,8 @@ async def on_intent_button(turn: Turn, payload: str) -> None:
     """`intent:<name>[:<arg>]`, from "Wat bedoel je?"."""
     _prefix, _sep, rest = payload.partition(":")
     name, _sep, arg = rest.partition(":")
-    if name not in (
-        REPORT,
-        NOMINATE,
-        CHANGE_VOTE,
-        OPT_OUT_NEWS,
-        STATS,
-        LANGUAGE,
-        NEW_POLL,
-        HELP,
-        RESULTS,
-    ):
+    # Every intent but a typed answer (which needs its text) may come from a button.
+    if name not in intent_names() or name == ANSWER:
         turn.reply(turn.t("common.button_invalid"))
         return
     await do_intent(turn, Intent(name, arg))
