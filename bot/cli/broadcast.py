@@ -99,7 +99,9 @@ def send(
         None, "--audience", help="department=NAME or location=NAME"
     ),
     channel: str | None = typer.Option(None, "--channel", help="|".join(CHANNELS)),
-    at: str | None = typer.Option(None, "--at", help="ISO-8601; Europe/Amsterdam if no offset."),
+    at: str | None = typer.Option(
+        None, "--at", help="ISO-8601 or words ('morgen 17:00'); Europe/Amsterdam if no offset."
+    ),
     acknowledge: bool = typer.Option(False, "--acknowledge", help="Add a 'gelezen' button."),
     remind_after: float = typer.Option(
         24.0, "--remind-after", min=0.1, help="Hours until the one reminder (--acknowledge)."

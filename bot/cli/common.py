@@ -24,6 +24,7 @@ from rich.table import Table
 from bot.config import Settings, load_settings
 from bot.csvsafe import write_csv
 from bot.errors import AchterbanError
+from bot.understand.times import AmbiguousTime, At, Past, parse_time, say_when
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -159,14 +160,30 @@ def iso_time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None: .
 
 
 def iso_time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None:
-    """An ISO-8601 time option (None if not given); without an offset it is local time `tz`."""
+    """A time option (None if not given): ISO-8601 (without an offset, local time `tz`), or
+    words as the chat reads them ("vanavond 19:30", "morgen 9u", "friday 17:00"). Words are
+    echoed on stderr; an ambiguous, past or unreadable time is refused, never guessed."""
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise fail(f"{option}: not an ISO-8601 time: {value!r}", 2) from exc
+    except ValueError:
+        return _time_in_words(value, tz, option)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _time_in_words(value: str, tz: ZoneInfo, option: str) -> datetime:
+    now = datetime.now(tz)
+    read = parse_time(value, now=now, tz=tz)
+    if isinstance(read, At):
+        err.print(f"{option}: {say_when(read.when, 'en', tz=tz, now=now)}", markup=False)
+        return read.when
+    if isinstance(read, AmbiguousTime):
+        options = " or ".join(say_when(o, "en", tz=tz, now=now) for o in read.options)
+        raise fail(f"{option}: {value!r} could mean {options}; give the time in full.", 2)
+    if isinstance(read, Past):
+        raise fail(f"{option}: {value!r} is in the past.", 2)
+    raise fail(f"{option}: not a time: {value!r} (ISO-8601 or e.g. 'morgen 17:00').", 2)
 
 
 async def person_with_role(

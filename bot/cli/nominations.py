@@ -49,7 +49,9 @@ REFUSED = {
 @nominations_app.command("open")
 def nominations_open(
     title: str = typer.Option(..., "--title"),
-    closes: str = typer.Option(..., "--closes", help="ISO-8601; local time if no offset."),
+    closes: str = typer.Option(
+        ..., "--closes", help="ISO-8601 or words ('morgen 17:00'); local time if no offset."
+    ),
     max_per_person: int | None = typer.Option(
         None, "--max-per-person", help=f"1..{MAX_PER_PERSON}; none: no maximum."
     ),

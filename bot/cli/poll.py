@@ -53,9 +53,11 @@ def poll_create(
     anonymous: bool = typer.Option(False, "--anonymous"),
     hide_results: bool = typer.Option(False, "--hide-results", help="Results only after closing."),
     closes: str | None = typer.Option(
-        None, "--closes", help="ISO-8601; Europe/Amsterdam if no offset."
+        None, "--closes", help="ISO-8601 or words ('morgen 17:00'); Europe/Amsterdam if no offset."
     ),
-    opens: str | None = typer.Option(None, "--opens", help="ISO-8601; default now."),
+    opens: str | None = typer.Option(
+        None, "--opens", help="ISO-8601 or words ('morgen 17:00'); default now."
+    ),
     audience: str | None = typer.Option(
         None, "--audience", help="department=NAME or location=NAME"
     ),

@@ -48,7 +48,9 @@ def question_create(
         None, "--text-en", help="The question for English-speaking colleagues (optional)."
     ),
     anonymous: bool = typer.Option(False, "--anonymous", help="Answers without names."),
-    closes: str | None = typer.Option(None, "--closes", help="ISO-8601; local time if no offset."),
+    closes: str | None = typer.Option(
+        None, "--closes", help="ISO-8601 or words ('morgen 17:00'); local time if no offset."
+    ),
     audience: str | None = typer.Option(
         None, "--audience", help="department=NAME or location=NAME"
     ),

@@ -73,8 +73,12 @@ def survey_create(
         None, "--template", help="A template name (see 'templates')."
     ),
     language: Language = typer.Option(Language.nl, "--language", help="The template's language."),
-    opens: str | None = typer.Option(None, "--opens", help="ISO-8601; overrides the file."),
-    closes: str | None = typer.Option(None, "--closes", help="ISO-8601; overrides the file."),
+    opens: str | None = typer.Option(
+        None, "--opens", help="ISO-8601 or words ('morgen 17:00'); overrides the file."
+    ),
+    closes: str | None = typer.Option(
+        None, "--closes", help="ISO-8601 or words ('morgen 17:00'); overrides the file."
+    ),
     audience: str | None = typer.Option(
         None, "--audience", help="department=NAME or location=NAME"
     ),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -119,7 +121,9 @@ def test_poll_create_results_and_csv_escaping(cli, tmp_path: Path) -> None:  # t
     [
         (["--option", "A"], "2 to 10"),
         (["--option", "A", "--option", "a"], "must differ"),
-        (["--option", "A", "--option", "B", "--closes", "gisteren"], "not an ISO-8601"),
+        (["--option", "A", "--option", "B", "--closes", "gisteren"], "is in the past"),
+        (["--option", "A", "--option", "B", "--closes", "om 6"], "could mean"),
+        (["--option", "A", "--option", "B", "--closes", "zomaar"], "not a time"),
         (["--option", "A", "--option", "B", "--closes", "2001-01-01T00:00"], "in the future"),
         (["--option", "A", "--option", "B", "--audience", "team=x"], "department=NAME"),
         (["--option", "A", "--option", "B", "--created-by", "bob@example.org"], "not an OR member"),
@@ -130,6 +134,21 @@ def test_poll_create_refuses_bad_input(cli, tmp_path: Path, args: list[str], mes
     result = cli("poll", "create", "--question", "Q?", *args)
     assert result.exit_code == 2 and message in result.stderr
     assert json.loads(cli("poll", "list", "--format", "json").stdout) == []
+
+
+def test_a_closing_time_in_words_is_read_as_the_chat_reads_it(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("roster", "import", write(tmp_path, GOOD))
+    result = cli(
+        "poll", "create", "--question", "Q?", "--option", "A", "--option", "B",
+        "--closes", "morgen 17:00", "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    tz = ZoneInfo("Europe/Amsterdam")
+    tomorrow = datetime.now(tz).date() + timedelta(days=1)
+    assert f"{tomorrow.day} " in result.stderr and "at 17:00" in result.stderr
+    listed = json.loads(cli("poll", "list", "--format", "json").stdout)
+    closes = datetime.fromisoformat(listed[0]["closes_at"]).astimezone(tz)
+    assert (closes.date(), closes.hour, closes.minute) == (tomorrow, 17, 0)
 
 
 def test_person_forget_keeps_counts(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -141,7 +141,8 @@ async def test_image_audience_and_refusals(
         (("--channel", "telex"), "--channel must be one of"),
         (("--audience", "team=X"), "audience must be"),
         (("--audience", "department=Nergens"), "nobody on the roster"),
-        (("--at", "gisteren"), "not an ISO-8601 time"),
+        (("--at", "gisteren"), "is in the past"),
+        (("--at", "half 8"), "could mean"),
         (("--at", "2001-01-01T10:00"), "in the past"),
         (("--created-by", "emp0@example.org"), "is not an OR member"),
     ]:
