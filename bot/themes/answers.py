@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import t
-from bot.themes.cluster import Theme, find_themes
+from bot.themes import Theme, find_themes
 from storage.questions import Questions
 from storage.surveys import Surveys
 

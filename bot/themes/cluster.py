@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,11 +28,11 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from bot.themes.sentiment import Sentiment, leaning, overall, score
+from bot.themes.model import MIN_SIZE, Theme
+from bot.themes.sentiment import leaning, overall, score
 from bot.themes.text import content_pairs
 from bot.themes.topics import topics_of
 
-MIN_SIZE = 5  # smaller groups are shown as "overig"
 MAX_THEMES = 15
 DIMENSIONS = 40
 # Weights of the three feature kinds (their squares add up to one).
@@ -49,25 +48,6 @@ TYPO_MIN_LENGTH = 5
 CANDIDATES = 30  # the best-weighted words of a group whose typos are looked up
 MAX_GRAMS = 30_000  # the most frequent character n-grams kept
 EXAMPLES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Theme:
-    """A group of answers. `other` is the "overig" group: no label or terms of its own."""
-
-    label: str
-    terms: tuple[str, ...]
-    answer_ids: tuple[int, ...]
-    examples: tuple[int, ...]  # ids of the answers that represent it best
-    sentiment: Sentiment
-    other: bool = False
-    # How many of its answers lean each way: a theme can be mostly praise with some
-    # complaints, and the one word above says only which side weighs more.
-    leaning: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        return len(self.answer_ids)
 
 
 def find_themes(answers: Sequence[tuple[int, str]], *, min_size: int = MIN_SIZE) -> list[Theme]:

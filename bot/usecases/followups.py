@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from bot.conversation import Services
 from bot.i18n import LANGUAGES, t
 from bot.themes import answers as answer_themes
-from bot.themes.cluster import Theme
+from bot.themes.model import Theme
 from bot.usecases import Refused, broadcasts, polls
 from storage.broadcasts import Broadcasts
 from storage.followups import FollowUps

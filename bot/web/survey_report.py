@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from weasyprint import HTML, Document
 
 from bot.web.render import render_text
 from bot.web.survey_page import SurveyView, group_name
+
+if TYPE_CHECKING:  # WeasyPrint (about 40 MB) is loaded only when a report is made
+    from weasyprint import Document
 
 
 def _no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -41,6 +42,8 @@ def report_html(view: SurveyView, lang: str, timezone: ZoneInfo, now: datetime) 
 def report_document(view: SurveyView, lang: str, timezone: ZoneInfo, now: datetime) -> Document:
     """The laid-out pages (WeasyPrint's document: the test reads its text from these)."""
     html = report_html(view, lang, timezone, now)
+    from weasyprint import HTML
+
     return HTML(string=html, url_fetcher=_no_fetch).render()
 
 

@@ -1,0 +1,29 @@
+"""The server and the CLI start without the heavy libraries of themes and PDF reports: numpy,
+SciPy and scikit-learn (about 120 MB) and WeasyPrint (about 40 MB) are imported only when
+themes are found or a report is made (issue 15: serve and worker under 300 MB)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("numpy", "scipy", "sklearn", "weasyprint")
+
+
+def test_starting_loads_none_of_the_heavy_libraries() -> None:
+    probe = (
+        "import sys, bot.server, bot.cli.main, bot.app; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_finding_themes_still_works_through_the_light_entry_point() -> None:
+    from bot.themes import find_themes
+
+    answers = [(i, "de werkdruk is te hoog op de afdeling") for i in range(6)]
+    themes = find_themes(answers)
+    assert sum(t.count for t in themes) == 6
