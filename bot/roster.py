@@ -5,15 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import LANGUAGES, t
 from storage.audit import audit
-from storage.models import Person
-from storage.people import ROLES, People
+from storage.people import ROLES
+from storage.roster import Changes, Known, known_people, write_changes
 
+Progress = Callable[[int, int], None]  # (rows written, rows to write)
 HEADER = ("name", "email", "phone", "department", "location", "language", "roles")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # ASCII digits only (\d takes any script's)
@@ -166,36 +168,71 @@ def _row(
 
 
 async def import_roster(
-    session: AsyncSession, check: RosterCheck, *, skip_invalid: bool = False
+    session: AsyncSession,
+    check: RosterCheck,
+    *,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Upsert the valid rows by e-mail. With errors and no skip_invalid, raise RosterInvalid
-    (the transaction rolls back and nothing is imported)."""
+    (the transaction rolls back and nothing is imported).
+
+    The people are read once and the rows applied in memory in file order, exactly as one
+    at a time would (a phone is taken when someone else holds it at that point of the list),
+    then only what changed is written in batches: 100,000 people in seconds, not minutes.
+    `progress(done, total)` follows the writes."""
     if check.errors and not skip_invalid:
         raise RosterInvalid(check.errors)
-    people = People(session)
-    created = updated = 0
+    known = await known_people(session)
+    by_email = {k.email: k for k in reversed(known) if k.email}  # the oldest wins a tie
+    phones = {k.phone: k for k in known if k.phone}
+    changes = Changes()
+    updated = 0
     errors = list(check.errors)
     for row in check.rows:
-        person = await people.by_email(row.email)
-        if row.phone:
-            holder = await people.by_phone(row.phone)
-            if holder is not None and (person is None or holder.id != person.id):
-                errors.append((row.line, Problems(_problem("phone_taken", phone=row.phone))))
-                continue
+        person = by_email.get(row.email)
+        holder = phones.get(row.phone) if row.phone else None
+        if holder is not None and holder is not person:
+            errors.append((row.line, Problems(_problem("phone_taken", phone=row.phone))))
+            continue
         if person is None:
-            person = Person(name=row.name, email=row.email)
-            session.add(person)
-            created += 1
+            person = Known(None, row.email, row.name, None, None, None, row.language)
+            by_email[row.email] = person
+            changes.created.append(person)
         else:
             updated += 1
-        person.name = row.name
-        person.phone = row.phone
-        person.department = row.department
-        person.location = row.location
-        person.language = row.language
-        await session.flush()
-        await people.set_roles(person.id, set(row.roles))
+        _apply(row, person, phones, changes)
     if len(errors) > len(check.errors) and not skip_invalid:
         raise RosterInvalid(errors)
+    total = changes.size()
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    await write_changes(session, changes, advance)
+    created = len(changes.created)
     await audit(session, "roster.imported", created=created, updated=updated, skipped=len(errors))
     return ImportReport(created, updated, len(errors), errors)
+
+
+def _apply(row: RosterRow, person: Known, phones: dict[str, Known], changes: Changes) -> None:
+    """One row onto the person in memory; an existing person is written only if it changed."""
+    before = person.values()
+    if person.phone != row.phone:
+        if person.phone and phones.get(person.phone) is person:
+            del phones[person.phone]
+        if row.phone:
+            phones[row.phone] = person
+    person.name, person.phone, person.language = row.name, row.phone, row.language
+    person.department, person.location = row.department, row.location
+    if person.id is not None and person.values() != before:
+        changes.updated.append(person)
+    for role in sorted(row.roles - person.roles):
+        changes.roles_added.append((person, role))
+    if person.id is not None:
+        changes.roles_removed += [(person.id, r) for r in sorted(person.roles - row.roles)]
+    person.roles = set(row.roles)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.cli.common import Format, err, fail, print_json, print_rows, settings, with_services
 from bot.conversation import Services
@@ -13,6 +14,7 @@ from bot.roster import ImportReport, RosterInvalid, check_roster, import_roster
 from bot.usecases import Refused
 from bot.usecases.people import forget
 
+LONG_IMPORT = 2000  # lines; a smaller list is written before a bar would show
 roster_app = typer.Typer(help="The staff list: import and list.", no_args_is_help=True)
 person_app = typer.Typer(help="One person's data.", no_args_is_help=True)
 
@@ -30,12 +32,28 @@ def roster_import(
     except UnicodeDecodeError as exc:
         raise fail(f"{file}: not UTF-8 text ({exc.reason})", 2) from exc
     check = check_roster(text)
+    progress = Progress(
+        TextColumn("Writing the roster"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=len(check.rows) < LONG_IMPORT,
+    )
+    task = progress.add_task("import", total=None)
 
     async def go(services: Services) -> ImportReport:
-        return await import_roster(services.session, check, skip_invalid=skip_invalid)
+        return await import_roster(
+            services.session,
+            check,
+            skip_invalid=skip_invalid,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
 
     try:
-        report = with_services(go)
+        with progress:
+            report = with_services(go)
     except RosterInvalid as exc:
         for line, message in exc.errors:
             err.print(f"{file}:{line}: {message}", markup=False)
