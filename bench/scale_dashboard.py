@@ -3,8 +3,8 @@ dashboard pages (over HTTP, logged in as an admin) and of `achterban stats` (in 
 and as a command with its start-up).
 
 The history is written in bulk with SQL (each poll asked of every voter through an outbox row
-with its prompt, as a real poll leaves it, and answered by everyone), not through the use
-cases: the figure is what reading it costs.
+with its prompt and the poll it asks about, as a real poll leaves it: storage/prompt_items.py;
+and answered by everyone), not through the use cases: the figure is what reading it costs.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ async def seed(db: Database, ballots: int) -> int:
         )
         await session.execute(text(f"""
             INSERT INTO outbox (channel, account, person_id, purpose, prompt, status, attempts,
-                                next_attempt_at, created_at, sent_at)
+                                next_attempt_at, created_at, sent_at, about_kind, about_id)
             SELECT 'whatsapp', v.phone, v.id, 'poll',
                    json_build_object('choices', json_build_array(json_build_array(
                        'Ja', 'poll:' || p.id || ':vote:1')), 'multiple', false),
-                   'sent', 1, now(), now(), now()
+                   'sent', 1, now(), now(), now(), 'poll', p.id
             FROM ({voters_sql}) v CROSS JOIN polls p"""))  # fmt: skip
         last = (await session.execute(text("SELECT max(id) FROM polls"))).scalar_one()
     async with db.engine.connect() as conn:

@@ -45,6 +45,7 @@ from storage.model_base import (
     random_id,
     utcnow,
 )
+from storage.prompt_items import about_id_default, about_kind_default
 
 __all__ = [
     "NAMING",
@@ -192,6 +193,10 @@ class OutboxMessage(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     delivery_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The poll, question or campaign the prompt asks about, from the prompt on insert, so that
+    # the figures group by it in SQL (storage/prompt_items.py, storage/stats.py).
+    about_kind: Mapped[str | None] = mapped_column(String(16), default=about_kind_default)
+    about_id: Mapped[int | None] = mapped_column(Id, default=about_id_default)
 
 
 class AuditEntry(Base):

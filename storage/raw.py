@@ -156,7 +156,7 @@ class Raw:
         await self._autoflush()
         compiled = query.compiled(self.dialect)
         params = [
-            _apply(compiled.binds, [*(row[k] for k in keys), *(d() for d in defaults)])
+            _apply(compiled.binds, [*(row[k] for k in keys), *(d(row) for d in defaults)])
             for row in rows
         ]
         if self.is_postgres:
@@ -168,10 +168,11 @@ class Raw:
             await self.driver.executemany(compiled.sql, params)
 
 
-_INSERTS: dict[tuple[str, tuple[str, ...]], tuple[Query, list[Callable[[], Any]]]] = {}
+Default = Callable[[Mapping[str, Any]], Any]
+_INSERTS: dict[tuple[str, tuple[str, ...]], tuple[Query, list[Default]]] = {}
 
 
-def _insert_query(table: Table, keys: tuple[str, ...]) -> tuple[Query, list[Callable[[], Any]]]:
+def _insert_query(table: Table, keys: tuple[str, ...]) -> tuple[Query, list[Default]]:
     """INSERT for these keys plus the columns with a Python-side default; made once."""
     found = _INSERTS.get((table.name, keys))
     if found is None:
@@ -191,11 +192,23 @@ def _insert_query(table: Table, keys: tuple[str, ...]) -> tuple[Query, list[Call
     return found
 
 
-def _default_of(default: Any, name: str) -> Callable[[], Any]:
+class _Context:
+    """What a column default may ask of SQLAlchemy's execution context: the row's values
+    (outbox.about_kind is read from the row's prompt, storage/prompt_items.py)."""
+
+    def __init__(self, row: Mapping[str, Any]) -> None:
+        self.row = row
+
+    def get_current_parameters(self) -> Mapping[str, Any]:
+        return self.row
+
+
+def _default_of(default: Any, name: str) -> Default:
     if default.is_callable:
-        return lambda: default.arg(None)  # SQLAlchemy wraps callables to take a context
+        # SQLAlchemy wraps callables to take a context
+        return lambda row: default.arg(_Context(row))
     if default.is_scalar:
-        return lambda: default.arg
+        return lambda row: default.arg
     raise ValueError(f"{name}: a default that is not a value cannot be used here")
 
 
