@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcast_models import Broadcast
@@ -127,6 +127,11 @@ class Stats:
             *await self._broadcasts(since),
         ]
         wanted = {(i.kind, i.id) for i in items}
+        if self.session.bind.dialect.name == "postgresql":
+            # One big GROUP BY: in memory rather than sorted on disk (4 MB default: 300 MB of
+            # temp files at 1,000,000 ballots), and not worth compiling (JIT took 0.2-0.5 s).
+            await self.session.execute(text("SET LOCAL work_mem = '128MB'"))
+            await self.session.execute(text("SET LOCAL jit = off"))
         cells: dict[tuple[str, int], list[Cell]] = defaultdict(list)
         for kind, item_id, *cell in await self.session.execute(figures(since)):
             if (kind, item_id) in wanted:
