@@ -127,7 +127,7 @@ class Stats:
             *await self._broadcasts(since),
         ]
         wanted = {(i.kind, i.id) for i in items}
-        if self.session.bind.dialect.name == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             # One big GROUP BY: in memory rather than sorted on disk (4 MB default: 300 MB of
             # temp files at 1,000,000 ballots), and not worth compiling (JIT took 0.2-0.5 s).
             await self.session.execute(text("SET LOCAL work_mem = '128MB'"))
