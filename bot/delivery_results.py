@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.messages import DeliveryError, Recipient, SendResult
 from bot.metrics import SEND_FAILURES
 from bot.pacing import Pacer
-from storage.outbox import SENDING, Claim, Outcome
+from storage.outbox import SENDING, Claim, RowOutcome
 from storage.outbox_worker import OutboxWriter
 
 log = logging.getLogger("bot.delivery")
@@ -57,10 +57,10 @@ def backoff(attempt: int, base_seconds: float) -> timedelta:
     return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
 
-def back(row: Claim, token: datetime, at: datetime) -> Outcome:
+def back(row: Claim, token: datetime, at: datetime) -> RowOutcome:
     """Give a row back unsent (also one this worker marked `sending` but did not send); one
     that was in doubt when claimed stays in doubt (looked up again at `at`)."""
-    return Outcome("doubt" if row.status == SENDING else "release", row.id, token, at=at)
+    return RowOutcome("doubt" if row.status == SENDING else "release", row.id, token, at=at)
 
 
 class DeliveryResults:
@@ -88,7 +88,7 @@ class DeliveryResults:
         kind = "held" if result.held else "sent"
         pmid = result.platform_message_id
         await self.writer.finish(
-            Outcome(kind, row.id, token, at=self.clock(), platform_message_id=pmid)
+            RowOutcome(kind, row.id, token, at=self.clock(), platform_message_id=pmid)
         )
 
     async def give_back(self, rows: Sequence[Claim], at: datetime) -> None:
@@ -99,19 +99,19 @@ class DeliveryResults:
         """Record a failed attempt; False stops the rest of the person's lane."""
         SEND_FAILURES.labels(row.channel, str(exc.permanent).lower()).inc()
         if exc.permanent or row.attempts >= self.settings.delivery_max_attempts:
-            await self.writer.finish(Outcome("failed", row.id, token, error=exc.reason))
+            await self.writer.finish(RowOutcome("failed", row.id, token, error=exc.reason))
             return True
         if exc.retry_after is not None:
             scope = row.account if exc.extra.get("scope") == "conversation" else None
             self.pacer(row.channel).pause(exc.retry_after, scope)
             at = self.after(exc.retry_after)
-            await self.writer.finish(Outcome("retry", row.id, token, at=at, error=exc.reason))
+            await self.writer.finish(RowOutcome("retry", row.id, token, at=at, error=exc.reason))
             return False
         at = self.backoff(row)
         if keyed and exc.extra.get("in_doubt"):
-            await self.writer.finish(Outcome("doubt", row.id, token, at=at, error=exc.reason))
+            await self.writer.finish(RowOutcome("doubt", row.id, token, at=at, error=exc.reason))
             return False  # the person's next messages wait until this one is settled
-        await self.writer.finish(Outcome("retry", row.id, token, at=at, error=exc.reason))
+        await self.writer.finish(RowOutcome("retry", row.id, token, at=at, error=exc.reason))
         return True
 
     async def reconcile(
@@ -132,12 +132,12 @@ class DeliveryResults:
             SEND_FAILURES.labels(row.channel, str(exc.permanent).lower()).inc()
             reason = f"in doubt, lookup failed: {exc.reason}"
             if exc.permanent or row.attempts >= self.settings.delivery_max_attempts:
-                await self.writer.finish(Outcome("failed", row.id, token, error=reason))
+                await self.writer.finish(RowOutcome("failed", row.id, token, error=reason))
                 return True
             # Only the lookup was refused (its own rate limit): sending is not paused.
             wait = exc.retry_after
             at = self.after(wait) if wait is not None else self.backoff(row)
-            await self.writer.finish(Outcome("doubt", row.id, token, at=at, error=reason))
+            await self.writer.finish(RowOutcome("doubt", row.id, token, at=at, error=reason))
             return False
         if found is None:
             IN_DOUBT.labels(row.channel, "absent").inc()

@@ -72,7 +72,7 @@ _FIELDS = tuple(f.name for f in fields(Outgoing))
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class RowOutcome:
     """What became of one claimed row, written by `DeliveryOutbox.write`.
 
     kind: sent | held | retry | failed | release (given back unsent; the attempt does not
@@ -164,7 +164,7 @@ class DeliveryOutbox(Protocol):
     async def write(
         self,
         marks: Sequence[tuple[int, datetime]],
-        outcomes: Sequence[Outcome],
+        outcomes: Sequence[RowOutcome],
         *,
         now: datetime,
         lease: timedelta,

@@ -17,7 +17,7 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 
 from storage.db import Database
-from storage.outbox import CLAIM_WINDOW_EXTRA, Claim, Outcome, claimed
+from storage.outbox import CLAIM_WINDOW_EXTRA, Claim, RowOutcome, claimed
 
 _COLUMNS = ", ".join(f"o.{f.name}" for f in fields(Claim) if f.name != "recipient")
 _ACCOUNT = "(SELECT a.{} FROM channel_accounts a WHERE a.channel = o.channel AND a.platform_id = o.account)"  # noqa: E501
@@ -135,7 +135,7 @@ class PostgresOutbox:
     async def write(
         self,
         marks: Sequence[tuple[int, datetime]],
-        outcomes: Sequence[Outcome],
+        outcomes: Sequence[RowOutcome],
         *,
         now: datetime,
         lease: timedelta,

@@ -38,7 +38,7 @@ from storage.outbox import (
     SENDING,
     SENT,
     Claim,
-    Outcome,
+    RowOutcome,
     claimed,
 )
 
@@ -104,7 +104,7 @@ class SqliteOutbox:
     async def write(
         self,
         marks: Sequence[tuple[int, datetime]],
-        outcomes: Sequence[Outcome],
+        outcomes: Sequence[RowOutcome],
         *,
         now: datetime,
         lease: timedelta,
@@ -192,9 +192,9 @@ async def _mark(
 
 
 async def _finish(
-    session: AsyncSession, outcomes: Sequence[Outcome], now: datetime, lease: timedelta
+    session: AsyncSession, outcomes: Sequence[RowOutcome], now: datetime, lease: timedelta
 ) -> None:
-    by_kind: dict[str, list[Outcome]] = defaultdict(list)
+    by_kind: dict[str, list[RowOutcome]] = defaultdict(list)
     for outcome in outcomes:
         by_kind[outcome.kind].append(outcome)
     for kind, items in by_kind.items():

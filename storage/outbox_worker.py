@@ -16,7 +16,7 @@ from typing import Any
 
 from storage.db import Database
 from storage.models import utcnow
-from storage.outbox import DeliveryOutbox, Outcome
+from storage.outbox import DeliveryOutbox, RowOutcome
 from storage.outbox_postgres import PostgresOutbox
 from storage.outbox_sqlite import SqliteOutbox
 
@@ -38,7 +38,7 @@ class OutboxWriter:
         self.lease = lease
         self.clock = clock
         self._starts: list[tuple[int, datetime, asyncio.Future[datetime | None]]] = []
-        self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._outcomes: list[tuple[RowOutcome, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def start_sending(self, row_id: int, token: datetime) -> datetime | None:
@@ -49,14 +49,14 @@ class OutboxWriter:
         self._kick()
         return await future
 
-    async def finish(self, outcome: Outcome) -> None:
+    async def finish(self, outcome: RowOutcome) -> None:
         """Record one result; returns once it is committed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._outcomes.append((outcome, future))
         self._kick()
         await future
 
-    async def finish_all(self, outcomes: Sequence[Outcome]) -> None:
+    async def finish_all(self, outcomes: Sequence[RowOutcome]) -> None:
         if outcomes:
             await asyncio.gather(*(self.finish(o) for o in outcomes))
 

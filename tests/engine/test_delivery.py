@@ -12,7 +12,7 @@ from bot.delivery import DeliveryWorker, backoff, delivery_key
 from bot.engine import Engine
 from bot.messages import DeliveryError, Outgoing, Recipient, SendResult
 from storage.models import OutboxMessage, utcnow
-from storage.outbox import Outcome
+from storage.outbox import RowOutcome
 from storage.outbox_worker import outbox_for
 from tests.support.org import Org
 
@@ -274,7 +274,7 @@ async def test_a_row_taken_over_is_never_written_by_the_first_worker(
     assert mine.id == theirs.id and mine.claimed_at != theirs.claimed_at
     marks = [(mine.id, mine.claimed_at)]
     assert await outbox.write(marks, [], now=utcnow(), lease=lease) == set()
-    late = Outcome("sent", mine.id, mine.claimed_at, platform_message_id="stale")
+    late = RowOutcome("sent", mine.id, mine.claimed_at, platform_message_id="stale")
     await outbox.write([], [late], now=utcnow(), lease=lease)
     [row] = await rows(engine)
     assert (row.status, row.platform_message_id, row.attempts) == ("claimed", None, 2)

@@ -18,7 +18,7 @@ from bot.errors import StoreUnavailable
 from bot.messages import Outgoing
 from storage.db import Database
 from storage.models import ChannelAccount, OutboxMessage, utcnow
-from storage.outbox import Claim, Outbox, Outcome, outbox_row
+from storage.outbox import Claim, Outbox, RowOutcome, outbox_row
 from storage.outbox_postgres import PostgresOutbox
 from storage.outbox_sqlite import SqliteOutbox
 from storage.outbox_worker import outbox_for
@@ -61,14 +61,14 @@ async def test_a_persons_rows_are_claimed_in_order_and_wait_behind_a_held_one(
     outbox = outbox_for(db)
     everything = await outbox.claim(CONSOLE, now=now, limit=10, lease=LEASE)
     assert [c.id for c in everything] == ids  # one worker takes them all, in id order
-    give_back = [Outcome("release", c.id, c.claimed_at, at=now) for c in everything]
+    give_back = [RowOutcome("release", c.id, c.claimed_at, at=now) for c in everything]
     await outbox.write([], give_back, now=now, lease=LEASE)
 
     (first,) = await outbox.claim(CONSOLE, now=now, limit=1, lease=LEASE)
     assert (first.id, first.account) == (ids[0], "a")
     # Another worker: a's newer rows wait while a's first is held; b's go.
     assert accounts_of(await outbox.claim(CONSOLE, now=now, limit=10, lease=LEASE)) == ["b", "b"]
-    sent = Outcome("sent", first.id, first.claimed_at, at=now, platform_message_id="m")
+    sent = RowOutcome("sent", first.id, first.claimed_at, at=now, platform_message_id="m")
     await outbox.write([], [sent], now=now, lease=LEASE)
     rest = await outbox.claim(CONSOLE, now=now, limit=10, lease=LEASE)
     assert [c.id for c in rest] == [ids[2], ids[4]]
@@ -147,7 +147,7 @@ async def test_held_rows_go_out_when_the_person_writes(org: Org) -> None:
     now = utcnow()
     claims = await outbox.claim(CONSOLE, now=now, limit=10, lease=LEASE)
     assert sorted(set(accounts_of(claims))) == ["emp0@example.org", "emp2@example.org"]
-    held = [Outcome("held", c.id, c.claimed_at, at=now, platform_message_id="t") for c in claims]
+    held = [RowOutcome("held", c.id, c.claimed_at, at=now, platform_message_id="t") for c in claims]
     await outbox.write([], held, now=now, lease=LEASE)
     assert await outbox.claim(CONSOLE, now=now, limit=10, lease=LEASE) == []
     async with db.transaction() as session:  # neither has written for two days
@@ -174,7 +174,7 @@ async def test_writes_are_fenced_by_the_claim_token(db: Database) -> None:
     assert mine.id == theirs.id and theirs.claimed_at == later
     assert await outbox.write([(mine.id, mine.claimed_at)], [], now=later, lease=LEASE) == set()
     for kind in ("sent", "held", "retry", "failed", "release", "doubt"):
-        stale = Outcome(kind, mine.id, mine.claimed_at, at=later, platform_message_id="stale")
+        stale = RowOutcome(kind, mine.id, mine.claimed_at, at=later, platform_message_id="stale")
         await outbox.write([], [stale], now=later, lease=LEASE)
     row = (await stored(db))[mine.id]
     assert (row.status, row.claimed_at, row.attempts, row.platform_message_id) == (
@@ -200,7 +200,7 @@ async def test_every_outcome_is_written_as_its_kind_says(db: Database) -> None:
     at = later + timedelta(minutes=1)
     kinds = ["sent", "held", "retry", "failed", "release", "doubt"]
     outcomes = [
-        Outcome(k, r.id, later, at=at, platform_message_id=f"pm-{k}", error=f"e-{k}")
+        RowOutcome(k, r.id, later, at=at, platform_message_id=f"pm-{k}", error=f"e-{k}")
         for k, r in zip(kinds, claimed, strict=True)
     ]
     await outbox.write([], outcomes, now=later, lease=LEASE)
@@ -233,7 +233,7 @@ async def test_marks_and_outcomes_share_one_write(db: Database) -> None:
     await queue(db, "a", "b", now=now)
     outbox = outbox_for(db)
     a, b = await outbox.claim(CONSOLE, now=now, limit=10, lease=LEASE)
-    done = Outcome("sent", b.id, b.claimed_at, at=now, platform_message_id="m")
+    done = RowOutcome("sent", b.id, b.claimed_at, at=now, platform_message_id="m")
     assert await outbox.write([(a.id, a.claimed_at)], [done], now=now, lease=LEASE) == {a.id}
     rows = await stored(db)
     assert (rows[a.id].status, rows[b.id].status) == ("sending", "sent")
