@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.csvsafe import write_csv
-from bot.i18n import t
+from bot.i18n import pick, t
 from bot.usecases import polls as poll_cases
 from bot.usecases.polls import PollRefused
 from bot.web import queries
@@ -126,12 +126,14 @@ class PollViews:
     def _live_context(self, results: Results, lang: str) -> dict[str, Any]:
         poll, tally = results.poll, results.tally
         total = sum(o.count for o in tally.options)
+        # Option labels as the visitor reads them: the author's English for an English reader.
+        labels = [pick(lang, o.label, o.label_en) for o in tally.options]
         description = "; ".join(
-            t(lang, "web.poll.chart_row", label=o.label, count=o.count, pct=percent(o.count, total))
-            for o in tally.options
+            t(lang, "web.poll.chart_row", label=label, count=o.count, pct=percent(o.count, total))
+            for label, o in zip(labels, tally.options, strict=True)
         )
         chart = bar_chart(
-            [Bar(o.label, o.count) for o in tally.options],
+            [Bar(label, o.count) for label, o in zip(labels, tally.options, strict=True)],
             title=t(lang, "web.poll.chart_title", id=poll.id),
             description=description,
             chart_id=f"chart-{poll.id}",

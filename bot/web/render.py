@@ -17,7 +17,7 @@ from aiohttp import web
 from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES, pick, t
 from bot.labels import (
     action_name,
     channel_list,
@@ -86,6 +86,8 @@ def render_text(template: str, lang: str, timezone: ZoneInfo, **context: Any) ->
         subject_name=partial(subject_name, lang),
         detail_items=partial(detail_items, lang),
         unreachable_name=partial(unreachable_name, lang),
+        # An author's text in the visitor's language: their English when they wrote one.
+        pick=partial(pick, lang),
         **context,
     )
 
