@@ -1,6 +1,7 @@
 """Every dashboard page and the web chat, filled with long realistic content, fit a 390 px
 phone and a 1280 px desktop in Chromium: the page never scrolls sideways, no table is wider
-than its box, no table cell's content spills out, and no word in a cell is broken mid-word.
+than its box, no table cell's content spills out, and no word in a cell is broken mid-word;
+in Dutch and again in English (with the authors' English texts, tests/e2e/english_seed.py).
 
 A word may wrap after a hyphen or a slash (as in "Oosterhuis-Vanderbrugghen" or a link);
 a break anywhere else inside a word is counted. The pages come from the server's own routes
@@ -12,9 +13,11 @@ from __future__ import annotations
 from playwright.async_api import Browser, BrowserContext, Page
 
 from bot.engine import Engine
+from bot.i18n import t
 from bot.web.routes import web_routes
 from storage.media import MediaStore
 from tests.e2e.conftest import LiveServer
+from tests.e2e.english_seed import QUESTION_EN, add_english
 from tests.e2e.seed import Seeded, page_paths, seed
 from tests.e2e.support import invite_link, login_link, set_roles
 from tests.support.org import Org
@@ -103,6 +106,18 @@ async def test_every_dashboard_page_and_the_chat_fit_phone_and_desktop(
     for path in paths:
         for width in WIDTHS:
             problems += await problems_of(page, server.url(path), width)
+    # The same pages in English, whose labels and authors' texts are often longer: switched
+    # with the dashboard's own language switch, on the same seed and browser (run time).
+    await add_english(engine, seeded)
+    await page.select_option("#lang-select", "en")
+    await page.get_by_role("button", name=t("nl", "web.language_apply")).click()
+    await page.wait_for_selector("html[lang=en]")
+    for path in paths:
+        for width in WIDTHS:
+            problems += await problems_of(page, server.url(path), width)
+    await page.goto(server.url(f"/admin/polls/{seeded.poll}"))
+    assert await page.get_attribute("html", "lang") == "en"
+    assert QUESTION_EN in await page.inner_text("main"), "the English pass saw Dutch texts"
     # The pages before logging in, and the web chat of a colleague with the long name.
     public = await server.context(browser)
     before = await public.new_page()
