@@ -110,9 +110,13 @@ def _responses() -> list[Any]:
     return [stmt.where(stmt.selected_columns.person.is_not(None)) for stmt in out]
 
 
-def figures(since: datetime | None) -> Any:
-    """(kind, item, channel, department, location, reach, responses) per cell."""
+def figures(since: datetime | None, only: dict[str, set[int]] | None = None) -> Any:
+    """(kind, item, channel, department, location, reach, responses) per cell; of the items
+    in `only` (kind -> ids) when given, the others being cached (storage/stats_cache.py)."""
     u = union_all(*_contacts(since), *_responses()).subquery("u")
+    chosen: Any = true()
+    if only is not None:
+        chosen = or_(false(), *(and_(u.c.kind == k, u.c.item.in_(ids)) for k, ids in only.items()))
     person = (
         select(
             u.c.kind,
@@ -121,6 +125,7 @@ def figures(since: datetime | None) -> Any:
             func.coalesce(func.max(u.c.reached_channel), func.max(u.c.channel)).label("channel"),
             func.max(u.c.responded).label("responded"),
         )
+        .where(chosen)
         .group_by(u.c.kind, u.c.item, u.c.person)
         .having(or_(func.max(u.c.reached) > 0, func.max(u.c.responded) > 0))
         .subquery("per_person")
