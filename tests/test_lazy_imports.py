@@ -27,3 +27,23 @@ def test_finding_themes_still_works_through_the_light_entry_point() -> None:
     answers = [(i, "de werkdruk is te hoog op de afdeling") for i in range(6)]
     themes = find_themes(answers)
     assert sum(t.count for t in themes) == 6
+
+
+def test_the_command_imports_only_the_sub_app_it_runs() -> None:
+    """`achterban stats` must answer in 2 s (issue 15); importing every sub-app (themes'
+    simplemma, the broadcast and survey use cases, Pillow) cost ~0.3 s of its start-up."""
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from bot.cli.main import app\n"
+        "later = ('bot.cli.poll', 'bot.cli.broadcast', 'bot.cli.survey', 'bot.themes', 'PIL')\n"
+        "print(','.join(m for m in later if m in sys.modules))\n"
+        "CliRunner().invoke(app, ['stats', '--help'])\n"
+        "print(','.join(m for m in later + ('bot.cli.stats',) if m in sys.modules))\n"
+        "CliRunner().invoke(app, ['--help'])\n"
+        "print('bot.cli.broadcast' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split("\n")[:3] == ["", "bot.cli.stats", "True"]

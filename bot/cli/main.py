@@ -8,7 +8,6 @@ import signal
 
 import typer
 
-from bot.cli.broadcast import broadcast_app
 from bot.cli.common import (
     database,
     err,
@@ -20,43 +19,17 @@ from bot.cli.common import (
     settings,
     settle_garbage_collector,
 )
-from bot.cli.nominations import nominations_app
-from bot.cli.photo import photo_app
-from bot.cli.poll import poll_app
-from bot.cli.question import question_app
-from bot.cli.report import report_app
-from bot.cli.roster import person_app, roster_app
-from bot.cli.slack import slack_app
-from bot.cli.stats import stats_app
-from bot.cli.survey import survey_app
-from bot.cli.survey_report import survey_report  # noqa: F401 (adds `survey report`)
-from bot.cli.teams import teams_app
-from bot.cli.web import admin_app, web_app
-from bot.cli.whatsapp import whatsapp_app
+from bot.cli.lazy import LazyGroup
 from bot.errors import ConfigError
 
 app = typer.Typer(
     help="achterban: the works council's chat bot (Teams, Slack, WhatsApp, web, terminal).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,  # the sub-apps (bot/cli/lazy.py) are imported when run
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(roster_app, name="roster")
-app.add_typer(person_app, name="person")
-app.add_typer(poll_app, name="poll")
-app.add_typer(slack_app, name="slack")
-app.add_typer(teams_app, name="teams")
-app.add_typer(question_app, name="question")
-app.add_typer(survey_app, name="survey")
-app.add_typer(report_app, name="report")
-app.add_typer(nominations_app, name="nominations")
-app.add_typer(photo_app, name="photo")
-app.add_typer(broadcast_app, name="broadcast")
-app.add_typer(stats_app, name="stats")
-app.add_typer(web_app, name="web")
-app.add_typer(admin_app, name="admin")
-app.add_typer(whatsapp_app, name="whatsapp")
 
 
 @db_app.command("upgrade")
