@@ -4,8 +4,10 @@ themes are found or a report is made (issue 15: serve and worker under 300 MB)."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("numpy", "scipy", "sklearn", "weasyprint")
 
@@ -47,3 +49,21 @@ def test_the_command_imports_only_the_sub_app_it_runs() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.split("\n")[:3] == ["", "bot.cli.stats", "True"]
+
+
+def test_stats_runs_without_the_engine(tmp_path: Path) -> None:
+    """The report needs a session only: the engine (bot.app: aiohttp, every dialog) is ~0.35 s
+    of imports that `achterban stats` does without."""
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from bot.cli.main import app\n"
+        "r = CliRunner().invoke(app, ['stats', '--format', 'json'])\n"
+        "print(r.exit_code, 'bot.app' in sys.modules, 'bot.delivery' in sys.modules)\n"
+    )
+    env = {**os.environ, "ACHTERBAN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120,
+        env=env,
+    )  # fmt: skip
+    assert out.stdout.strip().splitlines()[-1] == "0 False False"
