@@ -28,6 +28,8 @@ from bot.text import ascii_int
 from bot.understand.times import AmbiguousTime, At, NoTime, Past, parse_time, say_when
 
 # NoTime reasons with a text of their own; the others get the general one.
+# A pressed reading is a Unix time; a forged one beyond year 9999 would not be a datetime.
+MAX_SECONDS = 253_402_300_799
 _REASONS = frozenset({"bare_number", "foreign_digits", "dst_gap", "no_such_date"})
 
 
@@ -43,7 +45,7 @@ def read_time(turn: Turn, prefix: str) -> datetime | Refusal:
     tz = services.settings.timezone
     picked = (turn.choice or "").removeprefix(f"{prefix}:at:")
     if turn.choice and picked != turn.choice:
-        seconds = ascii_int(picked)
+        seconds = ascii_int(picked, high=MAX_SECONDS)
         if seconds is None:
             return Refusal("dialog.pick_one")
         return datetime.fromtimestamp(seconds, UTC).astimezone(tz)

@@ -13,8 +13,6 @@ When two jobs fit equally, the bot asks which with buttons (`intent:<name>`), ne
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from bot.conversation import Turn
 from bot.messages import Choice
 from bot.registry import Registry
@@ -45,7 +43,6 @@ from storage.stats import Stats
 P = "intent"
 NEWS = "news"
 SHOWN_STATS = 5
-STATS_DAYS = 90
 
 
 async def act_on_intent(turn: Turn) -> bool:
@@ -59,7 +56,11 @@ async def act_on_intent(turn: Turn) -> bool:
     if isinstance(found, AmbiguousIntent):
         turn.reply(turn.t("intent.which"), [_choice(turn, name) for name in found.names])
         return True
-    if found.name not in (HELP, ANSWER) and await collect_reply(turn):
+    # A report or a nomination may name a colleague or what happened: kept as a reply to the
+    # news it would stand on the dashboard with the writer's name, so it is never kept; its
+    # own dialog starts (and asks for a confirmation at its end).
+    kept_as_reply = found.name not in (HELP, ANSWER, REPORT, NOMINATE)
+    if kept_as_reply and await collect_reply(turn):
         turn.reply(turn.t("intent.also_reply_kept"), [_choice(turn, found.name, found.arg)])
         return True
     await do_intent(turn, found)
@@ -161,8 +162,9 @@ async def show_stats(turn: Turn) -> None:
         turn.reply(turn.t("intent.stats_or_only"))
         return
     services = turn.services
-    since = services.now - timedelta(days=STATS_DAYS)
-    report = await Stats(services.session, services.settings.timezone).report(since)
+    # The whole report, not one since a date: closed items come from the cache then, so a
+    # colleague's message does not wait behind a live count of months (issue 15).
+    report = await Stats(services.session, services.settings.timezone).report(None)
     items = report["items"][-SHOWN_STATS:]
     if not items:
         turn.reply(turn.t("intent.stats_empty"))

@@ -90,12 +90,25 @@ async def test_answer_an_open_question_in_one_line(engine: Engine, org: Org) -> 
 
 async def test_a_reply_to_news_is_kept_and_the_job_only_offered(engine: Engine, org: Org) -> None:
     await create(engine, "Nieuw rooster per januari")
-    await org.say("emp0", "ik wil iets melden over het rooster")
+    await org.say("emp0", "ik wil mijn stem wijzigen, het rooster valt tegen")
     offer = await org.last("emp0")
     assert "bewaard als reactie" in offer.text
-    assert [c.payload for c in offer.choices] == ["intent:report"]
+    assert [c.payload for c in offer.choices] == ["intent:change_vote"]
     async with engine.db.transaction(read_only=True) as session:
         assert len((await session.execute(select(BroadcastReply))).scalars().all()) == 1
+
+
+@pytest.mark.parametrize("text", ["ik wil iets melden over het rooster", "ik wil emp2 nomineren"])
+async def test_a_report_or_nomination_is_never_kept_as_a_named_reply(
+    engine: Engine, org: Org, text: str
+) -> None:
+    """A reply stands on the dashboard with the writer's name; a report may become anonymous
+    and a nomination round may be: their text is not kept as a reply to the news."""
+    await create(engine, "Nieuw rooster per januari")
+    await org.say("emp0", text)
+    assert "bewaard als reactie" not in (await org.last("emp0")).text
+    async with engine.db.transaction(read_only=True) as session:
+        assert (await session.execute(select(BroadcastReply))).scalars().all() == []
 
 
 async def test_help_text_tells_of_free_text(engine: Engine, org: Org) -> None:
