@@ -38,6 +38,7 @@ from storage.inbound import Freshness, arrive, touch_account
 from storage.media import MediaFetcher, MediaStore
 from storage.models import OutboxMessage, utcnow
 from storage.outbox import outbox_row
+from storage.prompts import sealed_prompt
 from storage.unit import Store, Unit, raw
 
 log = logging.getLogger(__name__)
@@ -247,7 +248,10 @@ class Engine:
         rows = [
             self._sealed(
                 outbox_row(incoming.channel, incoming.account, person.id, reply, now=services.now)
-                | {"prompt": prompt, "recipient_ref": None},
+                | {
+                    "prompt": sealed_prompt(prompt) if reply.sealed else prompt,
+                    "recipient_ref": None,
+                },
                 reply,
             )
             for reply, prompt in turn.replies

@@ -45,6 +45,18 @@ def poll_of(asked: Asked) -> int | None:
     return None if parsed is None else parsed[0]
 
 
+async def _seal_if_anonymous(turn: Turn, poll_ids: list[int]) -> None:
+    """A question back whose buttons are votes in an anonymous poll is sealed, and its prompt
+    is not kept (storage.prompts.sealed_prompt): the payloads would say what the person chose.
+    A typed "2" after it is then not understood (buttons and labels still work): a refusal,
+    never a vote read against another poll's options."""
+    for poll_id in poll_ids:
+        poll = await turn.services.polls.get(poll_id)
+        if poll is not None and poll.anonymous:
+            turn.sealed = True
+            return
+
+
 async def _answerable(turn: Turn, poll_id: int) -> bool:
     """Whether the person may still answer poll `poll_id` (open, theirs, not a spent
     anonymous vote)."""
@@ -94,6 +106,7 @@ async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
         if isinstance(result, Ambiguous):
             labels = [_label(asked.choices, p) for p in result.candidates]
             choices = [Choice(label, p) for label, p in zip(labels, result.candidates, strict=True)]
+            await _seal_if_anonymous(turn, [latest])
             turn.reply(turn.t("pollanswer.did_you_mean", options=_or(turn, labels)), choices)
             return Reading(handled=True)
         if isinstance(result, Matched):
@@ -129,6 +142,7 @@ async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
             for poll_id, other, matched in fits
         ]
         ids = [str(poll_id) for poll_id, _o, _m in fits]
+        await _seal_if_anonymous(turn, [poll_id for poll_id, _o, _m in fits])
         turn.reply(turn.t("pollanswer.which_poll", polls=_or(turn, ids)), choices)
         return Reading(handled=True)
     return Reading()
@@ -138,7 +152,7 @@ async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
 _JOBS_IN_REMARKS = ("report", "nominate", "change_vote", "opt_out_news", "stats", "language")
 
 
-def asked_job_instead(turn: Turn, reading: Reading) -> bool:
+async def asked_job_instead(turn: Turn, reading: Reading) -> bool:
     """ "nee, afmelden" after a yes/no poll: an answer with a remark that itself asks for a
     job (bot/understand/intents.py) has two readings, so the bot asks which, with buttons
     for the answer and for the job; True when it asked. A misread is worse than a question."""
@@ -149,6 +163,7 @@ def asked_job_instead(turn: Turn, reading: Reading) -> bool:
     if not isinstance(found, Intent) or found.name not in _JOBS_IN_REMARKS or parsed is None:
         return False
     arg = f":{found.arg}" if found.name == "language" and found.arg else ""
+    await _seal_if_anonymous(turn, [parsed[0]])
     turn.reply(
         turn.t("pollanswer.answer_or_job"),
         [

@@ -84,7 +84,7 @@ async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
     if asked is None or poll_prompt or not asked.choices:
         # A number may be meant for another open poll when the latest can take no answer.
         reading = await read_poll_answer(turn, asked)
-        if asked_job_instead(turn, reading):
+        if await asked_job_instead(turn, reading):
             return None, "", True
         if reading.choice or reading.handled:
             return reading.choice, reading.remark, reading.handled

@@ -74,6 +74,14 @@ def outbox_prompt(outgoing: Outgoing) -> dict[str, Any]:
     }
 
 
+def sealed_prompt(prompt: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The prompt of a sealed reply: its buttons may carry an anonymous act (a vote's payload,
+    in "did you mean A or B?"), so none is kept. It still stands as the latest prompt, so a
+    typed "1" after it is not read against an older poll's options (a misread); the buttons,
+    in the sealed message, still work."""
+    return None if prompt is None else {"choices": [], "multiple": False, "sealed": True}
+
+
 def remember(
     state: Mapping[str, Any], outgoing: Outgoing, *, typed: bool, keep_text: bool
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bot.engine import Engine
 from dialogs.poll import vote_payload
+from storage.models import OutboxMessage
 from storage.vote_comment_models import VoteComment
 from tests.dialogs.test_poll import ballots
 from tests.support.org import Org
@@ -183,3 +184,33 @@ async def test_an_answer_whose_remark_asks_for_a_job_is_asked_back(
     ]
     await org.say("emp0", choice="intent:opt_out_news")
     assert "Wil je je afmelden" in (await org.last("emp0")).text
+
+
+async def test_asking_back_in_an_anonymous_poll_keeps_no_vote_next_to_the_person(
+    engine: Engine, org: Org
+) -> None:
+    """The buttons of "Bedoel je A of B?" are votes: for an anonymous poll the message is
+    sealed and its prompt is not kept, so no outbox row says what the person meant to choose;
+    a typed "2" is then not understood (a refusal), while the button still votes."""
+    poll_id, opts = await create_poll(engine, GIFTS, anonymous=True)
+    await org.say("emp0", "kerstpakket of cadeaubon")
+    async with engine.db.transaction(read_only=True) as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage.prompt, OutboxMessage.payload).where(
+                    OutboxMessage.person_id == org.people["emp0"].id
+                )
+            )
+        ).all()
+    assert rows[-1].prompt == {"choices": [], "multiple": False, "sealed": True}
+    # (the poll's own message lists every option; the question back names the ones meant)
+    assert f"poll:{poll_id}:vote" not in str(rows[-1])
+    await org.say("emp0", "2")
+    assert await ballots(engine) == []
+    await org.say("emp0", choice=vote_payload(poll_id, opts[2]))
+    async with engine.db.transaction(read_only=True) as session:
+        polls = engine.services(session).polls
+        poll = await polls.get(poll_id)
+        assert poll is not None
+        tally = await polls.tally(poll)
+    assert tally.participants == 1
