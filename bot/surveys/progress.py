@@ -94,6 +94,10 @@ def unseal(sealer: Sealer, token: str | None) -> Progress:
 # carries no time, and equal groups give unequal tokens (no counting of equal values).
 _GROUPS_LABEL = "survey groups seal"
 _NONCE = 12
+# AES-GCM does not pad: the token's length would follow the names' length and tell a
+# department from another. Every body is padded with blanks (which JSON ignores) to a
+# multiple of this many bytes, so all tokens are the same length.
+_PADDED = 1024
 
 
 def _groups_key(pseudonym: Callable[[str], str]) -> AESGCM:
@@ -105,6 +109,7 @@ def seal_groups(
 ) -> str:
     nonce = os.urandom(_NONCE)
     body = json.dumps([department, location], ensure_ascii=False).encode()
+    body += b" " * (-len(body) % _PADDED)
     token = nonce + _groups_key(pseudonym).encrypt(nonce, body, None)
     return base64.urlsafe_b64encode(token).decode("ascii")
 
