@@ -133,25 +133,33 @@ def turnout(
 def label_groups(
     groups: Sequence[tuple[str | None, str | None]],
 ) -> list[tuple[str | None, str | None]]:
-    """Which department and location each anonymous response may carry: a department (or
-    location) only when at least MIN_GROUP responses share it, and the two together only when
-    at least MIN_GROUP share the pair (else the location is dropped), so that no label or pair
-    of labels narrows a response to fewer than MIN_GROUP respondents."""
+    """Which department and location each anonymous response may carry, so that every stored
+    combination is shared by at least MIN_GROUP responses or by none (k-anonymous).
+
+    A combination held by fewer loses its location, then its department. If the responses
+    left with no label are 1 to MIN_GROUP - 1, they would be told apart from the rest (the
+    register says who finished, people says their departments), so the smallest labelled
+    group loses a label too, until the unlabelled ones are none or enough."""
 
     def norm(value: str | None) -> str | None:
         return value.strip() if value and value.strip() else None
 
-    cleaned = [(norm(d), norm(loc)) for d, loc in groups]
-    deps = Counter(d for d, _ in cleaned if d)
-    locs = Counter(loc for _, loc in cleaned if loc)
-    kept = [
-        (d if d and deps[d] >= MIN_GROUP else None, loc if loc and locs[loc] >= MIN_GROUP else None)
-        for d, loc in cleaned
-    ]
-    pairs = Counter(pair for pair in kept if pair[0] and pair[1])
-    return [
-        (d, loc if not (d and loc) or pairs[(d, loc)] >= MIN_GROUP else None) for d, loc in kept
-    ]
+    none: tuple[str | None, str | None] = (None, None)
+    labels = [(norm(d), norm(loc)) for d, loc in groups]
+    while True:
+        counts = Counter(labels)
+        small = {g for g, n in counts.items() if n < MIN_GROUP and g != none}
+        labelled = [g for g in counts if g != none]
+        if not small and 0 < counts.get(none, 0) < MIN_GROUP and labelled:
+            small = {min(labelled, key=lambda g: (counts[g], str(g)))}
+        if not small:
+            return labels
+        labels = [_coarser(g) if g in small else g for g in labels]
+
+
+def _coarser(group: tuple[str | None, str | None]) -> tuple[str | None, str | None]:
+    department, location = group
+    return (department, None) if department and location else (None, None)
 
 
 def _merge_small(groups: Mapping[str, set[int]]) -> tuple[dict[str, set[int]], int, bool]:

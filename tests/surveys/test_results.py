@@ -68,5 +68,17 @@ def test_turnout_per_department_merges_small_groups() -> None:
 def test_labels_need_five_alone_and_together() -> None:
     groups = [("A", "X")] * 5 + [("A", "Y")] * 3 + [("B", "Y")] * 2 + [(" ", None)]
     labelled = label_groups(groups)
-    # A has 8, X 5, Y 5, B 2; the pair (A, Y) has 3, so its location is dropped.
-    assert labelled == [("A", "X")] * 5 + [("A", None)] * 3 + [(None, "Y")] * 2 + [(None, None)]
+    # (A, X) has 5 and stays; (A, Y) with 3 and (B, Y) with 2 lose their labels, one at a
+    # time, and end with the unlabelled one: 6 without labels, none of them told apart.
+    assert labelled == [("A", "X")] * 5 + [(None, None)] * 6
+
+
+def test_no_stored_combination_narrows_to_fewer_than_five() -> None:
+    """A small leftover of unlabelled responses would be told apart too: the register says
+    who finished and the roster their department (the privacy review's two cases)."""
+    assert label_groups([("A", None)] * 5 + [("X", None)]) == [(None, None)] * 6
+    mixed = [("A", "L1")] * 5 + [("A", "L2")] + [("B", "L2")] * 5
+    labelled = label_groups(mixed)
+    counts = {g: labelled.count(g) for g in set(labelled)}
+    assert all(n >= 5 for n in counts.values()), counts
+    assert label_groups([("A", "L1")] * 7) == [("A", "L1")] * 7
