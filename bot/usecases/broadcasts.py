@@ -100,9 +100,14 @@ class Saved:
 
 def check_text(text: str) -> str:
     """The text without surrounding white space, if its length is allowed."""
+    return bounded_text(text, MAX_TEXT, TEXT_LENGTH)
+
+
+def bounded_text(text: str, limit: int, key: str) -> str:
+    """`text` stripped, if it has 1..`limit` characters; else Refused(key, max=, length=)."""
     body = text.strip()
-    if not body or len(body) > MAX_TEXT:
-        raise Refused(TEXT_LENGTH, max=MAX_TEXT, length=len(body))
+    if not body or len(body) > limit:
+        raise Refused(key, max=limit, length=len(body))
     return body
 
 

@@ -68,10 +68,7 @@ class Sent:
 
 
 def check_text(text: str) -> str:
-    body = text.strip()
-    if not body or len(body) > MAX_TEXT:
-        raise Refused(TEXT_LENGTH, max=MAX_TEXT, length=len(body))
-    return body
+    return broadcasts.bounded_text(text, MAX_TEXT, TEXT_LENGTH)
 
 
 async def send(services: Services, subject: Subject, text: str, actor: broadcasts.Actor) -> Sent:
