@@ -82,10 +82,10 @@ class Nominate(StepDialog):
             await self.ask(turn, WHO, before=turn.t(found.key, **found.params))
             return
         following = await self._who(turn, found)
-        if following is not None and following != WHO:
-            self.move(turn, following)
-        if following is not None:
-            await self.ask(turn, following)
+        if following is None or following == WHO:
+            return  # ended, or refused with who asked again already (_add)
+        self.move(turn, following)
+        await self.ask(turn, following)
 
     async def step(self, turn: Turn) -> None:
         # In an anonymous round every reply may name whom this person nominates.

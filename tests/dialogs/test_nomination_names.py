@@ -136,3 +136,20 @@ async def test_yes_no_and_late_button_labels_are_never_a_name_or_a_reason(
     await org.say("emp0", "Nee, verder")
     await org.say("emp0", "Bevestigen")
     assert [n.reason for n in await saved(engine)] == [None]
+
+
+async def test_naming_someone_already_nominated_along_with_the_command_asks_who_once(
+    engine: Engine, org: Org, people: dict[str, int]
+) -> None:
+    await open_campaign(engine)
+    for line in ["nomineer marieke", "Overslaan", "Nee, verder", "Bevestigen"]:
+        await org.say("emp0", line)
+    assert len(await saved(engine)) == 1
+    before = len(await org.outbox("emp0"))
+    await org.say("emp0", "nomineer marieke")
+    texts = [m.text for m in (await org.outbox("emp0"))[before:]]
+    assert len(texts) == 2, texts
+    assert "Marieke van Dijk heb je al genomineerd" in texts[0]
+    assert "Wie wil je nomineren" in texts[1]
+    await org.say("emp0", "olaf")  # the dialog goes on from the one question
+    assert "Waarom nomineer je Olaf Jansen?" in (await org.last("emp0")).text
