@@ -8,22 +8,18 @@ scheme (tests/fakes/twilio_api.py) and serves the REST API the workers send to.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections import Counter
 from pathlib import Path
 
-import aiohttp
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bench.fleet import fleet
-from bench.votes import run_concurrently
 from bench.webhooks import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     OPTIONS,
-    Delivery,
     cli,
     expected_counts,
     phone,
@@ -36,40 +32,9 @@ from storage.models import OutboxMessage
 from tests.engine.test_delivery_scale import FAST
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support.databases import create_pg_database, drop_pg_database
+from tests.support.storm import post_all, settled
 
 VOTERS = 400
-CONCURRENCY = 16
-
-
-async def post_all(urls: list[str], deliveries: list[Delivery]) -> list[int]:
-    """Round-robin over the servers; the status of each answer."""
-    statuses: list[int] = [0] * len(deliveries)
-    async with aiohttp.ClientSession() as http:
-
-        async def one(n: int) -> None:
-            d = deliveries[n]
-            url = urls[n % len(urls)] + "/twilio/whatsapp"
-            async with http.post(url, data=d.body, headers=d.headers) as r:
-                await r.read()
-                statuses[n] = r.status
-
-        await run_concurrently(len(deliveries), CONCURRENCY, one, lambda: None)
-    return statuses
-
-
-async def outbox_statuses(db: Database) -> Counter[str]:
-    async with db.transaction(read_only=True) as session:
-        stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-        return Counter({s: n for s, n in await session.execute(stmt)})
-
-
-async def settled(db: Database, seconds: float = 30) -> Counter[str]:
-    for _ in range(int(seconds / 0.2)):
-        counts = await outbox_statuses(db)
-        if set(counts) <= {"sent"}:
-            return counts
-        await asyncio.sleep(0.2)
-    return await outbox_statuses(db)
 
 
 async def test_a_vote_storm_over_two_servers_counts_exactly(tmp_path: Path) -> None:
