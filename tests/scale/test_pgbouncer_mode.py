@@ -1,7 +1,8 @@
 """`?pgbouncer=transaction` on the database URL: the settings PgBouncer's transaction mode
 needs (docs/deployment.md) reach asyncpg and SQLAlchemy, the flag does not reach the server,
-and the worker's own statements and an event's transaction still work that way. (No PgBouncer
-runs here: this checks what we send, against PostgreSQL directly.)"""
+and the worker's own statements and an event's transaction still work that way. This checks
+what we send, against PostgreSQL directly, so it runs where PgBouncer is not installed;
+tests/scale/test_pgbouncer_real.py runs the same through a real PgBouncer."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ async def test_pgbouncer_transaction_mode_settings() -> None:
         async with db.transaction() as session:
             assert (await session.execute(text("SELECT 1"))).scalar() == 1
             assert (await session.execute(text("SELECT 2"))).scalar() == 2
+            # SQLAlchemy's statements are unnamed: none stays on the (server) connection.
+            kept = text("SELECT count(*) FROM pg_prepared_statements")
+            assert (await session.execute(kept)).scalar() == 0
         async with db.driver() as conn:
             assert conn._stmt_cache.get_max_size() == 0  # no named statements kept by asyncpg
             assert await conn.fetchval("SELECT 3") == 3
