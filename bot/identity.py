@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.conversation import Services
 from bot.i18n import normalise_language
 from bot.messages import Incoming
+from storage.first_contact import link_first_contact
 from storage.models import ChannelAccount, Person
 
 
@@ -24,13 +25,18 @@ async def resolve_sender(
         account, found, roles = known
         return found, _remember_reference(account, incoming), roles
     profile = incoming.profile
-    person: Person | None = None
-    if profile and profile.email:
-        person = await services.people.by_email(profile.email)
-    if person is None and profile and profile.phone:
-        person = await services.people.by_phone(profile.phone)
-    if person is not None and person.forgotten_at is not None:
-        person = None
+    linked = await link_first_contact(
+        services.store,
+        incoming.channel,
+        incoming.account,
+        email=profile.email if profile else None,
+        phone=profile.phone if profile else None,
+        now=services.now,
+    )
+    if linked is not None and linked.account is not None and linked.person is not None:
+        account = _remember_reference(linked.account, incoming)
+        return linked.person, account, set(linked.roles)
+    person = await _on_roster(services, incoming) if linked is None else None
     if person is None:
         if services.settings.membership != "open":
             return None
@@ -45,6 +51,17 @@ async def resolve_sender(
         await services.audit("person.joined", actor_id=person.id, channel=incoming.channel)
     account = await services.accounts.link(person.id, incoming.channel, incoming.account)
     return person, _remember_reference(account, incoming), await services.people.roles(person.id)
+
+
+async def _on_roster(services: Services, incoming: Incoming) -> Person | None:
+    """The roster person with the sender's e-mail, else phone; None if forgotten."""
+    profile = incoming.profile
+    person: Person | None = None
+    if profile and profile.email:
+        person = await services.people.by_email(profile.email)
+    if person is None and profile and profile.phone:
+        person = await services.people.by_phone(profile.phone)
+    return None if person is not None and person.forgotten_at is not None else person
 
 
 def _remember_reference(account: ChannelAccount, incoming: Incoming) -> ChannelAccount:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -91,6 +92,11 @@ class Person(Base):
     language: Mapped[str] = mapped_column(String(8), default="nl")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# A colleague's first message from Slack or Teams is matched by e-mail whatever its case
+# (storage/first_contact.py): without this index each first contact read the whole roster.
+Index("ix_people_email_lower", func.lower(Person.email))
 
 
 class Role(Base):
