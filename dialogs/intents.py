@@ -37,6 +37,7 @@ from dialogs.menu import ask_language, require_or, set_language, show_help
 from dialogs.nomination import begin_nominating
 from dialogs.open_question import answer_typed
 from dialogs.poll_commands import list_open_polls
+from storage import stats_cache
 from storage.broadcast_responses import Responses
 from storage.stats import Stats
 
@@ -164,7 +165,9 @@ async def show_stats(turn: Turn) -> None:
     services = turn.services
     # The whole report, not one since a date: closed items come from the cache then, so a
     # colleague's message does not wait behind a live count of months (issue 15).
-    report = await Stats(services.session, services.settings.timezone).report(None)
+    stats = Stats(services.session, services.settings.timezone)
+    report = await stats.report(None)
+    await stats_cache.keep(services.session, stats.pending)  # a write transaction already
     items = report["items"][-SHOWN_STATS:]
     if not items:
         turn.reply(turn.t("intent.stats_empty"))

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import stats_cache
 from storage.broadcast_models import Broadcast
+from storage.db import Database
 from storage.models import Nomination, NominationCampaign, OpenQuestion, Poll, PollTarget
 from storage.stats_cache import CACHED_KINDS, Key
 from storage.stats_sql import Cell, figures
@@ -106,6 +107,18 @@ def suppress(groups: dict[str, Group], min_size: int = MIN_GROUP) -> dict[str, A
     return {"groups": out, "merged": len(merged), "hidden": 0 < other.reach < min_size}
 
 
+async def report(
+    db: Database, timezone: ZoneInfo, since: datetime | None, *, read: Database | None = None
+) -> dict[str, Any]:
+    """The report read in a read-only transaction (on `read`, a replica, when given), then
+    what it found worth caching written to `db` (the primary) in a write transaction."""
+    async with (read or db).transaction(read_only=True) as session:
+        stats = Stats(session, timezone)
+        out = await stats.report(since)
+    await stats_cache.keep_in(db, stats.pending)
+    return out
+
+
 class Stats:
     """Long queries, short Python: every count is a GROUP BY in the database (issue 15: at
     1,000,000 ballots, reading each row into Python took 22-28 s)."""
@@ -113,6 +126,9 @@ class Stats:
     def __init__(self, session: AsyncSession, timezone: ZoneInfo) -> None:
         self.session = session
         self.timezone = timezone
+        # What the report found worth storing; the report itself only reads (it may run on a
+        # read replica): the caller writes this with stats_cache.keep / keep_in.
+        self.pending = stats_cache.Pending()
 
     async def report(self, since: datetime | None) -> dict[str, Any]:
         items = await self.items(since)
@@ -140,13 +156,14 @@ class Stats:
 
     async def _cells(self, items: list[Item], since: datetime | None) -> dict[Key, list[Cell]]:
         """Closed items' cells from the cache (whole history only), the rest counted live;
-        closed ones whose messages are settled are then stored."""
+        closed ones whose messages are settled go into self.pending."""
         wanted = {(i.kind, i.id) for i in items}
         closed = {(i.kind, i.id) for i in items if i.closed and i.kind in CACHED_KINDS}
         current = await stats_cache.stamp(self.session) if since is None and closed else ""
         cells: dict[Key, list[Cell]] = defaultdict(list)
         if current:
-            cells.update(await stats_cache.load(self.session, closed, current))
+            self.pending.stamp = current
+            cells.update(await stats_cache.load(self.session, closed, current, self.pending))
         live = wanted - cells.keys()
         if not live:
             return cells
@@ -163,7 +180,7 @@ class Stats:
                 cells[kind, item_id].append(Cell(*cell))
         if current:
             fresh = await stats_cache.settled(self.session, closed & live)
-            await stats_cache.store(self.session, {k: cells[k] for k in fresh}, current)
+            self.pending.cells.update({k: cells[k] for k in fresh})
         return cells
 
     async def _polls(self, since: datetime | None) -> list[Item]:

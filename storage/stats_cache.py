@@ -11,20 +11,28 @@ What a closed item's cells depend on, and why each is safe:
 The last two go into a stamp; cells stored under another stamp are stale and recounted.
 Broadcasts are always counted live: replies and reactions have no end.
 Only the whole history (no --since) is stored: --since also cuts an item's messages.
+
+A report only reads (it may run in a read-only transaction, on a read replica): what it
+finds worth keeping is a `Pending`, written afterwards by `keep` in a write transaction on
+the primary. Nothing goes wrong when that write lands late or twice: cells carry the stamp
+they were counted under, and readers take one batch per item.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
 
+from bot.errors import StoreUnavailable, Unstorable
+from storage.db import Database
 from storage.models import OutboxMessage, Person
 from storage.stats_cache_models import StatsCell
 from storage.stats_sql import Cell
@@ -32,6 +40,20 @@ from storage.stats_sql import Cell
 Key = tuple[str, int]
 CACHED_KINDS = ("poll", "question", "campaign")
 UNSETTLED = ("pending", "claimed", "sending", "held")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pending:
+    """What one report found to keep: the cells of closed, settled items counted live, under
+    the stamp they were counted with, and whether rows under other stamps were seen."""
+
+    stamp: str = ""
+    cells: dict[Key, list[Cell]] = field(default_factory=dict)
+    stale: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.stamp) and (self.stale or bool(self.cells))
 
 
 async def stamp(session: AsyncSession) -> str:
@@ -48,8 +70,11 @@ async def stamp(session: AsyncSession) -> str:
     return digest.hexdigest()
 
 
-async def load(session: AsyncSession, keys: set[Key], current: str) -> dict[Key, list[Cell]]:
-    """The stored cells of these items under the current stamp; stale rows are dropped."""
+async def load(
+    session: AsyncSession, keys: set[Key], current: str, pending: Pending
+) -> dict[Key, list[Cell]]:
+    """The stored cells of these items under the current stamp; stale rows are noted in
+    `pending` (dropped by `keep`)."""
     if not keys:
         return {}
     s = StatsCell
@@ -73,8 +98,7 @@ async def load(session: AsyncSession, keys: set[Key], current: str) -> dict[Key,
         elif (kind, item) in keys:
             cell = Cell(channel, department, location, reach, responses)
             batches[kind, item][batch].append(cell)
-    if stale:
-        await _quietly(session, delete(s).where(s.stamp != current))
+    pending.stale = pending.stale or stale
     out: dict[Key, list[Cell]] = {}
     for key, by_batch in batches.items():
         out[key] = [c for c in by_batch[min(by_batch)] if c.reach > 0]
@@ -93,10 +117,16 @@ async def settled(session: AsyncSession, keys: set[Key]) -> set[Key]:
     return keys - busy
 
 
-async def store(session: AsyncSession, cells: dict[Key, list[Cell]], current: str) -> None:
-    """Keeps these items' cells; an item without any gets one empty row, so that it is known."""
+async def keep(session: AsyncSession, pending: Pending) -> None:
+    """Writes what a report found, in the caller's write transaction: stale rows dropped, the
+    new cells stored (an item without any gets one empty row, so that it is known)."""
+    if not pending:
+        return
+    s = StatsCell
+    if pending.stale:
+        await _quietly(session, delete(s).where(s.stamp != pending.stamp))
     rows: list[dict[str, object]] = []
-    for (kind, item), item_cells in cells.items():
+    for (kind, item), item_cells in pending.cells.items():
         batch = uuid.uuid4().hex
         empty = [Cell(None, None, None, 0, 0)]
         for c in item_cells or empty:
@@ -104,7 +134,7 @@ async def store(session: AsyncSession, cells: dict[Key, list[Cell]], current: st
                 {
                     "kind": kind,
                     "item": item,
-                    "stamp": current,
+                    "stamp": pending.stamp,
                     "batch": batch,
                     "channel": c.channel,
                     "department": c.department,
@@ -114,19 +144,31 @@ async def store(session: AsyncSession, cells: dict[Key, list[Cell]], current: st
                 }
             )
     if rows:
-        await _quietly(session, insert(StatsCell), rows)
+        await _quietly(session, insert(s), rows)
+
+
+async def keep_in(db: Database, pending: Pending) -> None:
+    """`keep` in a write transaction of its own (after a read-only report). A failure is
+    logged, not raised: the report is already made, and the next one counts again."""
+    if not pending:
+        return
+    try:
+        async with db.transaction() as session:
+            await keep(session, pending)
+    except (StoreUnavailable, Unstorable) as exc:
+        log.warning("stats cache not stored: %s", type(exc).__name__)
 
 
 async def _quietly(
-    session: AsyncSession, stmt: Executable, rows: Iterable[dict[str, object]] | None = None
+    session: AsyncSession, stmt: Executable, rows: list[dict[str, object]] | None = None
 ) -> None:
-    """A cache write that fails (SQLite: a report's read snapshot that another writer passed)
-    must not fail the report: it is undone alone and tried again next time."""
+    """A cache write that fails must not fail what it rides along with (a colleague's chat
+    message): it is undone alone and tried again next time."""
     try:
         async with session.begin_nested():
             if rows is None:
                 await session.execute(stmt)
             else:
-                await session.execute(stmt, list(rows))
-    except DBAPIError:
-        pass
+                await session.execute(stmt, rows)
+    except DBAPIError as exc:
+        log.warning("stats cache not stored: %s", type(exc).__name__)

@@ -27,7 +27,8 @@ from bot.cli.common import (
 )
 from bot.conversation import Services
 from storage.broadcast_responses import Responses
-from storage.stats import DIMENSIONS, MIN_GROUP, Stats
+from storage.stats import DIMENSIONS, MIN_GROUP
+from storage.stats import report as stats_report
 
 stats_app = typer.Typer(
     help="Figures for the OR: reach and response rates, and targets.",
@@ -69,8 +70,8 @@ def stats(
     async def go() -> dict[str, Any]:
         # The session alone, not with_services: the engine behind Services (bot.app, aiohttp,
         # every dialog) took ~0.35 s to import, and the report needs none of it (issue 15).
-        async with database(cfg) as db, db.transaction(read_only=True) as session:
-            return await Stats(session, tz).report(start)
+        async with database(cfg) as db:
+            return await stats_report(db, tz, start)
 
     report = run(go())
     if fmt is Format.json:
