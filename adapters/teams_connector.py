@@ -147,6 +147,7 @@ class ReusingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: i
         super().__init__(configuration, credentials_factory=credentials_factory)
         self._connectors: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._token_clients: dict[str, UserTokenClient] = {}
+        self._factories: dict[str, _Reusing] = {}
         self._http: aiohttp.ClientSession | None = None
 
     def http(self) -> aiohttp.ClientSession:
@@ -171,8 +172,14 @@ class ReusingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: i
         return result
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        inner = super().create_connector_factory(claims_identity)
-        return _Reusing(self, inner, _app_id(claims_identity))
+        """One factory per app id, kept: botbuilder's depends on nothing else of the claims,
+        and the adapter asks for one before every send."""
+        app_id = _app_id(claims_identity)
+        factory = self._factories.get(app_id)
+        if factory is None:
+            inner = super().create_connector_factory(claims_identity)
+            factory = self._factories[app_id] = _Reusing(self, inner, app_id)
+        return factory
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
         # CloudAdapter builds one for every turn; this bot never uses it (no OAuth prompts).

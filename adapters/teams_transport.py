@@ -71,6 +71,8 @@ class ReusedToken:
     async def refresh(self) -> None:
         """Ask MSAL in a thread once the token is `reuse` seconds old: its fetch blocks, and
         the event loop must not wait on the login server. One at a time; the rest reuse it."""
+        if self._younger_than(self._reuse) is not None:
+            return  # before every send: no lock to take while the token is young
         if not getattr(self._inner, "microsoft_app_id", None):
             return  # no app id: requests go unsigned (the emulator)
         async with self._refreshing:

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
+from twilio.rest.api.v2010.account.message import MessageList
 
 from adapters.base import CLOCK_SKEW, mark_in_doubt
 from adapters.media import fetch_capped, origin
@@ -117,6 +118,7 @@ class WhatsAppAdapter:
         self.timeout = timeout
         self._http: GatewayHttpClient | None = None
         self._client: Client | None = None
+        self._messages: MessageList | None = None
         self._media: aiohttp.ClientSession | None = None
 
     def rest_client(self) -> Client:
@@ -128,6 +130,13 @@ class WhatsAppAdapter:
                 http_client=self._http,
             )  # fmt: skip
         return self._client
+
+    def messages(self) -> MessageList:
+        """The account's Messages resource, looked up once (the SDK walks three properties to
+        it on every call)."""
+        if self._messages is None:
+            self._messages = self.rest_client().messages
+        return self._messages
 
     def render(self, outgoing: Outgoing) -> dict[str, Any]:
         """Choices as quick-reply buttons when the templates for them are configured and the
@@ -253,7 +262,7 @@ class WhatsAppAdapter:
 
     async def _post(self, **fields: Any) -> str:
         try:
-            message = await self.rest_client().messages.create_async(
+            message = await self.messages().create_async(
                 from_=self.sender, status_callback=self.status_callback, **fields
             )
         except RateLimited as exc:
@@ -301,7 +310,7 @@ class ReconcilingWhatsAppAdapter(WhatsAppAdapter):
         it (None), or its first parts — then the rest is sent now, in order."""
         to = PREFIX + recipient.account
         try:
-            listed = await self.rest_client().messages.list_async(
+            listed = await self.messages().list_async(
                 to=to, from_=self.sender, limit=TWILIO_LOOKUP_LIMIT
             )
         except (RateLimited, TwilioException, TimeoutError, aiohttp.ClientError) as exc:

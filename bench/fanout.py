@@ -78,6 +78,12 @@ class Run:
     limited: dict[str, int] = field(default_factory=dict)  # 429s for going over the limit
     duplicates: int = 0
     losses: int = 0
+    # CPU seconds (user + system) per wall second from queueing until all rows were sent: the
+    # worker processes' (1.0: one core busy throughout), and this process's (queueing, the
+    # fakes and the Bot Connector's thread).
+    worker_cpu: float = 0.0
+    bench_cpu: float = 0.0
+    worker_cpu_s: float = 0.0  # the workers' CPU seconds in all
 
 
 def per_second(times: list[float]) -> float:
@@ -144,13 +150,28 @@ async def with_workers(
             await asyncio.wait_for(proc.stdout.readline(), 60)
             procs.append(proc)
         started = time.monotonic()
+        cpu = [cpu_seconds(p.pid) for p in procs], time.process_time()
         settings = fakes.settings(Settings(database_url=url, data_dir=tmp, _env_file=None))  # type: ignore[call-arg]
         await queue_news(new_engine(db, settings), list(where))
         while (await statuses(db))["sent"] < len(where):
             if any(p.returncode is not None for p in procs):
                 raise RuntimeError(f"a worker stopped; see {tmp}/{name}-*.log")
             await asyncio.sleep(0.5)
-        return summarise(name, fakes, where, started)
+        run = summarise(name, fakes, where, started)
+        wall = time.monotonic() - started
+        used = sum(cpu_seconds(p.pid) - c for p, c in zip(procs, cpu[0], strict=True))
+        run.worker_cpu, run.bench_cpu = used / wall, (time.process_time() - cpu[1]) / wall
+        run.worker_cpu_s = used
+        return run
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc; 0 where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _only(where: dict[int, str], channel: str | None) -> dict[int, str]:
@@ -276,7 +297,8 @@ def report(paced: Run | None, ceiling: list[Run], people: int, load: tuple[str, 
                          f"{paced.per_platform[c]:>10.1f} {ratio:>6.2f} {paced.limited[c]:>14}  "
                          f"{verdict(ratio, LIMIT_TARGET)}")  # fmt: skip
         lines.append(f"   duplicates {paced.duplicates} (must be 0), losses {paced.losses} "
-                     f"(must be 0), wall {paced.wall_s:.1f} s")  # fmt: skip
+                     f"(must be 0), wall {paced.wall_s:.1f} s; CPU s per wall s: worker "
+                     f"{paced.worker_cpu:.2f}, bench and fakes {paced.bench_cpu:.2f}")  # fmt: skip
     if ceiling:
         base = ceiling[0].per_s or 1.0
         lines += ["", "2. ceiling: no limits, no faults (PostgreSQL for the workers)",

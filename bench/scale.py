@@ -355,6 +355,9 @@ async def part_fanout(args: argparse.Namespace) -> None:
         "duplicates / losses / 429s for pace",
         f"{run.duplicates}/{run.losses}/{sum(run.limited.values())}",
     )
+    # 1.00: the worker had a core to itself throughout and was CPU-bound (bench/fanout.py).
+    row("fanout", "postgresql", "CPU s per wall s: worker; bench and fakes",
+        f"{run.worker_cpu:.2f}; {run.bench_cpu:.2f}")  # fmt: skip
     share = args.people / len(CHANNELS)
     for c in CHANNELS:
         ratio = run.per_platform[c] / (PUBLISHED[c] * k)
