@@ -105,6 +105,8 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     extra_adapters: list[Adapter] = field(default_factory=list)
+    # ACHTERBAN_READ_DATABASE_URL: where pages that only read results read (bot/web/site.py).
+    read_db: Database | None = None
 
     @property
     def adapters(self) -> dict[str, Adapter]:
@@ -156,6 +158,8 @@ class Runtime:
             if closer is not None:
                 await closer()
         await self.db.dispose()
+        if self.read_db is not None:
+            await self.read_db.dispose()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -164,6 +168,8 @@ def build_runtime(settings: Settings) -> Runtime:
     # clash of names stops the start-up (bot/registry.py).
     engine = new_engine(db, settings)
     runtime = Runtime(settings=settings, db=db, engine=engine)
+    if settings.read_db_url:
+        runtime.read_db = Database(settings.read_db_url, pool_size=settings.db_pool_size)
     for channel, why_off in settings.channel_status().items():
         module_name = CHANNEL_MODULES[channel]
         if why_off is not None:

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # A read replica (PostgreSQL hot standby) for the dashboard pages and commands that only
+    # read results: poll lists and live figures, CSV exports, the overview, `achterban stats`
+    # (docs/deployment.md). Empty: everything reads the primary.
+    read_database_url: str | None = None
     # PostgreSQL connections per process, all kept open (see storage/db.py).
     db_pool_size: int = Field(default=POOL_SIZE, ge=1, le=500)
     secret_key: SecretStr | None = None
@@ -117,6 +121,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'achterban.db').resolve()}"
+
+    @property
+    def read_db_url(self) -> str | None:
+        """The replica's URL, or None when results are read from the primary."""
+        url = (self.read_database_url or "").strip()
+        return url if url and url != self.db_url else None
 
     @property
     def retention(self) -> Retention:

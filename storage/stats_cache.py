@@ -119,8 +119,13 @@ async def settled(session: AsyncSession, keys: set[Key]) -> set[Key]:
 
 async def keep(session: AsyncSession, pending: Pending) -> None:
     """Writes what a report found, in the caller's write transaction: stale rows dropped, the
-    new cells stored (an item without any gets one empty row, so that it is known)."""
+    new cells stored (an item without any gets one empty row, so that it is known); nothing
+    when the stamp here is no longer the one the report counted under."""
     if not pending:
+        return
+    if await stamp(session) != pending.stamp:
+        # Counted from another state than the primary's now (a replica that lags, or people
+        # changed meanwhile): storing it would only make the next report recount.
         return
     s = StatsCell
     if pending.stale:

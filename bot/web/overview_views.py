@@ -33,7 +33,7 @@ class OverviewViews:
         ]
 
     async def overview(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        async with self.site.db.transaction(read_only=True) as session:
+        async with self.site.read_db.transaction(read_only=True) as session:
             polls = await queries.open_polls(session)
             answered = await queries.participants(session, polls)
             people = await queries.count_people(session)

@@ -23,6 +23,7 @@ from bot.web.followup_views import followup_context, outcome_message
 from bot.web.poll_form import PollForm, parse_poll_form
 from bot.web.render import see_other
 from bot.web.site import Site, int_param
+from storage.db import Database
 from storage.models import Poll
 from storage.people import Audience, People
 from storage.polls import CLOSED, OPEN, Polls, Tally
@@ -56,7 +57,7 @@ class PollViews:
         ]
 
     async def list(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        async with self.site.db.transaction(read_only=True) as session:
+        async with self.site.read_db.transaction(read_only=True) as session:
             polls = await Polls(session).recent(limit=LIST_LIMIT)
             answered = await queries.participants(session, polls)
         rows = [
@@ -106,9 +107,13 @@ class PollViews:
             self.site.engine.outbox_changed.set()
         raise see_other(f"/admin/polls/{created.poll.id}")
 
-    async def _results(self, request: web.Request, visitor: Visitor) -> Results:
+    async def _results(
+        self, request: web.Request, visitor: Visitor, db: Database | None = None
+    ) -> Results:
+        """`db`: the read replica for the live figures and the CSV; the detail page, where
+        creating and closing a poll lead, reads the primary."""
         poll_id = int_param(request, "id")
-        async with self.site.db.transaction(read_only=True) as session:
+        async with (db or self.site.db).transaction(read_only=True) as session:
             polls = Polls(session)
             poll = await polls.get(poll_id)
             if poll is None:
@@ -172,13 +177,13 @@ class PollViews:
 
     async def live(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         """The results part of the detail page, fetched again every few seconds."""
-        results = await self._results(request, visitor)
+        results = await self._results(request, visitor, self.site.read_db)
         return self.site.render(
             "poll_live.html", visitor, **self._live_context(results, visitor.lang)
         )
 
     async def csv(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        results = await self._results(request, visitor)
+        results = await self._results(request, visitor, self.site.read_db)
         if not results.visible:
             return self.site.refuse(request, visitor)
         poll, tally = results.poll, results.tally

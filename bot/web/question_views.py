@@ -86,7 +86,7 @@ class QuestionViews:
 
     async def csv(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         question_id = int_param(request, "id")
-        async with self.site.db.transaction(read_only=True) as session:
+        async with self.site.read_db.transaction(read_only=True) as session:
             questions = Questions(session)
             question = await questions.get(question_id)
             if question is None:

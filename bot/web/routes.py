@@ -22,7 +22,7 @@ from bot.web.survey_views import SurveyViews
 
 def web_routes(runtime: Runtime) -> list[web.AbstractRouteDef]:
     """/admin/… and /static/…; the web chat's /chat/… come with its channel mount."""
-    site = Site(runtime.engine)
+    site = Site(runtime.engine, read_db=runtime.read_db)
     routes: list[web.AbstractRouteDef] = []
     views = (
         LoginViews(site),

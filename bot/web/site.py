@@ -18,6 +18,7 @@ from bot.i18n import normalise_language
 from bot.text import ascii_int
 from bot.web.auth import ADMIN_COOKIE, CSRF_FIELD, Visitor, csrf_valid, load_visitor
 from bot.web.render import page
+from storage.db import Database
 from storage.web import ADMIN
 
 Need = Literal["view", "or", "moderate", "admin"]
@@ -44,9 +45,13 @@ def browser_language(request: web.Request) -> str:
 class Site:
     """What every dashboard view needs: the engine (store, settings, clock) and the frame."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_db: Database | None = None) -> None:
         self.engine = engine
         self.db = engine.db
+        # Pages that only show results (and are never where a form's redirect lands: those
+        # read what was just written) read here: the read replica when one is configured
+        # (ACHTERBAN_READ_DATABASE_URL), else the primary. It may lag by a few seconds.
+        self.read_db = read_db or engine.db
         self.settings = engine.settings
         self.timezone = engine.timezone
 
