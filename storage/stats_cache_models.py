@@ -1,7 +1,9 @@
 """Cached figures of closed items for `achterban stats` (storage/stats_cache.py).
 
-Counts per (channel, department, location) cell only, the same numbers the report shows
-before small groups are merged; no row names a person.
+Counts per group of one dimension only (storage.stats.margins): a row has exactly one of
+channel, department and location set, the group it counts (a missing value as "(unknown)"),
+the same numbers the report shows before small groups are merged; an item with no figures
+has one row with none set. No row names a person.
 """
 
 from __future__ import annotations
