@@ -111,6 +111,10 @@ class Polls:
         # Votes and tallies run on the driver connection and need no ORM session; the rest
         # of the repository uses the session (made on first use in an event's Unit).
         self.store = store
+        # for_voter's answers in this event: a typed vote asks it once to see whether the
+        # poll can take the answer and again to cast it. Any write through this repository
+        # forgets them.
+        self._for_voter: dict[tuple[int, int], tuple[Poll, list[PollOption], list[int]]] = {}
 
     @property
     def session(self) -> AsyncSession:
@@ -172,6 +176,9 @@ class Polls:
         process, and their `anonymous_count` is not current (`tally` reads the counts). Poll
         and options are snapshots outside the session: change a poll through the methods here.
         """
+        known = self._for_voter.get((poll_id, person_id))
+        if known is not None:
+            return known[0], list(known[1]), list(known[2])
         sql = await raw(self.store)
         row = await sql.fetchrow(_POLL_FOR_VOTER, poll_id, person_id)
         if row is None:
@@ -186,7 +193,9 @@ class Polls:
                 _OPTIONS.clear()
             _OPTIONS[key] = options
         chosen = row[-1]
-        return poll, list(options), sorted(int(o) for o in chosen.split(",")) if chosen else []
+        found = poll, list(options), sorted(int(o) for o in chosen.split(",")) if chosen else []
+        self._for_voter[(poll_id, person_id)] = found
+        return found[0], list(found[1]), list(found[2])
 
     async def options(self, poll_id: int) -> list[PollOption]:
         stmt = select(PollOption).where(PollOption.poll_id == poll_id).order_by(PollOption.position)
@@ -201,6 +210,7 @@ class Polls:
         return await self._transition(poll_id, OPEN, CLOSED, closed_at=now)
 
     async def mark_reminded(self, poll_id: int, now: datetime) -> bool:
+        self._for_voter.clear()
         stmt = (
             update(Poll)
             .where(Poll.id == poll_id, Poll.reminder_sent_at.is_(None), Poll.status == OPEN)
@@ -210,6 +220,7 @@ class Polls:
         return (await self.session.execute(stmt)).first() is not None
 
     async def _transition(self, poll_id: int, old: str, new: str, **values: object) -> bool:
+        self._for_voter.clear()
         stmt = (
             update(Poll)
             .where(Poll.id == poll_id, Poll.status == old)
@@ -233,6 +244,7 @@ class Polls:
 
         `poll` as read in this transaction (`for_voter`); `now` the event's time. Past the
         closing time nothing is recorded (CLOSED), even before the scheduler closed it."""
+        self._for_voter.clear()
         if not accepts(poll.status, poll.closes_at, now):
             return VoteOutcome.CLOSED
         chosen = sorted(set(option_ids))
@@ -272,6 +284,7 @@ class Polls:
         """`vote`, then `tally` (live results). A new single choice in a named poll on
         PostgreSQL is one statement: the ballot's INSERT in a CTE, counted with the ballots
         already there (a CTE's rows are not in the statement's snapshot, so none twice)."""
+        self._for_voter.clear()
         chosen = sorted(set(option_ids))
         sql = await raw(self.store)
         if not accepts(poll.status, poll.closes_at, now):
