@@ -87,22 +87,29 @@ async def beat(db: Database, worker_id: str, now: datetime) -> bool:
 
 async def reap(db: Database, now: datetime, heartbeat: timedelta) -> int:
     """Release the rows of workers whose beat stopped; returns how many rows. Any worker may
-    run it; two running it at once release each row once (the second finds it released)."""
+    run it; two running it at once release each row once (the second finds it released).
+
+    One write transaction: a dead worker's row is deleted (only while its beat is still
+    stale) and its rows are released with it. A slow worker that beats first is not dead and
+    keeps its rows; one that beats after finds its row gone and is told (`beat` returns
+    False). On PostgreSQL the DELETE and a concurrent beat's UPDATE lock the same row, so
+    exactly one of them wins; on SQLite writes are serialised. The read before it only
+    spares the usual beat, when no one is dead, a write transaction.
+    """
     stale = now - heartbeat * STALE_BEATS
     async with db.transaction(read_only=True) as session:
-        dead = list(
-            (
-                await session.execute(select(_WORKERS.c.id).where(_WORKERS.c.beat_at < stale))
-            ).scalars()
-        )
-    if not dead:
-        return 0
+        # The usual beat finds no one dead: a read, no write transaction (nor SQLite's lock).
+        someone = select(_WORKERS.c.id).where(_WORKERS.c.beat_at < stale).limit(1)
+        if (await session.execute(someone)).first() is None:
+            return 0
     async with db.transaction() as session:
-        released = await _release(session, _OUTBOX.c.claimed_by.in_(dead), now)
-        await session.execute(
-            delete(_WORKERS).where(_WORKERS.c.id.in_(dead), _WORKERS.c.beat_at < stale)
+        deleted = await session.execute(
+            delete(_WORKERS).where(_WORKERS.c.beat_at < stale).returning(_WORKERS.c.id)
         )
-    return released
+        dead = list(deleted.scalars())
+        if not dead:
+            return 0
+        return await _release(session, _OUTBOX.c.claimed_by.in_(dead), now)
 
 
 async def unregister(db: Database, worker_id: str, now: datetime) -> int:
