@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sqlalchemy import select
-
 from bot.choices import fold
 from bot.conversation import Turn
 from bot.dialog_steps import STEP, TRAIL, Prompt, Refusal, Step, StepDialog, wants_back
@@ -25,7 +23,7 @@ from bot.registry import Registry
 from bot.text import ascii_int
 from bot.understand.answers import Ambiguous, Matched, understand_answer
 from bot.understand.choices import polarity_of
-from bot.understand.names import fuzzy_names
+from bot.understand.names import fuzzy_names, typed_words
 from bot.understand.normalize import words
 from bot.usecases import Refused
 from bot.usecases.nominations import (
@@ -37,7 +35,7 @@ from bot.usecases.nominations import (
     nominate,
 )
 from storage.models import Person
-from storage.nominations import search_roster
+from storage.roster_search import people_by_id, search_roster, typo_candidates
 
 NAME = "nominate"
 P = "nm"
@@ -315,11 +313,11 @@ def _names(picks: list[Pick]) -> str:
 
 
 async def _fuzzy(turn: Turn, text: str) -> list[Person]:
-    """The roster read again with typos allowed (the roster search found no one)."""
-    stmt = select(Person).where(Person.forgotten_at.is_(None)).order_by(Person.name, Person.id)
-    people = {p.id: p for p in (await turn.services.session.execute(stmt)).scalars()}
-    fits = fuzzy_names(text, [(p.id, p.name) for p in people.values()])
-    return [people[f.person_id] for f in fits]
+    """Typos allowed (the roster search found no one): the names that may fit, fetched,
+    then ranked."""
+    session = turn.services.session
+    fits = fuzzy_names(text, await typo_candidates(session, typed_words(text)))
+    return await people_by_id(session, [f.person_id for f in fits])
 
 
 async def begin_nominating(

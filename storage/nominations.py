@@ -239,21 +239,3 @@ class Nominations:
     async def count(self, campaign_id: int) -> int:
         stmt = select(func.count()).where(Nomination.campaign_id == campaign_id)
         return int((await self.session.execute(stmt)).scalar_one())
-
-
-async def search_roster(session: AsyncSession, query: str, limit: int = 10) -> list[Person]:
-    """People whose name matches `query`, accent- and case-insensitively.
-
-    An exact full name wins; otherwise every typed word must occur in the name ("jan",
-    "de vr", "bakker"). At most `limit` + 1 are returned, so callers can say "too many".
-    """
-    wanted = _fold(query)
-    if not wanted:
-        return []
-    stmt = select(Person).where(Person.forgotten_at.is_(None)).order_by(Person.name, Person.id)
-    people = list((await session.execute(stmt)).scalars())
-    exact = [p for p in people if _fold(p.name) == wanted]
-    if exact:
-        return exact[: limit + 1]
-    words = wanted.split()
-    return [p for p in people if all(w in _fold(p.name) for w in words)][: limit + 1]

@@ -1,8 +1,9 @@
 """A colleague's name as typed ("mariek van dijck", "marike", "jerun"), found on the roster.
 
 People type names the way they say them: a first name, a misspelt surname, "van dijck" for
-"van Dijk". The roster search (storage/nominations.search_roster) finds exact names and parts
-of names; this module is the second try when it finds no one: every typed word must be close
+"van Dijk". The roster search (storage/roster_search.search_roster) finds exact names and parts
+of names; this module is the second try when it finds no one, on the names that
+storage/roster_search.typo_candidates fetches for `typed_words`: every typed word must be close
 (rapidfuzz ratio) to a different word of the name. It never picks one of several: all that fit
 are returned, best first, and the dialog asks which one is meant (a misread is worse than a
 refusal). Name particles ("van", "de", "der") are matched exactly when typed and may be left
@@ -69,10 +70,16 @@ def _fit(typed: Sequence[str], name: Sequence[str]) -> float | None:
     return sum(scores) / len(scores)
 
 
+def typed_words(query: str) -> list[str]:
+    """The folded words of a typed name that must each fit a word of the name (particles
+    are not required)."""
+    return [w for w in words(query) if w not in _PARTICLES]
+
+
 def fuzzy_names(query: str, people: Sequence[tuple[int, str]]) -> list[NameFit]:
     """The people (id, name) whose name fits `query` with typos, best first; the ones far
     below the best are left out. Particles typed are matched exactly and not required."""
-    typed = [w for w in words(query) if w not in _PARTICLES]
+    typed = typed_words(query)
     if not typed:
         return []
     fits = []
