@@ -81,15 +81,18 @@ async def breakdown(session: AsyncSession, poll: Poll, dimension: Dimension) -> 
     base = select().select_from(Ballot).join(Person, Person.id == Ballot.person_id)
     base = base.where(Ballot.poll_id == poll.id)
     groups: dict[str, Group] = {}
-    voters = base.add_columns(column, func.count(func.distinct(Ballot.person_id))).group_by(column)
-    for name, n in await session.execute(voters):
-        key = name or ""
-        groups[key] = Group(key, voters=int(n))
+    if poll.multiple:  # a single-choice poll's voters are its ballots, counted below
+        voters = base.add_columns(column, func.count(func.distinct(Ballot.person_id)))
+        for name, n in await session.execute(voters.group_by(column)):
+            groups[name or ""] = Group(name or "", voters=int(n))
     counts = base.add_columns(column, Ballot.option_id, func.count()).group_by(
         column, Ballot.option_id
     )
     for name, option_id, n in await session.execute(counts):
-        groups[name or ""].counts[int(option_id)] = int(n)
+        group = groups.setdefault(name or "", Group(name or "", voters=0))
+        group.counts[int(option_id)] = int(n)
+        if not poll.multiple:
+            group.voters += int(n)
     shown, other = suppress(list(groups.values()))
     return Breakdown(dimension, shown, other)
 
