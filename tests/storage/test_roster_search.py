@@ -18,7 +18,7 @@ from storage.db import Database
 from storage.models import Person, utcnow
 from storage.roster_search import search_roster, typo_candidates
 
-ROSTER = 20_000
+ROSTER = 5_000
 FIRST = [
     "Jan",
     "Piet",
@@ -145,7 +145,7 @@ def roster() -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def people(db: Database) -> list[tuple[int, str]]:
-    """A roster of 20,000, inserted in one executemany; (id, name) as Python reads it."""
+    """A roster of ROSTER people, inserted in one executemany; (id, name) as Python reads it."""
     async with db.transaction() as session:
         await session.execute(insert(Person), roster())
     async with db.transaction(read_only=True) as session:
