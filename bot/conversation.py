@@ -165,6 +165,8 @@ class Services:
         queued = 0
         for start in range(0, len(person_ids), 500):
             chunk = list(person_ids[start : start + 500])
+            # Per message (most share one per language), while the chunk keeps them alive.
+            prompts: dict[int, dict[str, Any]] = {}
             people = {p.id: p for p in await self.people_by_ids(chunk)}
             messages = {pid: build(people[pid]) for pid in chunk if pid in people}
             wanted = [people[pid] for pid, outgoing in messages.items() if outgoing is not None]
@@ -177,7 +179,10 @@ class Services:
                     continue
                 row = outbox_row(account.channel, account.platform_id, pid, outgoing, now=self.now)
                 if prompt and outgoing.choices:
-                    row["prompt"] = outbox_prompt(outgoing)
+                    found = prompts.get(id(outgoing))
+                    if found is None:
+                        found = prompts[id(outgoing)] = outbox_prompt(outgoing)
+                    row["prompt"] = found
                 rows.append(row)
             await self.outbox.add_many(rows)
             queued += len(rows)
@@ -186,6 +191,20 @@ class Services:
     async def people_by_ids(self, ids: Iterable[int]) -> list[Person]:
         stmt = select(Person).where(Person.id.in_(list(ids)))
         return list((await self.session.execute(stmt)).scalars())
+
+
+def per_language(make: Callable[[str], Outgoing]) -> Callable[[Person], Outgoing]:
+    """A fan-out's message (`Services.notify_many`'s `build`) made once per language and
+    shared by everyone who reads it: a poll to 100,000 people builds two, not 100,000."""
+    made: dict[str, Outgoing] = {}
+
+    def build(person: Person) -> Outgoing:
+        found = made.get(person.language)
+        if found is None:
+            found = made[person.language] = make(person.language)
+        return found
+
+    return build
 
 
 @dataclass

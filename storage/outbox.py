@@ -218,9 +218,10 @@ class Outbox:
         self.session.add(OutboxMessage(**row, prompt=prompt, recipient_ref=recipient_ref))
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk insert (executemany) for fan-out to many people."""
+        """Bulk insert (executemany) for fan-out to many people: a Core insert on the table,
+        which applies the same column defaults without the ORM's bulk bookkeeping per row."""
         if rows:
-            await self.session.execute(insert(OutboxMessage), list(rows))
+            await self.session.execute(insert(OutboxMessage.__table__), list(rows))
 
     async def depth(self) -> dict[str, int]:
         """Undelivered rows per channel (for /metrics)."""

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.conversation import Services
+from bot.conversation import Services, per_language
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
 from bot.text import ascii_int
@@ -142,7 +142,7 @@ async def announce(services: Services, campaign: NominationCampaign, actor_id: i
     everyone = await services.people.audience_ids(Audience())
     await services.audit("campaign.opened", actor_id=actor_id, subject=f"campaign:{campaign.id}")
     return await services.notify_many(
-        everyone, lambda p: announcement(services, campaign, p.language), prompt=True
+        everyone, per_language(lambda lang: announcement(services, campaign, lang)), prompt=True
     )
 
 

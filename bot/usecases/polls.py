@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.choices import fold
-from bot.conversation import Services
+from bot.conversation import Services, per_language
 from bot.messages import PAYLOAD_JOIN, Outgoing, Purpose
 from bot.text import ascii_int
 from bot.usecases import Refused
@@ -28,7 +28,7 @@ from bot.usecases.poll_messages import poll_message as poll_message  # re-export
 from bot.usecases.poll_messages import results_text as results_text
 from bot.usecases.poll_messages import vote_payload as vote_payload
 from bot.usecases.poll_repeat import REPEATS, anchor, next_occurrence
-from storage.models import Person, Poll
+from storage.models import Poll
 from storage.people import Audience
 from storage.poll_schedules import PollSchedules
 from storage.polls import CLOSED, OPEN
@@ -246,7 +246,7 @@ async def open_poll(services: Services, poll: Poll, *, actor_id: int | None = No
     options = await services.polls.options(poll.id)
     sent = await services.notify_many(
         audience_ids,
-        lambda p: poll_message(services, poll, options, p.language),
+        per_language(lambda lang: poll_message(services, poll, options, lang)),
         prompt=True,
     )
     await services.audit(
@@ -263,10 +263,10 @@ async def close_poll(services: Services, poll: Poll, *, actor_id: int | None = N
     tally = await services.polls.tally(poll)
     audience_ids = await services.people.audience_ids(Audience.from_dict(poll.audience))
 
-    def build(person: Person) -> Outgoing:
-        return Outgoing(text=results_text(poll, tally, person.language), purpose=Purpose.NOTICE)
+    def build(lang: str) -> Outgoing:
+        return Outgoing(text=results_text(poll, tally, lang), purpose=Purpose.NOTICE)
 
-    await services.notify_many(audience_ids, build)
+    await services.notify_many(audience_ids, per_language(build))
     await services.audit("poll.closed", actor_id=actor_id, subject=f"poll:{poll.id}")
     return True
 
@@ -280,7 +280,7 @@ async def remind_nonvoters(services: Services, poll: Poll) -> int:
     options = await services.polls.options(poll.id)
     return await services.notify_many(
         [pid for pid in audience_ids if pid not in voted],
-        lambda p: poll_message(services, poll, options, p.language, reminder=True),
+        per_language(lambda lang: poll_message(services, poll, options, lang, reminder=True)),
         prompt=True,
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.conversation import Services
+from bot.conversation import Services, per_language
 from bot.i18n import pick, t
 from bot.messages import Choice, Outgoing, Purpose
 from bot.usecases import Refused
@@ -113,7 +113,7 @@ async def open_question(services: Services, question: OpenQuestion, *, actor_id:
     await Questions(services.session).set_audience_size(question.id, len(audience))
     question.audience_size = len(audience)
     sent = await services.notify_many(
-        audience, lambda p: question_message(services, question, p.language), prompt=True
+        audience, per_language(lambda lang: question_message(services, question, lang)), prompt=True
     )
     await services.audit(
         "question.opened", actor_id=actor_id, subject=f"question:{question.id}", audience=sent
