@@ -178,11 +178,12 @@ class Services:
                 if outgoing is None or account is None:
                     continue
                 row = outbox_row(account.channel, account.platform_id, pid, outgoing, now=self.now)
+                found = None  # every row has the key: add_many's insert takes them from one
                 if prompt and outgoing.choices:
                     found = prompts.get(id(outgoing))
                     if found is None:
                         found = prompts[id(outgoing)] = outbox_prompt(outgoing)
-                    row["prompt"] = found
+                row["prompt"] = found
                 rows.append(row)
             await self.outbox.add_many(rows)
             queued += len(rows)
@@ -191,20 +192,6 @@ class Services:
     async def people_by_ids(self, ids: Iterable[int]) -> list[Person]:
         stmt = select(Person).where(Person.id.in_(list(ids)))
         return list((await self.session.execute(stmt)).scalars())
-
-
-def per_language(make: Callable[[str], Outgoing]) -> Callable[[Person], Outgoing]:
-    """A fan-out's message (`Services.notify_many`'s `build`) made once per language and
-    shared by everyone who reads it: a poll to 100,000 people builds two, not 100,000."""
-    made: dict[str, Outgoing] = {}
-
-    def build(person: Person) -> Outgoing:
-        found = made.get(person.language)
-        if found is None:
-            found = made[person.language] = make(person.language)
-        return found
-
-    return build
 
 
 @dataclass

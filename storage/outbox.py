@@ -219,7 +219,8 @@ class Outbox:
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Bulk insert (executemany) for fan-out to many people: a Core insert on the table,
-        which applies the same column defaults without the ORM's bulk bookkeeping per row."""
+        which applies the same column defaults without the ORM's bulk bookkeeping per row.
+        Every row must have the same keys (the statement's columns come from the first)."""
         if rows:
             await self.session.execute(insert(OutboxMessage.__table__), list(rows))
 

@@ -13,8 +13,9 @@ serves a search inside names on both backends: the database scans the name colum
   (bot/understand/names.py ranks them): every typed word must match the start of a word
   of the name in its first three letters with at most one slip (a wrong, missing, extra
   or swapped letter), or, below four letters, be the start of a word. Two slips in the
-  first letters ("mraeike") are no longer found; before, the whole roster was read for
-  each miss.
+  first letters ("mraeike") are no longer found, nor a typo in a later word after a "." or
+  "(" ("J.Jansen": SQL starts name words only after a space or "-"); before, the whole
+  roster was read for each miss.
 """
 
 from __future__ import annotations

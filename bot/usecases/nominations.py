@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.conversation import Services, per_language
+from bot.conversation import Services
+from bot.fanout import per_language
 from bot.i18n import t
 from bot.messages import Choice, Outgoing, Purpose
 from bot.text import ascii_int

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.choices import fold
-from bot.conversation import Services, per_language
+from bot.conversation import Services
+from bot.fanout import per_language
 from bot.messages import PAYLOAD_JOIN, Outgoing, Purpose
 from bot.text import ascii_int
 from bot.usecases import Refused

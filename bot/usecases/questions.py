@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.conversation import Services, per_language
+from bot.conversation import Services
+from bot.fanout import per_language
 from bot.i18n import pick, t
 from bot.messages import Choice, Outgoing, Purpose
 from bot.usecases import Refused
