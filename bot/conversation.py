@@ -178,7 +178,7 @@ class Services:
                 if outgoing is None or account is None:
                     continue
                 row = outbox_row(account.channel, account.platform_id, pid, outgoing, now=self.now)
-                found = None  # every row has the key: add_many's insert takes them from one
+                found = None  # in every row: add_many's insert takes its columns from the first
                 if prompt and outgoing.choices:
                     found = prompts.get(id(outgoing))
                     if found is None:
