@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import re
 import shutil
 import socket
@@ -33,20 +32,17 @@ from bench.fleet import fleet, free_port
 from bench.webhooks import (
     ACCOUNT_SID,
     AUTH_TOKEN,
-    OPTIONS,
     cli,
-    expected_counts,
     phone,
     roster_csv,
     server_env,
-    whatsapp,
 )
 from storage.db import Database
 from storage.migrate import upgrade_async
 from tests.engine.test_delivery_scale import FAST
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support.databases import PG_ADMIN, create_pg_database, drop_pg_database
-from tests.support.storm import post_all, settled
+from tests.support.storm import assert_exact_tally, poll_and_storm
 
 PGBOUNCER = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
 POOL = 4  # server connections per database; each serve process alone opens more clients
@@ -217,22 +213,9 @@ async def test_a_vote_storm_through_pgbouncer_counts_exactly(
         importing = asyncio.create_task(cli(env, "roster", "import", str(tmp_path / "roster.csv")))
         async with fleet(env, tmp_path, serve=2) as servers:
             await importing
-            greet = await post_all(servers.urls, [whatsapp(i, "hallo") for i in range(VOTERS)])
-            assert set(greet) == {200}
-            # Written by the CLI's process: the workers find the poll's messages by polling.
-            out = await cli(env, "poll", "create", "--question", "Akkoord?", "--format", "json",
-                            *(f"--option={o}" for o in OPTIONS))  # fmt: skip
-            poll_id = int(json.loads(out)["id"])
-            assert await settled(db) == {"sent": 2 * VOTERS}  # hello answers, the poll
-            rng = random.Random(7)
-            votes = [whatsapp(i, str(i % len(OPTIONS) + 1)) for i in range(VOTERS)]
-            rng.shuffle(votes)
-            storm = votes + rng.sample(votes, VOTERS // 10)  # Twilio's retries
-            assert set(await post_all(servers.urls, storm)) == {200}
-            counts = await settled(db)
-        res = json.loads(await cli(env, "poll", "results", str(poll_id), "--format", "json"))
-        assert [o["count"] for o in res["options"]] == expected_counts(VOTERS, 0)
-        assert res["participants"] == VOTERS
+            # The CLI's poll is written by its own process: the workers find it by polling.
+            poll_id, counts = await poll_and_storm(env, db, servers.urls, VOTERS)
+        await assert_exact_tally(env, poll_id, VOTERS)
         assert counts == {"sent": 3 * VOTERS}, counts  # one confirmation per vote, no more
         assert len(twilio.sent) == 3 * VOTERS
         per_phone = Counter(form["To"].removeprefix("whatsapp:") for form in twilio.sent)

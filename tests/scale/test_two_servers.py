@@ -9,7 +9,6 @@ scheme (tests/fakes/twilio_api.py) and serves the REST API the workers send to.
 from __future__ import annotations
 
 import json
-import random
 from collections import Counter
 from pathlib import Path
 
@@ -19,20 +18,17 @@ from bench.fleet import fleet
 from bench.webhooks import (
     ACCOUNT_SID,
     AUTH_TOKEN,
-    OPTIONS,
     cli,
-    expected_counts,
     phone,
     roster_csv,
     server_env,
-    whatsapp,
 )
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.engine.test_delivery_scale import FAST
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support.databases import create_pg_database, drop_pg_database
-from tests.support.storm import post_all, settled
+from tests.support.storm import assert_exact_tally, poll_and_storm
 
 VOTERS = 400
 
@@ -53,22 +49,8 @@ async def test_a_vote_storm_over_two_servers_counts_exactly(tmp_path: Path) -> N
         (tmp_path / "roster.csv").write_text(roster_csv(VOTERS), "utf-8")
         await cli(env, "roster", "import", str(tmp_path / "roster.csv"))
         async with fleet(env, tmp_path, serve=2) as servers:
-            # Everyone says hello first (links their number), on either server.
-            greet = await post_all(servers.urls, [whatsapp(i, "hallo") for i in range(VOTERS)])
-            assert set(greet) == {200}
-            out = await cli(env, "poll", "create", "--question", "Akkoord?", "--format", "json",
-                            *(f"--option={o}" for o in OPTIONS))  # fmt: skip
-            poll_id = int(json.loads(out)["id"])
-            assert await settled(db) == {"sent": 2 * VOTERS}  # hello answers, the poll
-            rng = random.Random(7)
-            votes = [whatsapp(i, str(i % len(OPTIONS) + 1)) for i in range(VOTERS)]
-            rng.shuffle(votes)
-            storm = votes + rng.sample(votes, VOTERS // 10)  # Twilio's retries
-            assert set(await post_all(servers.urls, storm)) == {200}
-            counts = await settled(db)
-        res = json.loads(await cli(env, "poll", "results", str(poll_id), "--format", "json"))
-        assert [o["count"] for o in res["options"]] == expected_counts(VOTERS, 0)
-        assert res["participants"] == VOTERS
+            poll_id, counts = await poll_and_storm(env, db, servers.urls, VOTERS)
+        await assert_exact_tally(env, poll_id, VOTERS)
         assert counts == {"sent": 3 * VOTERS}, counts  # one confirmation per vote, no more
         # Every row reached Twilio exactly once: one accepted message per row, each
         # message's SID recorded on its row, each person's messages all there.

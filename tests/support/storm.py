@@ -4,13 +4,15 @@ deliver what it caused: shared by the multi-process tests in tests/scale/."""
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 from collections import Counter
 
 import aiohttp
 from sqlalchemy import func, select
 
 from bench.votes import run_concurrently
-from bench.webhooks import Delivery
+from bench.webhooks import OPTIONS, Delivery, cli, expected_counts, whatsapp
 from storage.db import Database
 from storage.models import OutboxMessage
 
@@ -49,3 +51,30 @@ async def settled(db: Database, seconds: float = 30) -> Counter[str]:
             return counts
         await asyncio.sleep(0.2)
     return await outbox_statuses(db)
+
+
+async def poll_and_storm(
+    env: dict[str, str], db: Database, urls: list[str], voters: int
+) -> tuple[int, Counter[str]]:
+    """Everyone says hello (links their number), on either server; a poll to all, created by
+    the CLI in its own process; then every vote, with a tenth again as Twilio's retries. The
+    poll's id and the outbox's statuses once the workers settled."""
+    greet = await post_all(urls, [whatsapp(i, "hallo") for i in range(voters)])
+    assert set(greet) == {200}
+    out = await cli(env, "poll", "create", "--question", "Akkoord?", "--format", "json",
+                    *(f"--option={o}" for o in OPTIONS))  # fmt: skip
+    poll_id = int(json.loads(out)["id"])
+    assert await settled(db) == {"sent": 2 * voters}  # hello answers, the poll
+    rng = random.Random(7)
+    votes = [whatsapp(i, str(i % len(OPTIONS) + 1)) for i in range(voters)]
+    rng.shuffle(votes)
+    storm = votes + rng.sample(votes, voters // 10)  # Twilio's retries
+    assert set(await post_all(urls, storm)) == {200}
+    return poll_id, await settled(db)
+
+
+async def assert_exact_tally(env: dict[str, str], poll_id: int, voters: int) -> None:
+    """The poll's results, as `achterban poll results` gives them, count every voter once."""
+    res = json.loads(await cli(env, "poll", "results", str(poll_id), "--format", "json"))
+    assert [o["count"] for o in res["options"]] == expected_counts(voters, 0)
+    assert res["participants"] == voters
