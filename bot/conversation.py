@@ -29,13 +29,14 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from bot.choices import fold
 from bot.errors import UserError
+from bot.fanout import outbox_rows
 from bot.i18n import all_words
 from bot.i18n import t as translate
 from bot.messages import Choice, Incoming, Outgoing, Purpose
 from storage.audit import audit
 from storage.media import MediaFetcher, MediaStore
 from storage.models import Conversation, Person
-from storage.outbox import Outbox, outbox_row
+from storage.outbox import Outbox
 from storage.people import Accounts, People
 from storage.polls import Polls
 from storage.prompts import ASKED, Asked, last_asked, outbox_prompt, remember
@@ -165,26 +166,12 @@ class Services:
         queued = 0
         for start in range(0, len(person_ids), 500):
             chunk = list(person_ids[start : start + 500])
-            # Per message (most share one per language), while the chunk keeps them alive.
-            prompts: dict[int, dict[str, Any]] = {}
             people = {p.id: p for p in await self.people_by_ids(chunk)}
             messages = {pid: build(people[pid]) for pid in chunk if pid in people}
             wanted = [people[pid] for pid, outgoing in messages.items() if outgoing is not None]
             # Who is reached where: one rule for every fan-out (storage/reach.py).
             accounts = await reach(self.session, wanted, fallback=CONSOLE)
-            rows = []
-            for pid, outgoing in messages.items():
-                account = accounts.get(pid)
-                if outgoing is None or account is None:
-                    continue
-                row = outbox_row(account.channel, account.platform_id, pid, outgoing, now=self.now)
-                found = None  # in every row: add_many's insert takes its columns from the first
-                if prompt and outgoing.choices:
-                    found = prompts.get(id(outgoing))
-                    if found is None:
-                        found = prompts[id(outgoing)] = outbox_prompt(outgoing)
-                row["prompt"] = found
-                rows.append(row)
+            rows = outbox_rows(messages, accounts, prompt=prompt, now=self.now)
             await self.outbox.add_many(rows)
             queued += len(rows)
         return queued

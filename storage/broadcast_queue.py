@@ -28,10 +28,10 @@ from storage.broadcasts import (
     UNREACHABLE,
     people_filter,
 )
-from storage.models import ChannelAccount, OutboxMessage, Person
+from storage.models import OutboxMessage, Person
 from storage.outbox import outbox_row
 from storage.people import Audience
-from storage.reach import reach
+from storage.reach import Address, reach
 from storage.sql import is_postgres
 
 
@@ -133,7 +133,7 @@ class _Renderer:
 
 
 def _messages(
-    people: Sequence[Person], accounts: dict[int, ChannelAccount], render: _Renderer
+    people: Sequence[Person], accounts: dict[int, Address], render: _Renderer
 ) -> list[dict[str, Any]]:
     """An outbox row for everyone who can be reached, on their account."""
     messages = []

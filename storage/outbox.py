@@ -28,11 +28,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Outgoing, Recipient
 from storage.models import OutboxMessage
+from storage.unit import raw
 
 PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
 SENT, FAILED, HELD = "sent", "failed", "held"
@@ -218,11 +219,12 @@ class Outbox:
         self.session.add(OutboxMessage(**row, prompt=prompt, recipient_ref=recipient_ref))
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk insert (executemany) for fan-out to many people: a Core insert on the table,
-        which applies the same column defaults without the ORM's bulk bookkeeping per row.
-        Every row must have the same keys (the statement's columns come from the first)."""
+        """Bulk insert for fan-out to many people, on the transaction's driver connection
+        (storage/raw.py): the model's column defaults apply as the ORM's would, without its
+        bookkeeping per row, and a payload the rows share is serialised once. Every row
+        must have the same keys (the statement's columns come from the first)."""
         if rows:
-            await self.session.execute(insert(OutboxMessage.__table__), list(rows))
+            await (await raw(self.session)).insert(OutboxMessage.__table__, rows)  # type: ignore[arg-type]
 
     async def depth(self) -> dict[str, int]:
         """Undelivered rows per channel (for /metrics)."""

@@ -18,9 +18,11 @@ per person: a broadcast calls this for every batch of 500.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,21 +31,44 @@ from storage.models import ChannelAccount, Person
 from storage.sql import is_postgres
 
 
+class Address(NamedTuple):
+    """Where a message to one person goes: plain values, not ORM objects, since a fan-out
+    reads one per recipient (100,000 for a poll to everyone)."""
+
+    channel: str
+    platform_id: str
+
+
+class _Candidate(NamedTuple):
+    id: int
+    person_id: int
+    channel: str
+    platform_id: str
+    last_inbound_at: datetime | None
+
+
+def _accounts(person_ids: Iterable[int]) -> Select[int, int, str, str, datetime | None]:
+    a = ChannelAccount
+    return select(a.id, a.person_id, a.channel, a.platform_id, a.last_inbound_at).where(
+        a.person_id.in_(list(person_ids))
+    )
+
+
 async def reach(
     session: AsyncSession,
     people: Sequence[Person],
     *,
     fallback: str,
     channel: str | None = None,
-) -> dict[int, ChannelAccount]:
+) -> dict[int, Address]:
     """Per person id the account to send to; the unreachable are absent (see the module)."""
     people = [p for p in people if p.forgotten_at is None]
     if not people:
         return {}
-    stmt = select(ChannelAccount).where(ChannelAccount.person_id.in_([p.id for p in people]))
+    stmt = _accounts(p.id for p in people)
     if channel is not None:
         stmt = stmt.where(ChannelAccount.channel == channel)
-    best = _best(list((await session.execute(stmt)).scalars()))
+    best = _best(map(_Candidate._make, await session.execute(stmt)))
     if channel is None:
         homeless = [p for p in people if p.id not in best and p.email]
         best.update(await _mailboxes(session, homeless, fallback))
@@ -52,7 +77,7 @@ async def reach(
 
 async def _mailboxes(
     session: AsyncSession, people: Sequence[Person], channel: str
-) -> dict[int, ChannelAccount]:
+) -> dict[int, Address]:
     """A mailbox on `channel` keyed by e-mail for each person, in one insert that is safe
     against a concurrent link of the same one; only mailboxes that are theirs come back."""
     if not people:
@@ -66,23 +91,21 @@ async def _mailboxes(
         insert_fn(ChannelAccount).on_conflict_do_nothing(index_elements=["channel", "platform_id"]),
         rows,
     )
-    stmt = select(ChannelAccount).where(
-        ChannelAccount.person_id.in_([p.id for p in people]), ChannelAccount.channel == channel
-    )
-    return _best(list((await session.execute(stmt)).scalars()))
+    stmt = _accounts(p.id for p in people).where(ChannelAccount.channel == channel)
+    return _best(map(_Candidate._make, await session.execute(stmt)))
 
 
-def _best(accounts: Sequence[ChannelAccount]) -> dict[int, ChannelAccount]:
+def _best(accounts: Iterable[_Candidate]) -> dict[int, Address]:
     """Per person the account used most recently, else the first linked."""
-    best: dict[int, ChannelAccount] = {}
+    best: dict[int, _Candidate] = {}
     for acc in accounts:
         cur = best.get(acc.person_id)
         if cur is None or _newer(acc, cur):
             best[acc.person_id] = acc
-    return best
+    return {pid: Address(acc.channel, acc.platform_id) for pid, acc in best.items()}
 
 
-def _newer(a: ChannelAccount, b: ChannelAccount) -> bool:
+def _newer(a: _Candidate, b: _Candidate) -> bool:
     if a.last_inbound_at and b.last_inbound_at:
         return a.last_inbound_at > b.last_inbound_at
     if a.last_inbound_at or b.last_inbound_at:
