@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.app import new_engine
 from bot.cli.stats import stats_app
 from bot.engine import Engine
 from bot.messages import Outgoing
@@ -25,7 +23,6 @@ from bot.usecases.questions import open_question
 from dialogs.poll import vote_payload
 from storage.broadcast_models import BroadcastReaction, BroadcastRecipient, BroadcastReply
 from storage.broadcast_responses import Responses
-from storage.db import Database
 from storage.models import Ballot, OutboxMessage, Participation, Person, Poll
 from storage.nominations import Nominations, Nominator
 from storage.outbox import outbox_row
@@ -41,17 +38,6 @@ from tests.support.polls import create_poll
 TZ = ZoneInfo("Europe/Amsterdam")
 app = typer.Typer()
 app.add_typer(stats_app, name="stats")
-
-
-@pytest.fixture
-def engine(db: Database, settings) -> Engine:  # type: ignore[no-untyped-def]
-    return new_engine(db, settings, clock=Clock())
-
-
-@pytest.fixture
-async def big(engine: Engine) -> Org:
-    """16 people: Kantoor 2, Productie 7, Logistiek 7; Tilburg 8, Eindhoven 8."""
-    return await Org.create(engine, employees=14)
 
 
 async def report(engine: Engine, since: date | None = None) -> dict[str, Any]:

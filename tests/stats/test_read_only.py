@@ -11,15 +11,13 @@ import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.exc import DBAPIError
 
-from bot.app import new_engine
 from bot.engine import Engine
 from bot.errors import StoreUnavailable
 from storage.db import Database
 from storage.stats import report
 from storage.stats_cache_models import StatsCell
-from tests.support.broadcasts import Clock
+from tests.stats.test_cache import cached_items, live, setup
 from tests.support.org import Org
-from tests.test_stats_cache import cached_items, live, setup
 
 TZ = ZoneInfo("Europe/Amsterdam")
 
@@ -42,16 +40,6 @@ def read_only(url: str) -> Database:
         cursor.close()
 
     return twin
-
-
-@pytest.fixture
-def engine(db: Database, settings) -> Engine:  # type: ignore[no-untyped-def]
-    return new_engine(db, settings, clock=Clock())
-
-
-@pytest.fixture
-async def big(engine: Engine) -> Org:
-    return await Org.create(engine, employees=14)
 
 
 async def test_the_report_reads_a_read_only_store_and_caches_on_the_primary(

@@ -8,33 +8,20 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import delete, func, select, update
 
-from bot.app import new_engine
 from bot.engine import Engine
 from bot.messages import Outgoing
 from dialogs.poll import vote_payload
-from storage.db import Database
 from storage.models import OutboxMessage, Person, Poll
 from storage.outbox import outbox_row
 from storage.stats import report as stats_report
 from storage.stats_cache_models import StatsCell
-from tests.support.broadcasts import START, Clock, create, deliver
+from tests.support.broadcasts import START, create, deliver
 from tests.support.org import Org
 from tests.support.polls import create_poll
 
 TZ = ZoneInfo("Europe/Amsterdam")
-
-
-@pytest.fixture
-def engine(db: Database, settings) -> Engine:  # type: ignore[no-untyped-def]
-    return new_engine(db, settings, clock=Clock())
-
-
-@pytest.fixture
-async def big(engine: Engine) -> Org:
-    return await Org.create(engine, employees=14)
 
 
 async def report(engine: Engine) -> dict[str, Any]:
