@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -13,7 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 from storage.db import POOL_SIZE
-from storage.retention import Retention
+
+if TYPE_CHECKING:  # the purge and the models behind it: not for every command (issue 15)
+    from storage.retention import Retention
 
 
 def _platform(name: str) -> AliasChoices:
@@ -130,6 +132,8 @@ class Settings(BaseSettings):
 
     @property
     def retention(self) -> Retention:
+        from storage.retention import Retention
+
         return Retention(
             inbound_key_hours=self.inbound_key_retention_hours,
             held_message_days=self.held_message_retention_days,

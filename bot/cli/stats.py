@@ -5,18 +5,17 @@ OR's target response rate per poll."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bot.cli.common import (
     Format,
     database,
     err,
     existing,
+    exit_without_collecting,
     fail,
     person_with_role,
     prepare_database,
@@ -25,11 +24,12 @@ from bot.cli.common import (
     settings,
     with_services,
 )
-from bot.conversation import Services
-from storage.broadcast_responses import Responses
 from storage.db import Database
 from storage.stats import DIMENSIONS, MIN_GROUP
 from storage.stats import report as stats_report
+
+if TYPE_CHECKING:  # `stats` runs without the engine and the chat's storage (issue 15)
+    from bot.conversation import Services
 
 stats_app = typer.Typer(
     help="Figures for the OR: reach and response rates, and targets.",
@@ -82,6 +82,7 @@ def stats(
                 await replica.dispose()
 
     report = run(go())
+    exit_without_collecting()
     if fmt is Format.json:
         print_json(report)
         return
@@ -89,6 +90,9 @@ def stats(
 
 
 def _print_tables(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     out = Console()
     items = Table(title="Reach and response per item")
     for column in ("kind", "id", "date", "title", "reach", "responses", "rate", "target"):
@@ -133,6 +137,7 @@ def poll_target(
     set_by: str | None = typer.Option(None, "--set-by", help="E-mail of an OR member."),
 ) -> None:
     """Set the response rate (percent) the OR aims for with poll POLL_ID."""
+    from storage.broadcast_responses import Responses
 
     async def go(services: Services) -> None:
         existing(await services.polls.get(poll_id), f"Poll {poll_id}")
