@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.conversation import Turn
 from bot.messages import PAYLOAD_JOIN, Choice
@@ -24,7 +25,7 @@ from bot.usecases.polls import parse_vote
 from bot.usecases.vote_comments import MAX_COMMENT, CommentOutcome, comment_vote
 from storage.deadline import accepts
 from storage.people import Audience
-from storage.prompts import Asked, recent_prompts
+from storage.prompts import Asked
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -72,9 +73,11 @@ async def _answerable(turn: Turn, poll_id: int) -> bool:
     return not (poll.anonymous and await services.polls.has_voted(poll, turn.person.id))
 
 
-async def _other_polls(turn: Turn, latest: int | None) -> list[tuple[int, Asked]]:
-    """The other polls the person was sent and may still answer, newest first."""
-    prompts = await recent_prompts(turn.services.store, turn.person.id)
+async def _other_polls(
+    turn: Turn, latest: int | None, prompts: list[dict[str, Any]]
+) -> list[tuple[int, Asked]]:
+    """The other polls the person was sent (`prompts`: storage.prompts.recent_prompts) and
+    may still answer, newest first."""
     seen: set[int] = set() if latest is None else {latest}
     found = []
     for prompt in prompts:
@@ -92,12 +95,14 @@ def _label(choices: Sequence[Choice], payload: str) -> str:
     return next((c.label for c in choices if c.payload == payload), payload)
 
 
-async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
+async def read_poll_answer(
+    turn: Turn, asked: Asked | None, prompts: list[dict[str, Any]]
+) -> Reading:
     """Read the typed reply against the latest poll prompt, then the person's other open
-    polls. Asks back (and says `handled`) when the reply fits more than one reading: two
-    options of one poll, or several polls. A reading of the latest poll by synonym, number or
-    typo ("goed idee" as yes) gives way to a question when another open poll has that very
-    label."""
+    polls (among `prompts`, their last ones as storage.prompts.recent_prompts has them). Asks
+    back (and says `handled`) when the reply fits more than one reading: two options of one
+    poll, or several polls. A reading of the latest poll by synonym, number or typo ("goed
+    idee" as yes) gives way to a question when another open poll has that very label."""
     text = turn.text
     latest = poll_of(asked) if asked is not None else None
     here: Matched | None = None
@@ -114,7 +119,7 @@ async def read_poll_answer(turn: Turn, asked: Asked | None) -> Reading:
                 return Reading(PAYLOAD_JOIN.join(result.payloads), result.remark)
             here = result
     fits: list[tuple[int, Asked, Matched]] = []
-    for poll_id, other in await _other_polls(turn, latest):
+    for poll_id, other in await _other_polls(turn, latest, prompts):
         if here is not None and not _is_label(text, other.choices):
             continue  # only the other poll's very label competes with a reading of the latest
         result = understand_answer(text, other.choices, multiple=other.multiple)

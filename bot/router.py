@@ -13,6 +13,7 @@ from bot.poll_answers import (
     read_prompt_answer,
 )
 from bot.text import ascii_int
+from storage.prompts import newest, recent_prompts
 
 
 async def route(turn: Turn) -> None:
@@ -66,11 +67,14 @@ async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
     so "menu" is never a vote; other prompts by number, label or fragment."""
     if not turn.text or turn.incoming.attachments:
         return None, "", False  # a photo's caption is no answer (it describes the photo)
-    asked = await turn.last_asked()
     if turn.conversation.dialog:
+        asked = await turn.last_asked()
         if asked is None:
             return None, "", False
         return match_choice(turn.text, list(asked.choices), multiple=asked.multiple), "", False
+    # One read for the latest prompt and the other polls a typed vote may be meant for.
+    recent = await recent_prompts(turn.services.store, turn.person.id)
+    asked = newest(recent)
     exact = None
     poll_prompt = asked is not None and poll_of(asked) is not None
     if asked is not None:
@@ -83,7 +87,7 @@ async def _typed_choice(turn: Turn) -> tuple[str | None, str, bool]:
         return None, "", False
     if asked is None or poll_prompt or not asked.choices:
         # A number may be meant for another open poll when the latest can take no answer.
-        reading = await read_poll_answer(turn, asked)
+        reading = await read_poll_answer(turn, asked, recent)
         if await asked_job_instead(turn, reading):
             return None, "", True
         if reading.choice or reading.handled:

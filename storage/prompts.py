@@ -112,9 +112,16 @@ async def last_asked(
 
 
 async def recent_prompts(store: Store, person_id: int) -> list[dict[str, Any]]:
-    """The person's last prompts as stored, newest first (at most 50)."""
+    """The person's last prompts as stored, newest first (at most 50). Outside a dialog the
+    first is what a typed answer answers (`newest`): a typed vote reads them once for both."""
     rows = await (await raw(store)).fetch(_LAST_FEW, person_id)
     return [row[0] for row in rows if row[0]]
+
+
+def newest(prompts: list[dict[str, Any]]) -> Asked | None:
+    """What a typed answer outside a dialog answers, from `recent_prompts`: the newest, as
+    `last_asked` finds it."""
+    return Asked.from_json(prompts[0]) if prompts else None
 
 
 async def latest_prompt(store: Store, person_id: int) -> dict[str, Any] | None:

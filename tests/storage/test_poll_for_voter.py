@@ -46,3 +46,17 @@ async def test_for_voter_is_read_once_until_a_vote_changes_it(engine: Engine, or
         after = await polls.for_voter(poll_id, person_id)
         assert after is not None and after[2] == [options[0]]
         assert any("ballots" in s for s in seen)
+
+
+async def test_a_typed_vote_reads_the_persons_prompts_once(engine: Engine, org: Org) -> None:
+    """The latest prompt (what "2" answers) and the other polls it might be meant for come
+    from one read of the person's last prompts."""
+    poll_id, options = await create_poll(engine, ["Ja", "Nee"])
+    async with engine.db.event() as unit:
+        seen = await count_statements(unit)
+        await engine._in_unit(unit, org.incoming("emp0", "2"))
+    assert len([s for s in seen if "prompt IS NOT NULL" in s]) == 1, seen
+    async with engine.db.transaction(read_only=True) as session:
+        polls = engine.services(session).polls
+        found = await polls.for_voter(poll_id, org.people["emp0"].id)
+    assert found is not None and found[2] == [options[1]]
