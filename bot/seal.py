@@ -17,6 +17,11 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 SEALED = "sealed"
+# A token's length follows its body's: unpadded, a sealed "you nominate <name>" would tell
+# whoever reads the database how long the name is, and so, often, whom. Every body is padded
+# with blanks (which JSON ignores) to a multiple of this many bytes, so the sealed messages
+# of one kind (a nomination, a secret code, a survey's summary) all have one length.
+PADDED = 4096
 
 
 class Sealer:
@@ -26,6 +31,7 @@ class Sealer:
 
     def seal(self, payload: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(payload, ensure_ascii=False).encode()
+        body += b" " * (-len(body) % PADDED)
         return {SEALED: self._fernet.encrypt(body).decode("ascii")}
 
     def open(self, payload: dict[str, Any]) -> dict[str, Any]:
