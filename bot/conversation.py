@@ -331,9 +331,11 @@ class Turn:
     def expire_if_idle(self) -> bool:
         """End a dialog that waited longer than the timeout for this message, before the
         message is read: one line says so, and the message is then read as if no dialog ran
-        (a dialog stacked below goes too). True when nothing more is to be done: the message
-        was a cancel word, and what it would cancel has just been stopped (read without a
-        dialog, 'stop' would mean something else).
+        (a dialog stacked below goes too, but a draft that keeps its own time takes over and
+        asks its question again). True when nothing more is to be done: a draft took over
+        (the message was meant for the stopped dialog: read against the draft, it would be
+        misread), or the message was a cancel word, and what it would cancel has just been
+        stopped (read without a dialog, 'stop' would mean something else).
 
         The row's `updated_at` is when the dialog last heard from the person (`touch`), on
         the engine's clock. Dialogs whose drafts a periodic job reminds and discards keep
@@ -348,10 +350,16 @@ class Turn:
             return False
         dialog = self.registry.dialogs.get(name)
         title = self.t(getattr(dialog, "title_key", "dialog.title.generic"))
+        stack = list(self.state.get(STACK, []))
+        kept = [i for i, outer in enumerate(stack) if outer.get("dialog") in self.registry.own_time]
         conversation.dialog = None
-        self._set_state({})
+        self._set_state({STACK: stack[: kept[-1] + 1]} if kept else {})
         minutes = max(1, round(limit.total_seconds() / 60))
         self.reply(self.t("dialog.timed_out", count=minutes, dialog=title))
+        if kept:
+            self.end()  # the newest such draft below takes over
+            self.resume()
+            return True
         return not self.incoming.choice and fold(self.text) in all_words("commands.cancel")
 
     def touch(self) -> None:

@@ -1,6 +1,7 @@
 """A guided dialog left unanswered longer than ACHTERBAN_DIALOG_TIMEOUT_MINUTES ends when the
 person next writes: one line says so, and the message is read as if no dialog ran; a dialog
-stacked below goes too. Report drafts keep their own reminder and discard times (issue 12).
+stacked below goes too. Report drafts keep their own reminder and discard times (issue 12),
+also below a dialog that stops.
 The engine's clock is a test clock: nothing sleeps."""
 
 from __future__ import annotations
@@ -68,6 +69,24 @@ async def test_a_stacked_dialog_goes_too(engine: Engine, org: Org, clock: Clock)
     assert "niets om te stoppen" not in messages[-2].text
     row = await conversation(engine, org, "olga")
     assert (row.dialog, row.state) == (None, {})
+
+
+async def test_a_report_draft_below_a_stopped_dialog_takes_over(
+    engine: Engine, org: Org, clock: Clock
+) -> None:
+    """The report draft keeps its own time: the broadcast stacked on it stops, the draft
+    asks its question again, and the message (meant for the broadcast) is not read as an
+    answer to the draft's question."""
+    await org.say("olga", "melding")
+    asked = (await org.last("olga")).text
+    await org.say("olga", choice="bcm:new")  # a new broadcast, stacked on the report draft
+    clock.advance(hours=2)
+    await org.say("olga", "Geen foto")  # would have answered the draft's photo question
+    *_, stopped, again = await org.outbox("olga")
+    assert stopped.text.startswith(STOPPED.format("nieuwsbericht"))
+    assert again.text == asked
+    row = await conversation(engine, org, "olga")
+    assert row.dialog == "unsafe_report" and "_stack" not in row.state
 
 
 async def test_the_setting_is_read(engine: Engine, org: Org, clock: Clock) -> None:
