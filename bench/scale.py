@@ -409,10 +409,15 @@ async def part_fanout(args: argparse.Namespace) -> None:
         f"{run.worker_cpu:.2f}; {run.bench_cpu:.2f}")  # fmt: skip
     share = args.people / len(CHANNELS)
     for c in CHANNELS:
+        # First to last accepted (the verdict: a broadcast lasts until its last message);
+        # steady: 1st to 99th percentile, and how long the last 1 % took (stragglers).
         ratio = run.per_platform[c] / (PUBLISHED[c] * k)
+        steady = run.steady[c] / (PUBLISHED[c] * k)
         hours = share / (ratio * PUBLISHED[c]) / 3600 if ratio else float("inf")
         row("fanout", "postgresql", f"{c}: pace ÷ limit; hours for {share:,.0f} at real limit",
             f"{ratio:.2f}; {hours:.2f} h", verdict(ratio >= 0.9))  # fmt: skip
+        row("fanout", "postgresql", f"{c}: steady pace ÷ limit; last 1 %; 429s over limit",
+            f"{steady:.2f}; {run.tail_s[c]:.1f} s; {run.limited[c]}")  # fmt: skip
 
 
 async def main(argv: list[str] | None = None) -> int:

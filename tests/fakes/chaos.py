@@ -63,6 +63,7 @@ class Chaos:
     accepted: int = 0
     held: int = 0
     limited: int = 0  # 429s for going over `per_second`
+    injected: int = 0  # 429s drawn at random (`too_many`)
     times: list[float] = field(default_factory=list)
     rng: random.Random = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,6 +80,7 @@ class Chaos:
                 self.limited += 1
                 return "429"
             x = self.rng.random()
+            self.injected += x < self.too_many
         if x < self.too_many:
             return "429"
         if x < self.too_many + self.broken:
