@@ -68,7 +68,7 @@ async def reach(
     stmt = _accounts(p.id for p in people)
     if channel is not None:
         stmt = stmt.where(ChannelAccount.channel == channel)
-    best = _best(map(_Candidate._make, await session.execute(stmt)))
+    best = await _best(session, stmt)
     if channel is None:
         homeless = [p for p in people if p.id not in best and p.email]
         best.update(await _mailboxes(session, homeless, fallback))
@@ -92,13 +92,16 @@ async def _mailboxes(
         rows,
     )
     stmt = _accounts(p.id for p in people).where(ChannelAccount.channel == channel)
-    return _best(map(_Candidate._make, await session.execute(stmt)))
+    return await _best(session, stmt)
 
 
-def _best(accounts: Iterable[_Candidate]) -> dict[int, Address]:
-    """Per person the account used most recently, else the first linked."""
+async def _best(
+    session: AsyncSession, stmt: Select[int, int, str, str, datetime | None]
+) -> dict[int, Address]:
+    """Per person among the accounts `stmt` finds, the one used most recently, else the
+    first linked."""
     best: dict[int, _Candidate] = {}
-    for acc in accounts:
+    for acc in map(_Candidate._make, await session.execute(stmt)):
         cur = best.get(acc.person_id)
         if cur is None or _newer(acc, cur):
             best[acc.person_id] = acc
