@@ -39,6 +39,8 @@ from bench.webhooks import (
 )
 from storage.db import Database
 from storage.migrate import upgrade_async
+from storage.models import OutboxMessage
+from storage.unit import raw
 from tests.engine.test_delivery_scale import FAST
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support.databases import PG_ADMIN, create_pg_database, drop_pg_database
@@ -226,4 +228,34 @@ async def test_a_vote_storm_through_pgbouncer_counts_exactly(
     finally:
         await db.dispose()
         await twilio.close()
+        await drop_pg_database(name)
+
+
+async def test_a_large_insert_copies_through_pgbouncer_and_leaves_no_statement(
+    pgbouncer: Bouncer,
+) -> None:
+    """A fan-out's chunk of 100 rows or more is a COPY (storage/raw.py). Through PgBouncer it
+    must work, leave no prepared statement on the server connections, and the transactions
+    after it (on other server connections) must not trip over one."""
+    name, url = await create_pg_database()
+    try:
+        await upgrade_async(url)
+        db = Database(pgbouncer.url(url))
+        try:
+            rows = [
+                {"channel": "console", "account": f"lid{i}@example.org", "person_id": None,
+                 "payload": {"text": "Doe je mee?"}, "purpose": "notice", "prompt": None}
+                for i in range(250)
+            ]  # fmt: skip
+            for _ in range(3):  # each on whichever server connection PgBouncer gives
+                async with db.transaction() as session:
+                    await (await raw(session)).insert(OutboxMessage.__table__, rows)  # type: ignore[arg-type]
+                assert await rounds(db) == 8 * [*range(1, 2 * POOL + 1)]
+            async with db.transaction(read_only=True) as session:
+                stmt = text("SELECT count(*), count(DISTINCT account), min(status) FROM outbox")
+                assert tuple((await session.execute(stmt)).one()) == (750, 250, "pending")
+        finally:
+            await db.dispose()
+        assert await prepared_on_servers(pgbouncer.url(url)) == []
+    finally:
         await drop_pg_database(name)
