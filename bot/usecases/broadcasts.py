@@ -159,8 +159,8 @@ async def create(
     created = await Broadcasts(services.session).create(
         **_values(draft, body, when), created_by=actor.person_id, now=services.now
     )
-    await _audit(services, "broadcast.created", created.id, actor)
-    return await _send_if_due(services, created.id, when, actor, batches)
+    await audit(services, "broadcast.created", created.id, actor)
+    return await send_if_due(services, created.id, when, actor, batches)
 
 
 async def edit(services: Services, broadcast_id: int, draft: Draft, actor: Actor) -> Saved:
@@ -176,8 +176,8 @@ async def edit(services: Services, broadcast_id: int, draft: Draft, actor: Actor
     values = _values(draft, body, when)
     if not await Broadcasts(services.session).edit(broadcast_id, **values, now=services.now):
         raise Refused(TOO_LATE, id=broadcast_id)
-    await _audit(services, "broadcast.edited", broadcast_id, actor)
-    return await _send_if_due(services, broadcast_id, when, actor, TURN_BATCHES)
+    await audit(services, "broadcast.edited", broadcast_id, actor)
+    return await send_if_due(services, broadcast_id, when, actor, TURN_BATCHES)
 
 
 async def cancel(services: Services, broadcast_id: int, actor: Actor) -> tuple[CancelOutcome, int]:
@@ -188,7 +188,7 @@ async def cancel(services: Services, broadcast_id: int, actor: Actor) -> tuple[C
     may_change(broadcast, actor)
     outcome, withdrawn = await Broadcasts(services.session).cancel(broadcast_id, services.now)
     if outcome is CancelOutcome.CANCELLED:
-        await _audit(services, "broadcast.cancelled", broadcast_id, actor, withdrawn=withdrawn)
+        await audit(services, "broadcast.cancelled", broadcast_id, actor, withdrawn=withdrawn)
     return outcome, withdrawn
 
 
@@ -288,9 +288,11 @@ async def send_due(services: Services) -> int:
     return queued
 
 
-async def _send_if_due(
+async def send_if_due(
     services: Services, broadcast_id: int, when: datetime, actor: Actor, batches: int
 ) -> Saved:
+    """Due now: start it and queue `batches` batches in this transaction (the scheduler's
+    tick queues the rest); a follow-up starts this way too."""
     started = when <= services.now and await start(services, broadcast_id, actor_id=actor.person_id)
     queued = await queue_batches(services, broadcast_id, batches) if started and batches else 0
     return Saved(broadcast_id, when, started, queued)
@@ -316,9 +318,10 @@ def _values(draft: Draft, body: str, when: datetime) -> dict[str, Any]:
     }
 
 
-async def _audit(
+async def audit(
     services: Services, action: str, broadcast_id: int, actor: Actor, **details: object
 ) -> None:
+    """The audit line of a change to a broadcast (a follow-up's too), with the way in."""
     if actor.via:
         details["via"] = actor.via
     await services.audit(

@@ -100,16 +100,12 @@ async def send(services: Services, subject: Subject, text: str, actor: broadcast
         created.id, subject.kind, subject.id, results, services.now
     ):
         raise Refused(ALREADY, kind=subject.kind, id=subject.id)
-    details: dict[str, object] = {"followup": f"{subject.kind}:{subject.id}"}
-    if actor.via:
-        details["via"] = actor.via
-    await services.audit(
-        "broadcast.created", actor_id=actor.person_id, subject=f"broadcast:{created.id}", **details
+    followup = f"{subject.kind}:{subject.id}"
+    await broadcasts.audit(services, "broadcast.created", created.id, actor, followup=followup)
+    saved = await broadcasts.send_if_due(
+        services, created.id, services.now, actor, broadcasts.TURN_BATCHES
     )
-    queued = 0
-    if await broadcasts.start(services, created.id, actor_id=actor.person_id):
-        queued = await broadcasts.queue_batches(services, created.id, broadcasts.TURN_BATCHES)
-    return Sent(created.id, queued)
+    return Sent(created.id, saved.queued)
 
 
 async def poll_subject(services: Services, poll_id: int) -> Subject:
