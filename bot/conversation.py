@@ -29,14 +29,13 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from bot.choices import fold
 from bot.errors import UserError
-from bot.fanout import outbox_rows
 from bot.i18n import all_words
 from bot.i18n import t as translate
 from bot.messages import Choice, Incoming, Outgoing, Purpose
 from storage.audit import audit
 from storage.media import MediaFetcher, MediaStore
 from storage.models import Conversation, Person
-from storage.outbox import Outbox
+from storage.outbox import Outbox, addressed_rows
 from storage.people import Accounts, People
 from storage.polls import Polls
 from storage.prompts import ASKED, Asked, last_asked, outbox_prompt, remember
@@ -163,6 +162,10 @@ class Services:
         to them is lost before they first use a channel; forgotten people get nothing.
         `prompt` remembers the choices, so a typed number answers this message.
         """
+
+        def asks(outgoing: Outgoing) -> dict[str, Any] | None:
+            return outbox_prompt(outgoing) if prompt and outgoing.choices else None
+
         queued = 0
         for start in range(0, len(person_ids), 500):
             chunk = list(person_ids[start : start + 500])
@@ -171,7 +174,7 @@ class Services:
             wanted = [people[pid] for pid, outgoing in messages.items() if outgoing is not None]
             # Who is reached where: one rule for every fan-out (storage/reach.py).
             accounts = await reach(self.session, wanted, fallback=CONSOLE)
-            rows = outbox_rows(messages, accounts, prompt=prompt, now=self.now)
+            rows = addressed_rows(messages, accounts, prompt=asks, now=self.now)
             await self.outbox.add_many(rows)
             queued += len(rows)
         return queued

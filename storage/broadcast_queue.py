@@ -9,8 +9,8 @@ one multi-row outbox insert with RETURNING, one recipients insert), never one pe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,9 +29,9 @@ from storage.broadcasts import (
     people_filter,
 )
 from storage.models import OutboxMessage, Person
-from storage.outbox import outbox_row
+from storage.outbox import addressed_rows
 from storage.people import Audience
-from storage.reach import Address, reach
+from storage.reach import reach
 from storage.sql import is_postgres
 
 
@@ -72,8 +72,10 @@ async def expand(
     opted = set((await session.execute(optouts)).scalars())
     reachable = [p for p in people if p.id not in opted]
     accounts = await reach(session, reachable, fallback=fallback_channel, channel=broadcast.channel)
-    messages = _messages(reachable, accounts, _Renderer(build, prompt, now))
-    queued = await _queue(session, broadcast.id, messages)
+    made = {lang: build(lang) for lang in {p.language or "nl" for p in reachable}}
+    messages = {p.id: made[p.language or "nl"] for p in reachable}
+    rows = addressed_rows(messages, accounts, prompt=prompt, now=now)
+    queued = await _queue(session, broadcast.id, rows)
     skipped = [_skipped(broadcast.id, p.id, p.id in opted) for p in people if p.id not in queued]
     await session.execute(insert(BroadcastRecipient), [*queued.values(), *skipped])
     broadcast.expanded_through = people[-1].id
@@ -111,47 +113,6 @@ async def _next_people(session: AsyncSession, broadcast: Broadcast, limit: int) 
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
-
-
-@dataclass
-class _Renderer:
-    """The outbox row and prompt per language, built once per batch."""
-
-    build: Callable[[str], Outgoing]
-    prompt: Callable[[Outgoing], dict[str, Any]]
-    now: datetime
-    done: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
-
-    def __call__(self, lang: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        if lang not in self.done:
-            outgoing = self.build(lang)
-            self.done[lang] = (
-                outbox_row("", "", None, outgoing, now=self.now),
-                self.prompt(outgoing),
-            )
-        return self.done[lang]
-
-
-def _messages(
-    people: Sequence[Person], accounts: dict[int, Address], render: _Renderer
-) -> list[dict[str, Any]]:
-    """An outbox row for everyone who can be reached, on their account."""
-    messages = []
-    for person in people:
-        account = accounts.get(person.id)
-        if account is None:
-            continue
-        row, asked = render(person.language or "nl")
-        messages.append(
-            {
-                **row,
-                "channel": account.channel,
-                "account": account.platform_id,
-                "person_id": person.id,
-                "prompt": asked,
-            }
-        )
-    return messages
 
 
 async def _queue(

@@ -23,7 +23,7 @@ storage/outbox_postgres.py, chosen by `storage.outbox_worker.outbox_for`; the co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Outgoing, Recipient
 from storage.models import OutboxMessage
+from storage.reach import Address
 from storage.unit import raw
 
 PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
@@ -55,6 +56,35 @@ def outbox_row(
         "created_at": now,
         "next_attempt_at": now,
     }
+
+
+def addressed_rows(
+    messages: Mapping[int, Outgoing | None],
+    accounts: Mapping[int, Address],
+    *,
+    prompt: Callable[[Outgoing], dict[str, Any] | None],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """A fan-out's outbox row per person id with a message and an account (storage/reach.py),
+    in the order of `messages`. The part of a row that comes from the message, its prompt
+    included, is made once per message (most share one per language) and shared by its rows,
+    so the insert serialises it once too (storage/raw.py). Keyed by identity, which holds
+    while `messages` keeps them alive. Every row has a prompt key (None when the message asks
+    nothing): an insert takes its columns from the first."""
+    made: dict[int, dict[str, Any]] = {}
+    rows = []
+    for pid, outgoing in messages.items():
+        account = accounts.get(pid)
+        if outgoing is None or account is None:
+            continue
+        shared = made.get(id(outgoing))
+        if shared is None:
+            shared = outbox_row("", "", None, outgoing, now=now) | {"prompt": prompt(outgoing)}
+            made[id(outgoing)] = shared
+        rows.append(
+            shared | {"channel": account.channel, "account": account.platform_id, "person_id": pid}
+        )
+    return rows
 
 
 def _payload(outgoing: Outgoing) -> dict[str, Any]:
