@@ -8,7 +8,6 @@ reads the database cannot tell who nominated whom. At closing both are erased.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,16 +15,12 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Nomination, NominationCampaign, NomineeResponse, Person, random_id
+from storage.roster_search import fold_name
 from storage.sql import insert_ignore
 
 OPEN, CLOSED = "open", "closed"
 INTERESTED, MORE_INFO, DECLINED = "interested", "more_info", "declined"
 RESPONSES = (INTERESTED, MORE_INFO, DECLINED)
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold().strip())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
 @dataclass(slots=True)
@@ -201,7 +196,7 @@ class Nominations:
         responses = await self.responses(campaign.id)
         for entry in by_person.values():
             entry.response = responses.get(entry.person_id)
-        return sorted(by_person.values(), key=lambda n: (-n.count, _fold(n.name)))
+        return sorted(by_person.values(), key=lambda n: (-n.count, fold_name(n.name)))
 
     async def invite(self, campaign_id: int, nominee: Nominee, now: datetime) -> bool:
         return await insert_ignore(

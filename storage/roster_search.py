@@ -37,7 +37,8 @@ MIN_FUZZY_LEN = 4
 Condition = Any  # the SQL condition on lower(name) and its words
 
 
-def _fold(text: str) -> str:
+def fold_name(text: str) -> str:
+    """A name as it is compared and sorted: case, accents and spacing left out."""
     decomposed = unicodedata.normalize("NFKD", text.casefold().strip())
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
@@ -105,16 +106,16 @@ async def search_roster(session: AsyncSession, query: str, limit: int = 10) -> l
 
 
 async def roster_ids(session: AsyncSession, query: str, limit: int = 10) -> list[int]:
-    wanted = _fold(query)
+    wanted = fold_name(query)
     if not wanted:
         return []
     words = wanted.split()
     inside = [_lower().contains(w, autoescape=True) for w in words]
     people = await _fetch(session, inside)
-    exact = [i for i, n in people if _fold(n) == wanted]
+    exact = [i for i, n in people if fold_name(n) == wanted]
     if exact:
         return exact[: limit + 1]
-    return [i for i, n in people if all(w in _fold(n) for w in words)][: limit + 1]
+    return [i for i, n in people if all(w in fold_name(n) for w in words)][: limit + 1]
 
 
 async def typo_candidates(
